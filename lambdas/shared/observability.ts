@@ -1,0 +1,63 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** The logging port: Powertools' Logger satisfies it; tests pass a recorder. */
+export interface Log {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds' | 'Bytes' | 'None';
+
+/** The metrics port: EMF through Powertools in Lambda; a recorder in tests and locally. */
+export interface MetricsSink {
+  add(name: string, value: number, unit?: MetricUnitName): void;
+  flush(): void;
+}
+
+export const NAMESPACE = 'ConversationDataLifecycle';
+
+/** Powertools logger + metrics, built once per cold start by a handler. */
+export function powertools(service: string): { log: Logger; metrics: MetricsSink; raw: Metrics } {
+  const log = new Logger({ serviceName: service });
+  const raw = new Metrics({ namespace: NAMESPACE, serviceName: service });
+  const metrics: MetricsSink = {
+    add: (name, value, unit = 'Count') => raw.addMetric(name, unit === 'None' ? MetricUnit.NoUnit : MetricUnit[unit], value),
+    flush: () => raw.publishStoredMetrics(),
+  };
+  return { log, metrics, raw };
+}
+
+export interface RecordedLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  extra?: Record<string, unknown>;
+}
+
+/** A logger that keeps lines in memory (tests) and optionally prints them (CLI). */
+export function memoryLog(print?: (line: RecordedLine) => void): Log & { lines: RecordedLine[] } {
+  const lines: RecordedLine[] = [];
+  const at = (level: RecordedLine['level']) => (message: string, extra?: Record<string, unknown>) => {
+    const line = { level, message, extra };
+    lines.push(line);
+    print?.(line);
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Metrics kept in memory: `values[name]` is the sum of what was added. */
+export function memoryMetrics(): MetricsSink & { values: Record<string, number>; flushed: number } {
+  const sink = {
+    values: {} as Record<string, number>,
+    flushed: 0,
+    add(name: string, value: number) {
+      sink.values[name] = (sink.values[name] ?? 0) + value;
+    },
+    flush() {
+      sink.flushed++;
+    },
+  };
+  return sink;
+}

@@ -1,0 +1,105 @@
+import { Pool, type PoolClient, type PoolConfig, types } from 'pg';
+import { SqlError } from './errors';
+import type { ExecResult, Row, Sql, SqlExecutor, SqlParam } from './types';
+import { normalizeParam, pgTimestampToIso } from './values';
+
+const OID = { int8: 20, numeric: 1700, timestamp: 1114, timestamptz: 1184, date: 1082 } as const;
+
+/** Type parsers giving the same row shapes as the Data API driver (see types.ts). */
+const parsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    switch (oid) {
+      case OID.int8:
+      case OID.numeric:
+        return (v: string) => Number(v);
+      case OID.timestamp:
+      case OID.timestamptz:
+        return (v: string) => pgTimestampToIso(v);
+      case OID.date:
+        return (v: string) => v;
+      default:
+        return types.getTypeParser(oid, format);
+    }
+  },
+} as PoolConfig['types'];
+
+function toPgValues(params: readonly SqlParam[]): unknown[] {
+  return params.map((param, i) => normalizeParam(param, i).value);
+}
+
+class PgExecutor implements SqlExecutor {
+  constructor(protected readonly target: Pool | PoolClient) {}
+
+  async query<T extends Row = Row>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
+    try {
+      const res = await this.target.query(text, toPgValues(params));
+      return res.rows as T[];
+    } catch (err) {
+      throw wrap(err, text);
+    }
+  }
+
+  async execute(text: string, params: readonly SqlParam[] = []): Promise<ExecResult> {
+    try {
+      const res = await this.target.query(text, toPgValues(params));
+      return { rowCount: res.rowCount ?? 0 };
+    } catch (err) {
+      throw wrap(err, text);
+    }
+  }
+
+  async batch(text: string, paramSets: readonly (readonly SqlParam[])[]): Promise<void> {
+    for (const params of paramSets) await this.execute(text, params);
+  }
+}
+
+export interface PgSqlOptions {
+  readonly connectionString: string;
+  /** @default 4 */
+  readonly maxConnections?: number;
+  /** Use TLS (Aurora through the pg driver in production). @default false */
+  readonly ssl?: boolean;
+}
+
+/** node-postgres driver: local runs, tests, benchmarks; optional in production. */
+export class PgSql extends PgExecutor implements Sql {
+  readonly driver = 'pg' as const;
+  private readonly pool: Pool;
+
+  constructor(options: PgSqlOptions) {
+    const pool = new Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 4,
+      types: parsers,
+      options: '-c TimeZone=UTC',
+      ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
+    });
+    super(pool);
+    this.pool = pool;
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PgExecutor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function wrap(err: unknown, statement: string): SqlError {
+  if (err instanceof SqlError) return err;
+  const e = err as { message?: string; code?: string };
+  return new SqlError(e.message ?? String(err), statement, e.code, { cause: err });
+}

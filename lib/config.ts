@@ -1,0 +1,250 @@
+/**
+ * Per-environment settings: one typed, validated module used by the CDK app (what to deploy)
+ * and by the Lambdas (how to run), selected with `-c env=<name>` / `ENV_NAME`.
+ */
+import { assertTimeZone } from '../lambdas/shared/time';
+
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+export interface ScheduleConfig {
+  /** EventBridge Scheduler cron: `cron(min hour day-of-month month day-of-week year)`. */
+  readonly cron: string;
+  readonly timeZone: string;
+}
+
+export interface ArchiveConfig {
+  readonly schedule: ScheduleConfig;
+  /** Archive checkpoints older than this (seed 000: 23 h, one hour before the 24 h TTL). */
+  readonly cutoffHours: number;
+  /** The Redis TTL the app sets on checkpoints (used to derive age from PTTL). */
+  readonly checkpointTtlHours: number;
+  /** Database attempts per conversation (seed 000: 2) and the wait between them (5 s). */
+  readonly retryAttempts: number;
+  readonly retryDelayMs: number;
+  /** Key prefixes of the two checkpoint layouts. */
+  readonly seedKeyPrefix: string;
+  readonly saverKeyPrefix: string;
+  readonly scanCount: number;
+  /** Conversations read and written per database round trip. */
+  readonly batchSize: number;
+  readonly timeoutMinutes: number;
+  /** Stale-run alarm: no success for this long (seed 000: 90 min). */
+  readonly staleAfterMinutes: number;
+}
+
+export interface RetentionConfig {
+  readonly schedule: ScheduleConfig;
+  readonly rawEventsDays: number;
+  readonly hourlyAggregatesDays: number;
+  readonly dailyAggregatesDays: number;
+  readonly weeklyAggregatesDays: number;
+  readonly monthlyAggregatesDays: number;
+  readonly conversationsDays: number;
+}
+
+export interface AggregationJobConfig {
+  readonly name: string;
+  readonly schedule: ScheduleConfig;
+  readonly granularity: 'hourly' | 'daily' | 'weekly' | 'monthly';
+}
+
+export interface AuroraConfig {
+  /** 0 enables auto-pause (dev); ≥ 0.5 keeps the cluster warm (prod). */
+  readonly minCapacityAcu: number;
+  readonly maxCapacityAcu: number;
+  /** Seconds idle before auto-pause when min capacity is 0. */
+  readonly autoPauseSeconds: number;
+  readonly backupRetentionDays: number;
+  readonly deletionProtection: boolean;
+  readonly databaseName: string;
+}
+
+export interface ValkeyConfig {
+  readonly maxDataStorageGb: number;
+  readonly maxEcpuPerSecond: number;
+}
+
+export interface AlarmConfig {
+  readonly emails: readonly string[];
+  readonly httpsEndpoints: readonly string[];
+}
+
+export interface EnvironmentConfig {
+  readonly name: EnvironmentName;
+  /** Optional so `cdk synth` works offline (environment-agnostic stacks). */
+  readonly account?: string;
+  readonly region?: string;
+  readonly archive: ArchiveConfig;
+  readonly aggregation: { readonly timeZone: string; readonly jobs: readonly AggregationJobConfig[] };
+  readonly retention: RetentionConfig;
+  readonly backfill: { readonly timeoutMinutes: number; readonly batchSize: number };
+  readonly aurora: AuroraConfig;
+  readonly valkey: ValkeyConfig;
+  readonly alarms: AlarmConfig;
+  readonly logRetentionDays: number;
+  /** Keep data (database, bucket, table) when the stack is deleted. */
+  readonly retainData: boolean;
+}
+
+const MADRID = 'Europe/Madrid';
+
+const aggregationJobs = (timeZone: string): AggregationJobConfig[] => [
+  { name: 'hourly_message_counts', granularity: 'hourly', schedule: { cron: 'cron(0 * * * ? *)', timeZone } },
+  { name: 'hourly_response_times', granularity: 'hourly', schedule: { cron: 'cron(5 * * * ? *)', timeZone } },
+  { name: 'daily_conversation_metrics', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
+  { name: 'daily_staff_performance', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
+  { name: 'daily_intent_distribution', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
+  { name: 'weekly_satisfaction_trends', granularity: 'weekly', schedule: { cron: 'cron(0 2 ? * SUN *)', timeZone } },
+  { name: 'monthly_summary', granularity: 'monthly', schedule: { cron: 'cron(0 3 1 * ? *)', timeZone } },
+];
+
+const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'> = {
+  archive: {
+    schedule: { cron: 'cron(0 * * * ? *)', timeZone: MADRID },
+    cutoffHours: 23,
+    checkpointTtlHours: 24,
+    retryAttempts: 2,
+    retryDelayMs: 5_000,
+    seedKeyPrefix: 'langgraph:checkpoint:',
+    saverKeyPrefix: 'checkpoint:',
+    scanCount: 1_000,
+    batchSize: 200,
+    timeoutMinutes: 15,
+    staleAfterMinutes: 90,
+  },
+  aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID) },
+  retention: {
+    schedule: { cron: 'cron(30 4 * * ? *)', timeZone: MADRID },
+    rawEventsDays: 90,
+    hourlyAggregatesDays: 30,
+    dailyAggregatesDays: 365,
+    weeklyAggregatesDays: 730,
+    monthlyAggregatesDays: 1095,
+    conversationsDays: 180,
+  },
+  backfill: { timeoutMinutes: 15, batchSize: 5_000 },
+  valkey: { maxDataStorageGb: 1, maxEcpuPerSecond: 5_000 },
+  logRetentionDays: 30,
+};
+
+export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> = {
+  dev: {
+    ...base,
+    name: 'dev',
+    aurora: {
+      minCapacityAcu: 0,
+      maxCapacityAcu: 2,
+      autoPauseSeconds: 600,
+      backupRetentionDays: 1,
+      deletionProtection: false,
+      databaseName: 'conversations',
+    },
+    alarms: { emails: [], httpsEndpoints: [] },
+    logRetentionDays: 14,
+    retainData: false,
+  },
+  staging: {
+    ...base,
+    name: 'staging',
+    aurora: {
+      minCapacityAcu: 0,
+      maxCapacityAcu: 4,
+      autoPauseSeconds: 1_800,
+      backupRetentionDays: 7,
+      deletionProtection: false,
+      databaseName: 'conversations',
+    },
+    alarms: { emails: ['oncall-staging@example.com'], httpsEndpoints: [] },
+    retainData: false,
+  },
+  prod: {
+    ...base,
+    name: 'prod',
+    aurora: {
+      minCapacityAcu: 0.5,
+      maxCapacityAcu: 16,
+      autoPauseSeconds: 0,
+      backupRetentionDays: 14,
+      deletionProtection: true,
+      databaseName: 'conversations',
+    },
+    valkey: { maxDataStorageGb: 10, maxEcpuPerSecond: 50_000 },
+    alarms: { emails: ['oncall@example.com'], httpsEndpoints: ['https://events.pagerduty.com/integration/REPLACE_ME/enqueue'] },
+    logRetentionDays: 90,
+    retainData: true,
+  },
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The named environment, validated; an unknown name lists the valid ones. */
+export function getEnvironment(name: string | undefined, overrides?: { account?: string; region?: string }): EnvironmentConfig {
+  if (!name || !(ENVIRONMENT_NAMES as readonly string[]).includes(name)) {
+    throw new ConfigError(`Unknown environment "${name ?? ''}": expected one of ${ENVIRONMENT_NAMES.join(', ')} (cdk ... -c env=<name>)`);
+  }
+  const env = { ...ENVIRONMENTS[name as EnvironmentName], ...stripUndefined(overrides ?? {}) };
+  validateEnvironment(env);
+  return env;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const CRON = /^cron\((\S+\s+){5}\S+\)$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** Throws a ConfigError listing every problem, not only the first. */
+export function validateEnvironment(env: EnvironmentConfig): void {
+  const problems: string[] = [];
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) problems.push(msg);
+  };
+  const schedules: [string, ScheduleConfig][] = [
+    ['archive', env.archive.schedule],
+    ['retention', env.retention.schedule],
+    ...env.aggregation.jobs.map((j): [string, ScheduleConfig] => [j.name, j.schedule]),
+  ];
+  for (const [job, s] of schedules) {
+    check(CRON.test(s.cron), `${job}: schedule "${s.cron}" is not an EventBridge cron(...) with 6 fields`);
+    try {
+      assertTimeZone(s.timeZone);
+    } catch (e) {
+      problems.push(`${job}: ${(e as Error).message}`);
+    }
+  }
+  const a = env.archive;
+  check(
+    a.cutoffHours > 0 && a.cutoffHours < a.checkpointTtlHours,
+    `archive.cutoffHours must be between 0 and the checkpoint TTL (${a.checkpointTtlHours} h)`,
+  );
+  check(
+    Number.isInteger(a.retryAttempts) && a.retryAttempts >= 1 && a.retryAttempts <= 10,
+    'archive.retryAttempts must be an integer from 1 to 10',
+  );
+  check(a.retryDelayMs >= 0 && a.retryDelayMs <= 60_000, 'archive.retryDelayMs must be 0–60000');
+  check(a.batchSize >= 1 && a.batchSize <= 5_000, 'archive.batchSize must be 1–5000');
+  check(a.timeoutMinutes >= 1 && a.timeoutMinutes <= 15, 'archive.timeoutMinutes must be 1–15 (Lambda maximum)');
+  check(a.seedKeyPrefix.length > 0 && a.saverKeyPrefix.length > 0, 'archive key prefixes must not be empty');
+  const r = env.retention;
+  for (const [k, v] of Object.entries(r))
+    if (typeof v === 'number') check(Number.isInteger(v) && v >= 1, `retention.${k} must be a positive integer`);
+  check(
+    env.aurora.minCapacityAcu >= 0 && env.aurora.maxCapacityAcu >= Math.max(1, env.aurora.minCapacityAcu),
+    'aurora capacity: 0 ≤ min ≤ max, max ≥ 1',
+  );
+  check(env.aurora.maxCapacityAcu <= 256, 'aurora.maxCapacityAcu must be ≤ 256');
+  check(env.name !== 'prod' || env.aurora.minCapacityAcu >= 0.5, 'prod: aurora.minCapacityAcu must be ≥ 0.5 (no auto-pause in production)');
+  check(env.name !== 'prod' || env.aurora.deletionProtection, 'prod: aurora.deletionProtection must be on');
+  check(
+    env.aurora.minCapacityAcu > 0 || (env.aurora.autoPauseSeconds >= 300 && env.aurora.autoPauseSeconds <= 86_400),
+    'aurora.autoPauseSeconds must be 300–86400 when minCapacityAcu is 0',
+  );
+  for (const e of env.alarms.emails) check(EMAIL.test(e), `alarms.emails: "${e}" is not an email address`);
+  for (const u of env.alarms.httpsEndpoints) check(/^https:\/\/\S+$/.test(u), `alarms.httpsEndpoints: "${u}" is not an https URL`);
+  check(env.account === undefined || /^\d{12}$/.test(env.account), `account "${env.account}" must be 12 digits`);
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration for ${env.name}:\n - ${problems.join('\n - ')}`);
+}

@@ -1,0 +1,77 @@
+import { loadRuntimeConfig } from '../../lambdas/shared/deps';
+import { ConfigError, ENVIRONMENTS, getEnvironment, validateEnvironment } from '../../lib/config';
+
+describe('environment config', () => {
+  it('lists the valid names for an unknown environment', () => {
+    expect(() => getEnvironment('production')).toThrow('Unknown environment "production": expected one of dev, staging, prod');
+  });
+
+  it('keeps seed 000 settings and the retention defaults of DESIGN.md', () => {
+    const dev = getEnvironment('dev');
+    expect(dev.archive).toMatchObject({ cutoffHours: 23, retryAttempts: 2, retryDelayMs: 5000, staleAfterMinutes: 90 });
+    expect(dev.archive.schedule).toEqual({ cron: 'cron(0 * * * ? *)', timeZone: 'Europe/Madrid' });
+    expect(dev.retention).toMatchObject({
+      rawEventsDays: 90,
+      hourlyAggregatesDays: 30,
+      dailyAggregatesDays: 365,
+      weeklyAggregatesDays: 730,
+      monthlyAggregatesDays: 1095,
+      conversationsDays: 180,
+    });
+    expect(dev.aggregation.jobs).toHaveLength(7);
+    expect(dev.aurora.minCapacityAcu).toBe(0);
+    expect(getEnvironment('prod').aurora.minCapacityAcu).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('reports every problem at once', () => {
+    const bad = {
+      ...ENVIRONMENTS.prod,
+      archive: { ...ENVIRONMENTS.prod.archive, cutoffHours: 25, schedule: { cron: '0 * * * *', timeZone: 'Mars/Base' } },
+      aurora: { ...ENVIRONMENTS.prod.aurora, minCapacityAcu: 0 },
+      alarms: { emails: ['not-an-email'], httpsEndpoints: ['http://insecure'] },
+    };
+    let error: unknown;
+    try {
+      validateEnvironment(bad);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const msg = (error as Error).message;
+    for (const part of [
+      'cutoffHours',
+      'is not an EventBridge cron',
+      'Unknown time zone "Mars/Base"',
+      'prod: aurora.minCapacityAcu',
+      'not-an-email',
+      'http://insecure',
+    ]) {
+      expect(msg).toContain(part);
+    }
+  });
+});
+
+describe('runtime config', () => {
+  it('fails fast listing each missing setting of the Data API driver', () => {
+    expect(() => loadRuntimeConfig({ ENV_NAME: 'prod', DB_DRIVER: 'data-api' })).toThrow(
+      /DB_CLUSTER_ARN[\s\S]*DB_SECRET_ARN[\s\S]*DB_NAME/,
+    );
+  });
+
+  it('picks the Data API when a cluster ARN is given and DynamoDB when a table is', () => {
+    const cfg = loadRuntimeConfig({
+      ENV_NAME: 'staging',
+      DB_CLUSTER_ARN: 'arn:aws:rds:eu-west-1:1:cluster:c',
+      DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:s',
+      DB_NAME: 'conversations',
+      LEDGER_TABLE: 'ledger',
+    });
+    expect(cfg.sql.driver).toBe('data-api');
+    expect(cfg.ledger).toEqual({ kind: 'dynamodb', table: 'ledger' });
+    expect(cfg.env.name).toBe('staging');
+  });
+
+  it('refuses a non-postgres DATABASE_URL', () => {
+    expect(() => loadRuntimeConfig({ DATABASE_URL: 'mysql://x' })).toThrow('DATABASE_URL must be a postgres:// URL');
+  });
+});
