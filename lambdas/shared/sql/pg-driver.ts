@@ -59,6 +59,8 @@ export interface PgSqlOptions {
   readonly maxConnections?: number;
   /** Use TLS (Aurora through the pg driver in production). @default false */
   readonly ssl?: boolean;
+  /** Told when an idle connection breaks (it is discarded either way). */
+  readonly onIdleError?: (err: Error) => void;
 }
 
 /** node-postgres driver: local runs, tests, benchmarks; optional in production. */
@@ -74,6 +76,9 @@ export class PgSql extends PgExecutor implements Sql {
       options: '-c TimeZone=UTC',
       ssl: options.ssl ? { rejectUnauthorized: true } : undefined,
     });
+    // An idle connection dropped by the server (restart, failover) emits 'error' on the pool;
+    // unhandled, that event would crash the process. The next query gets a fresh connection.
+    pool.on('error', (err) => options.onIdleError?.(err));
     super(pool);
     this.pool = pool;
   }

@@ -1,0 +1,178 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { runArchive } from '../../lambdas/archive/archive';
+import { CheckpointStore } from '../../lambdas/archive/redis-store';
+import { FileRunLedger } from '../../lambdas/shared/ledger/file';
+import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
+import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
+import { deadline } from '../../lambdas/shared/runtime';
+import { PgSql } from '../../lambdas/shared/sql/pg-driver';
+import type { Sql } from '../../lambdas/shared/sql/types';
+import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
+import { startPgProcess } from '../../local/pg-process';
+import { createDatabase, type Running, startRedis } from '../../local/services';
+import { archiveOnce, redisClient, settings } from '../support/archive-harness';
+import { MIGRATIONS_DIR, testDb } from '../support/db';
+
+const PREFIX = 'langgraph:checkpoint:';
+
+async function seedConversations(redis: Redis, n: number, messages = 3): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const id = `conv-${String(i).padStart(3, '0')}`;
+    const value = seedValue({
+      conversationId: id,
+      customerId: `cust-${i}`,
+      ts: Math.floor((Date.now() - 23.5 * HOUR_MS) / 1000),
+      messages: Array.from({ length: messages }, (_, j) => ({
+        role: j % 2 ? 'assistant' : 'user',
+        content: `${id} message ${j}`,
+        timestamp: 1_761_000_000 + j,
+      })),
+    });
+    await putWithAge(redis, `${PREFIX}${id}:1`, value, 23.5 * HOUR_MS);
+  }
+}
+
+describe('archive job when things go wrong', () => {
+  let redisServer: Running;
+  let redis: Redis;
+  beforeAll(async () => {
+    redisServer = await startRedis({ forceLocal: true });
+    redis = await redisClient(redisServer.url);
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await redisServer.stop();
+  });
+  beforeEach(() => redis.flushall());
+
+  it('PostgreSQL stopped mid-run: no key deleted whose messages are not committed; the next run completes without duplicates', async () => {
+    // Prepare: a private PostgreSQL we can stop, 20 conversations, batches of 5
+    const server = await startPgProcess();
+    const restart = server;
+    const db = await createDatabase(server.url, 'stop');
+    const sql = new PgSql({ connectionString: db.url });
+    await migrate(sql, loadMigrations(MIGRATIONS_DIR));
+    await seedConversations(redis, 20);
+    let transactions = 0;
+    const stopping: Sql = Object.assign(Object.create(Object.getPrototypeOf(sql)), sql, {
+      transaction: async <T>(fn: Parameters<Sql['transaction']>[0]) => {
+        transactions++;
+        if (transactions === 3) await restart.halt(); // the database goes away before the 3rd batch
+        return sql.transaction(fn) as Promise<T>;
+      },
+    });
+    try {
+      // Act 1
+      const out = await archiveOnce(stopping, redis, { batchSize: 5 });
+      // Assess 1: two batches committed and deleted; the rest stays in Redis
+      expect(out.counters).toMatchObject({ checkpoints_archived: 10, conversations_failed: 5 });
+      expect(out.workRemaining).toBe(true);
+      expect(out.log.lines.filter((l) => /^Failed to archive conv-\d+ after retry, skipping$/.test(l.message))).toHaveLength(5);
+      const left = (await redis.keys(`${PREFIX}*`)).sort();
+      expect(left).toHaveLength(10);
+      await restart.resume();
+      const fresh = new PgSql({ connectionString: db.url });
+      const committed = await fresh.query<{ conversation_id: string }>(
+        'SELECT DISTINCT conversation_id FROM conversation_history ORDER BY 1',
+      );
+      // every key that left Redis has its messages committed, and no committed key is still in Redis
+      const committedIds = committed.map((r) => r.conversation_id);
+      expect(committedIds).toHaveLength(10);
+      for (const id of committedIds) expect(left).not.toContain(`${PREFIX}${id}:1`);
+      // Act 2
+      const next = await archiveOnce(fresh, redis, { batchSize: 5 });
+      // Assess 2
+      expect(next.counters).toMatchObject({ checkpoints_archived: 10, conversations_failed: 0, messages_archived: 30 });
+      const [totals] = await fresh.query<{ n: number; distinct_keys: number }>(
+        'SELECT count(*) AS n, count(DISTINCT (conversation_id, message_key)) AS distinct_keys FROM messages',
+      );
+      expect(totals).toEqual({ n: 60, distinct_keys: 60 });
+      expect(await redis.keys(`${PREFIX}*`)).toEqual([]);
+      await fresh.close();
+    } finally {
+      await sql.close().catch(() => undefined);
+      await restart.resume();
+      await db.stop();
+      await server.stop();
+    }
+  });
+
+  it('a conversation that keeps failing is skipped and stays in Redis; the others are archived', async () => {
+    const db = await testDb('pg');
+    try {
+      await seedConversations(redis, 4);
+      // conv-002 violates a constraint: its content is too long for a unique key? No: make its key invalid.
+      await putWithAge(
+        redis,
+        `${PREFIX}bad-key:1`,
+        seedValue({
+          conversationId: 'x'.repeat(600),
+          ts: Math.floor((Date.now() - 23.5 * HOUR_MS) / 1000),
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        23.5 * HOUR_MS,
+      );
+      const out = await archiveOnce(db.sql, redis);
+      expect(out.counters).toMatchObject({ checkpoints_archived: 4, conversations_failed: 1 });
+      expect(out.errors).toBe(1);
+      expect(await redis.keys(`${PREFIX}*`)).toEqual([`${PREFIX}bad-key:1`]);
+      expect(out.log.lines.some((l) => l.message === `Failed to archive ${'x'.repeat(600)} after retry, skipping`)).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('one run at a time: a second concurrent invocation exits cleanly; the health record is written', async () => {
+    const db = await testDb('pg');
+    try {
+      await seedConversations(redis, 30);
+      const ledger = new FileRunLedger(join(mkdtempSync(join(tmpdir(), 'dlc-arch-')), 'ledger.json'));
+      const deps = () => ({
+        sql: db.sql,
+        store: new CheckpointStore(redis),
+        log: memoryLog(),
+        metrics: memoryMetrics(),
+        ledger,
+        leaseMs: 60_000,
+        deadline: deadline({ budgetMs: 60_000 }),
+      });
+      const [a, b] = await Promise.all([runArchive(deps(), settings), runArchive(deps(), settings)]);
+      expect([a.status, b.status].sort()).toEqual(['completed', 'skipped']);
+      const [n] = await db.direct.query<{ c: number }>('SELECT count(*) AS c FROM messages');
+      expect(n?.c).toBe(90);
+      const last = await ledger.lastRun('archive');
+      expect(last).toMatchObject({
+        status: 'healthy',
+        errors: 0,
+        counters: expect.objectContaining({ checkpoints_archived: 30, messages_archived: 90 }),
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('stops taking conversations before the deadline and reports that work remains', async () => {
+    const db = await testDb('pg');
+    try {
+      await seedConversations(redis, 12);
+      let calls = 0;
+      const budget = { remainingMs: () => 1_000, shouldStop: () => ++calls > 2 };
+      const log = memoryLog();
+      const { archiveCheckpoints } = await import('../../lambdas/archive/archive');
+      const out = await archiveCheckpoints(
+        { sql: db.sql, store: new CheckpointStore(redis), log, deadline: budget },
+        { ...settings, batchSize: 4 },
+      );
+      expect(out.workRemaining).toBe(true);
+      expect(out.counters.checkpoints_archived).toBe(8);
+      expect(await redis.keys(`${PREFIX}*`)).toHaveLength(4);
+      const [n] = await db.direct.query<{ c: number }>('SELECT count(*) AS c FROM messages');
+      expect(n?.c).toBe(24); // whole conversations only
+    } finally {
+      await db.close();
+    }
+  });
+});
