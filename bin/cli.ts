@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
+import { archiveLocally } from '../local/archive-run';
+import { demo } from '../local/demo';
 
 const MIGRATIONS_DIR = join(__dirname, '..', 'sql');
 
@@ -34,6 +36,53 @@ const commands: Record<string, { help: string; run: Command }> = {
         await sql.close();
       }
     },
+  },
+  archive: {
+    help: 'one archival run against DATABASE_URL and REDIS_URL [--cutoff-hours 23] [--batch-size 200] [--health-file .local/archiver_health.json]',
+    run: async (argv) => {
+      const { values } = parseArgs({
+        args: argv,
+        options: {
+          'cutoff-hours': { type: 'string' },
+          'batch-size': { type: 'string' },
+          'health-file': { type: 'string', default: '.local/archiver_health.json' },
+          'ledger-file': { type: 'string', default: '.local/run-ledger.json' },
+        },
+      });
+      const overrides: Record<string, number> = {};
+      for (const [flag, key] of [
+        ['cutoff-hours', 'cutoffHours'],
+        ['batch-size', 'batchSize'],
+      ] as const) {
+        const v = values[flag];
+        if (v === undefined) continue;
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number, not "${v}"`);
+        overrides[key] = n;
+      }
+      const sql = new PgSql({ connectionString: requireEnv('DATABASE_URL') });
+      try {
+        const { result, health } = await archiveLocally({
+          sql,
+          redisUrl: requireEnv('REDIS_URL'),
+          ledgerFile: values['ledger-file'],
+          healthFile: values['health-file'],
+          overrides,
+        });
+        if (result.status === 'skipped') {
+          console.log(`Skipped: ${result.reason}`);
+          return 0;
+        }
+        console.log(JSON.stringify({ ...health, counters: result.run.counters }, null, 2));
+        return result.run.status === 'healthy' ? 0 : 1;
+      } finally {
+        await sql.close();
+      }
+    },
+  },
+  demo: {
+    help: 'the archival on embedded defaults: private PostgreSQL and Redis, sample checkpoints, one run (npm start)',
+    run: () => demo(),
   },
 };
 

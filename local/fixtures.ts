@@ -72,7 +72,7 @@ export function saverDoc(o: {
 
 /** SET with the 24 h TTL the app uses, reduced by the checkpoint's age. */
 export async function putWithAge(redis: Redis, key: string, value: string, ageMs: number, ttlMs = 24 * HOUR_MS): Promise<void> {
-  const remaining = Math.max(1_000, ttlMs - ageMs);
+  const remaining = Math.max(1_000, Math.round(ttlMs - ageMs));
   await redis.set(key, value, 'PX', remaining);
 }
 

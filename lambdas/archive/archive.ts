@@ -27,7 +27,7 @@ const HOUR = 3_600_000;
 
 export type ArchiveSettings = Pick<
   ArchiveConfig,
-  'cutoffHours' | 'checkpointTtlHours' | 'retryAttempts' | 'retryDelayMs' | 'seedKeyPrefix' | 'saverKeyPrefix' | 'batchSize'
+  'cutoffHours' | 'checkpointTtlHours' | 'retryAttempts' | 'retryDelayMs' | 'seedKeyPrefix' | 'saverKeyPrefix' | 'batchSize' | 'scanCount'
 > & {
   readonly timeZone: string;
   /** Companion key families of the savers, removed with their thread. */
@@ -89,7 +89,10 @@ async function discover(store: CheckpointStore, s: ArchiveSettings): Promise<Uni
   const threads = new Map<string, { docs: string[]; companions: string[] }>();
   const thread = (name: string) => {
     let t = threads.get(name);
-    if (!t) threads.set(name, (t = { docs: [], companions: [] }));
+    if (!t) {
+      t = { docs: [], companions: [] };
+      threads.set(name, t);
+    }
     return t;
   };
   for await (const keys of store.scan(`${s.saverKeyPrefix}*`)) {

@@ -145,12 +145,21 @@ export function parseSeedCheckpoint(key: string, raw: string, prefix: string): P
   const messages: ArchivedMessage[] = [];
   const invalid: InvalidMessage[] = [];
   const keys = new ContentKeys();
-  data.messages.forEach((m, index) => {
-    if (!isObject(m)) return void invalid.push({ index, reason: 'message is not an object' });
+  for (const [index, m] of data.messages.entries()) {
+    if (!isObject(m)) {
+      invalid.push({ index, reason: 'message is not an object' });
+      continue;
+    }
     const role = typeof m.role === 'string' ? ROLE_ALIASES[m.role.toLowerCase()] : undefined;
-    if (!role) return void invalid.push({ index, reason: `unknown role ${JSON.stringify(m.role)}` });
+    if (!role) {
+      invalid.push({ index, reason: `unknown role ${JSON.stringify(m.role)}` });
+      continue;
+    }
     const content = contentText(m.content);
-    if (content === undefined) return void invalid.push({ index, reason: 'content is not text' });
+    if (content === undefined) {
+      invalid.push({ index, reason: 'content is not text' });
+      continue;
+    }
     const at = toDate(m.timestamp)?.toISOString() ?? fallbackTime;
     const metadata = isObject(m.metadata) ? m.metadata : {};
     const id = typeof m.id === 'string' && m.id ? m.id : undefined;
@@ -167,7 +176,7 @@ export function parseSeedCheckpoint(key: string, raw: string, prefix: string): P
       model: typeof metadata.model === 'string' ? metadata.model : null,
       metadata,
     });
-  });
+  }
   if (typeof data.conversation_summary === 'string' && data.conversation_summary.trim()) {
     messages.push(summaryMessage(data.conversation_summary, data.messages.length, fallbackTime));
   }
@@ -243,11 +252,11 @@ export function parseSaverCheckpoint(raw: string, blob?: string): ParsedCheckpoi
   const messages: ArchivedMessage[] = [];
   const invalid: InvalidMessage[] = [];
   const keys = new ContentKeys();
-  list.forEach((m, index) => {
+  for (const [index, m] of list.entries()) {
     const parsed = parseLangChainMessage(m);
-    if ('reason' in parsed) return void invalid.push({ index, reason: parsed.reason });
-    messages.push({ ...parsed, key: parsed.id ?? keys.next(parsed.role, parsed.content, at), seq: index, createdAt: at });
-  });
+    if ('reason' in parsed) invalid.push({ index, reason: parsed.reason });
+    else messages.push({ ...parsed, key: parsed.id ?? keys.next(parsed.role, parsed.content, at), seq: index, createdAt: at });
+  }
   const summary = channelValues.summary ?? channelValues.conversation_summary;
   if (typeof summary === 'string' && summary.trim()) messages.push(summaryMessage(summary, list.length, at));
   const customer = metadata.customer_id ?? channelValues.customer_id;

@@ -18,11 +18,23 @@ export type SqlConfig =
 
 export type LedgerConfig = { readonly kind: 'dynamodb'; readonly table: string } | { readonly kind: 'file'; readonly path: string };
 
+/** Local Redis by URL, or ElastiCache Serverless (cluster mode, TLS) with IAM authentication. */
+export type RedisConfig =
+  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'elasticache';
+      readonly host: string;
+      readonly port: number;
+      readonly cacheName: string;
+      readonly user: string;
+      readonly region: string;
+    };
+
 export interface RuntimeConfig {
   readonly env: EnvironmentConfig;
   readonly sql: SqlConfig;
   readonly ledger: LedgerConfig;
-  readonly redisUrl?: string;
+  readonly redis?: RedisConfig;
   readonly coldBucket?: string;
 }
 
@@ -50,9 +62,28 @@ export function loadRuntimeConfig(vars: NodeJS.ProcessEnv = process.env): Runtim
   const ledger: LedgerConfig = vars.LEDGER_TABLE
     ? { kind: 'dynamodb', table: vars.LEDGER_TABLE }
     : { kind: 'file', path: vars.LEDGER_FILE ?? '.local/run-ledger.json' };
-  if (vars.REDIS_URL && !/^rediss?:\/\//.test(vars.REDIS_URL)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  let redis: RedisConfig | undefined;
+  if (vars.VALKEY_ENDPOINT) {
+    const [host, port] = vars.VALKEY_ENDPOINT.split(':');
+    if (!host || !port || !/^\d+$/.test(port)) problems.push('VALKEY_ENDPOINT must be host:port');
+    if (!vars.VALKEY_CACHE_NAME) problems.push('VALKEY_CACHE_NAME is required with VALKEY_ENDPOINT');
+    if (!vars.VALKEY_USER) problems.push('VALKEY_USER is required with VALKEY_ENDPOINT');
+    const region = vars.AWS_REGION ?? '';
+    if (!region) problems.push('AWS_REGION is required with VALKEY_ENDPOINT');
+    redis = {
+      kind: 'elasticache',
+      host: host ?? '',
+      port: Number(port),
+      cacheName: vars.VALKEY_CACHE_NAME ?? '',
+      user: vars.VALKEY_USER ?? '',
+      region,
+    };
+  } else if (vars.REDIS_URL) {
+    if (!/^rediss?:\/\//.test(vars.REDIS_URL)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+    redis = { kind: 'url', url: vars.REDIS_URL };
+  }
   if (problems.length > 0 || !env || !sql) throw new ConfigError(`Invalid runtime configuration:\n - ${problems.join('\n - ')}`);
-  return { env, sql, ledger, redisUrl: vars.REDIS_URL, coldBucket: vars.COLD_BUCKET };
+  return { env, sql, ledger, redis, coldBucket: vars.COLD_BUCKET };
 }
 
 export function createSql(config: SqlConfig, rdsData?: RDSDataClient): Sql {

@@ -9,6 +9,16 @@ export interface Log {
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
+/** Powertools' Logger as a Log (its extra-argument type is wider than ours). */
+function asLog(logger: Logger): Log {
+  return {
+    debug: (m, e) => (e ? logger.debug(m, e) : logger.debug(m)),
+    info: (m, e) => (e ? logger.info(m, e) : logger.info(m)),
+    warn: (m, e) => (e ? logger.warn(m, e) : logger.warn(m)),
+    error: (m, e) => (e ? logger.error(m, e) : logger.error(m)),
+  };
+}
+
 export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds' | 'Bytes' | 'None';
 
 /** The metrics port: EMF through Powertools in Lambda; a recorder in tests and locally. */
@@ -20,14 +30,15 @@ export interface MetricsSink {
 export const NAMESPACE = 'ConversationDataLifecycle';
 
 /** Powertools logger + metrics, built once per cold start by a handler. */
-export function powertools(service: string): { log: Logger; metrics: MetricsSink; raw: Metrics } {
-  const log = new Logger({ serviceName: service });
+export function powertools(service: string): { log: Log; logger: Logger; metrics: MetricsSink; raw: Metrics } {
+  const logger = new Logger({ serviceName: service });
+  const log = asLog(logger);
   const raw = new Metrics({ namespace: NAMESPACE, serviceName: service });
   const metrics: MetricsSink = {
     add: (name, value, unit = 'Count') => raw.addMetric(name, unit === 'None' ? MetricUnit.NoUnit : MetricUnit[unit], value),
     flush: () => raw.publishStoredMetrics(),
   };
-  return { log, metrics, raw };
+  return { log, logger, metrics, raw };
 }
 
 export interface RecordedLine {

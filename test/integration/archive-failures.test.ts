@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { runArchive } from '../../lambdas/archive/archive';
+import { archiveCheckpoints, runArchive } from '../../lambdas/archive/archive';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
@@ -161,7 +161,6 @@ describe('archive job when things go wrong', () => {
       let calls = 0;
       const budget = { remainingMs: () => 1_000, shouldStop: () => ++calls > 2 };
       const log = memoryLog();
-      const { archiveCheckpoints } = await import('../../lambdas/archive/archive');
       const out = await archiveCheckpoints(
         { sql: db.sql, store: new CheckpointStore(redis), log, deadline: budget },
         { ...settings, batchSize: 4 },

@@ -1,0 +1,55 @@
+/** One archival run from the command line, as seed 000's worker does (`npm run archive`). */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type ArchiveSettings, healthRecord, runArchive } from '../lambdas/archive/archive';
+import { CheckpointStore, connectRedis } from '../lambdas/archive/redis-store';
+import { FileRunLedger } from '../lambdas/shared/ledger/file';
+import { type Log, memoryLog, memoryMetrics } from '../lambdas/shared/observability';
+import { deadline } from '../lambdas/shared/runtime';
+import type { Sql } from '../lambdas/shared/sql/types';
+import { getEnvironment } from '../lib/config';
+
+export interface LocalArchiveOptions {
+  readonly sql: Sql;
+  readonly redisUrl: string;
+  readonly ledgerFile: string;
+  /** Seed 000's health file (`/tmp/archiver_health.json` in the original). */
+  readonly healthFile: string;
+  readonly overrides?: Partial<ArchiveSettings>;
+  readonly log?: Log;
+}
+
+export function printLine(line: { level: string; message: string }): void {
+  const out = line.level === 'error' || line.level === 'warn' ? console.error : console.log;
+  out(`${new Date().toISOString()} ${line.level.toUpperCase().padEnd(5)} ${line.message}`);
+}
+
+export async function archiveLocally(o: LocalArchiveOptions) {
+  const env = getEnvironment(process.env.ENV_NAME ?? 'dev');
+  const settings: ArchiveSettings = { ...env.archive, timeZone: env.archive.schedule.timeZone, ...o.overrides };
+  const store = new CheckpointStore(await connectRedis({ url: o.redisUrl }), settings.scanCount);
+  const metrics = memoryMetrics();
+  try {
+    const result = await runArchive(
+      {
+        sql: o.sql,
+        store,
+        log: o.log ?? memoryLog(printLine),
+        metrics,
+        ledger: new FileRunLedger(o.ledgerFile),
+        leaseMs: (env.archive.timeoutMinutes + 5) * 60_000,
+        deadline: deadline({ budgetMs: env.archive.timeoutMinutes * 60_000 }),
+      },
+      settings,
+    );
+    if (result.status === 'completed') {
+      const health = healthRecord(result.run);
+      mkdirSync(dirname(o.healthFile), { recursive: true });
+      writeFileSync(o.healthFile, `${JSON.stringify(health, null, 2)}\n`);
+      return { result, health, metrics: metrics.values };
+    }
+    return { result, health: undefined, metrics: metrics.values };
+  } finally {
+    await store.quit();
+  }
+}
