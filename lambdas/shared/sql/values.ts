@@ -1,3 +1,4 @@
+import { JsonText } from './bulk';
 import type { SqlParam, SqlType } from './types';
 import { isTypedParam } from './types';
 
@@ -15,7 +16,7 @@ export function normalizeParam(param: SqlParam, index: number): NormalizedParam 
     if (value === null || value === undefined) return { sqlType: 'null', value: null };
     switch (sqlType) {
       case 'jsonb':
-        return { sqlType, value: JSON.stringify(value) };
+        return { sqlType, value: value instanceof JsonText ? value.text : JSON.stringify(value) };
       case 'timestamptz':
         return { sqlType, value: toIso(value, index) };
       case 'integer':

@@ -1,0 +1,53 @@
+/**
+ * `npm run bench [-- archive|backfill]`: speed and memory, measured here (never in tests).
+ * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
+ */
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { loadMigrations, migrate } from '../lambdas/shared/migrate';
+import { PgSql } from '../lambdas/shared/sql/pg-driver';
+import { createDatabase, startPostgres, startRedis } from '../local/services';
+import { benchArchive } from './archive.bench';
+
+const num = (name: string, def: number) => Number(process.env[name] ?? def);
+
+async function main() {
+  const which = process.argv[2] ?? 'all';
+  const pg = await startPostgres({ forceLocal: true, durable: true });
+  const redisServer = await startRedis({ forceLocal: true });
+  const redis = new Redis(redisServer.url);
+  const results: Record<string, unknown> = {};
+  try {
+    if (which === 'all' || which === 'archive') {
+      const db = await createDatabase(pg.url, 'bench');
+      const sql = new PgSql({ connectionString: db.url, maxConnections: 4 });
+      await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
+      const r = await benchArchive(
+        sql,
+        redis,
+        num('ARCHIVE_CONVERSATIONS', 20_000),
+        num('ARCHIVE_MESSAGES', 20),
+        num('ARCHIVE_BASELINE_CONVERSATIONS', 1_000),
+      );
+      results.archive = r;
+      console.log(
+        `archive: ${r.conversations} conversations × ${r.messagesPerConversation} messages in ${r.optimized.seconds.toFixed(1)} s = ` +
+          `${Math.round(r.optimized.messagesPerSecond)} messages/s, peak RSS ${r.optimized.peakRssMb} MiB; ` +
+          `baseline (seed 000's worker, ${r.baseline.conversations} conversations) ${Math.round(r.baseline.messagesPerSecond)} messages/s; ` +
+          `speed-up ×${r.speedup.toFixed(1)}`,
+      );
+      await sql.close();
+      await db.stop();
+    }
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+    await pg.stop();
+  }
+  console.log(JSON.stringify(results, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
