@@ -483,7 +483,9 @@ async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undef
       l: detectLanguage(m.content),
     })),
   );
-  rows.sort((a, b) => cmp(a.ck, b.ck) || cmp(a.k, b.k));
+  // Conversation order keeps concurrent batches from locking rows in opposite orders; seq order
+  // keeps ids in message order (messages that share a time are read back by id).
+  rows.sort((a, b) => cmp(a.ck, b.ck) || a.s - b.s || cmp(a.k, b.k));
   let inserted = 0;
   for (const chunk of jsonChunks(rows)) {
     const res = await tx.execute(

@@ -85,6 +85,10 @@ export class PgSql extends PgExecutor implements Sql {
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection that dies mid-transaction emits 'error' on the client: the failing query
+    // already rejects, so the event itself is only swallowed (unhandled, it would crash the process).
+    const swallow = () => {};
+    client.on('error', swallow);
     try {
       await client.query('BEGIN');
       const result = await fn(new PgExecutor(client));
@@ -94,6 +98,7 @@ export class PgSql extends PgExecutor implements Sql {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      client.off('error', swallow);
       client.release();
     }
   }
