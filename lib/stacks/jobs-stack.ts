@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomResource, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import { NAMESPACE } from '../../lambdas/shared/observability';
+import type { EnvironmentConfig } from '../config';
+import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import type { StatefulStack } from './stateful-stack';
+
+export interface JobsStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly stateful: StatefulStack;
+}
+
+/** A digest of `sql/`: the migration custom resource updates (and runs) only when it changes. */
+export function sqlDigest(dir = join(PROJECT_ROOT, 'sql')): string {
+  const hash = createHash('sha256');
+  for (const f of readdirSync(dir).sort()) hash.update(f).update(readFileSync(join(dir, f)));
+  return hash.digest('hex');
+}
+
+const RETENTION: Record<number, logs.RetentionDays> = {
+  14: logs.RetentionDays.TWO_WEEKS,
+  30: logs.RetentionDays.ONE_MONTH,
+  90: logs.RetentionDays.THREE_MONTHS,
+};
+
+/** The jobs: functions, schedules, alarms, the migration custom resource, the dashboard. */
+export class JobsStack extends Stack {
+  readonly jobs: Record<string, ScheduledJob> = {};
+
+  constructor(scope: Construct, id: string, props: JobsStackProps) {
+    super(scope, id, props);
+    const { config, stateful } = props;
+    const logRetention = RETENTION[config.logRetentionDays] ?? logs.RetentionDays.ONE_MONTH;
+    const cluster = stateful.cluster;
+    const dbEnv = {
+      DB_DRIVER: 'data-api',
+      DB_CLUSTER_ARN: cluster.clusterArn,
+      DB_SECRET_ARN: cluster.secret?.secretArn ?? '',
+      DB_NAME: config.aurora.databaseName,
+      LEDGER_TABLE: stateful.ledger.tableName,
+    };
+    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, environment: dbEnv };
+    const withData = (job: ScheduledJob) => {
+      cluster.grantDataApiAccess(job.fn);
+      stateful.ledger.grantReadWriteData(job.fn);
+      this.jobs[job.name] = job;
+      return job;
+    };
+
+    // ---------------------------------------------------------------- archive (hourly, in the VPC)
+    const archive = withData(
+      new ScheduledJob(this, 'Archive', {
+        ...common,
+        name: 'archive',
+        entry: 'lambdas/archive/handler.ts',
+        timeout: Duration.minutes(config.archive.timeoutMinutes),
+        memorySize: 1024,
+        schedule: { cron: config.archive.schedule.cron, timeZone: config.archive.schedule.timeZone, input: { source: 'schedule' } },
+        vpc: { vpc: stateful.vpc, securityGroups: [stateful.archiveSecurityGroup] },
+        staleAfter: Duration.minutes(config.archive.staleAfterMinutes),
+        environment: {
+          ...dbEnv,
+          VALKEY_ENDPOINT: `${stateful.cache.attrEndpointAddress}:${stateful.cache.attrEndpointPort}`,
+          VALKEY_CACHE_NAME: stateful.cache.serverlessCacheName,
+          VALKEY_USER: stateful.archiveCacheUser.userId,
+        },
+      }),
+    );
+    archive.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticache:Connect'],
+        resources: [stateful.cache.attrArn, stateful.archiveCacheUser.attrArn],
+      }),
+    );
+
+    // ---------------------------------------------------------------- migrations (each deploy whose sql/ changed)
+    const migrate = withData(
+      new ScheduledJob(this, 'Migrate', {
+        ...common,
+        name: 'migrate',
+        entry: 'lambdas/migrate/handler.ts',
+        timeout: Duration.minutes(10),
+        copyDirs: ['sql'],
+      }),
+    );
+    const provider = new cr.Provider(this, 'MigrationsProvider', {
+      onEventHandler: migrate.fn,
+      logGroup: new logs.LogGroup(this, 'MigrationsProviderLogs', { retention: logRetention }),
+    });
+    Validations.of(provider).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'The CDK custom-resource Provider framework picks its own runtime.',
+    });
+    Validations.of(provider).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The CDK Provider framework function uses the AWS-managed basic execution role (logs only).',
+    });
+    Validations.of(provider).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(migrate.fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason: 'The CDK Provider framework may invoke every version of the migration function (`:*`).',
+    });
+    const migrations = new CustomResource(this, 'Migrations', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::SchemaMigrations',
+      properties: { sqlDigest: sqlDigest() },
+    });
+    migrations.node.addDependency(cluster);
+
+    // ---------------------------------------------------------------- watchdog
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate');
+    const watchdog = withData(
+      new ScheduledJob(this, 'Watchdog', {
+        ...common,
+        name: 'watchdog',
+        entry: 'lambdas/watchdog/handler.ts',
+        timeout: Duration.minutes(1),
+        schedule: { cron: 'cron(0/15 * * * ? *)', timeZone: 'UTC', input: { measureDatabase: false } },
+        environment: { ...dbEnv, WATCHED_JOBS: watched.join(',') },
+      }),
+    );
+    // The database size is measured once a day in dev/staging (a query wakes an auto-paused
+    // cluster) and hourly in prod.
+    new ScheduledJob(this, 'DatabaseSize', {
+      ...common,
+      name: 'database-size',
+      entry: 'lambdas/watchdog/handler.ts',
+      timeout: Duration.minutes(2),
+      schedule: {
+        cron: config.aurora.minCapacityAcu === 0 ? 'cron(15 6 * * ? *)' : 'cron(15 * * * ? *)',
+        timeZone: 'UTC',
+        input: { measureDatabase: true },
+      },
+      environment: { ...dbEnv, WATCHED_JOBS: '' },
+    });
+    for (const j of Object.values(this.jobs)) {
+      if (j === migrate || j === watchdog) continue;
+      j.fn.addEnvironment('DLC_JOB', j.name);
+    }
+    const dbSizeFn = this.node.findChild('DatabaseSize') as ScheduledJob;
+    cluster.grantDataApiAccess(dbSizeFn.fn);
+    stateful.ledger.grantReadData(dbSizeFn.fn);
+
+    this.platformAlarms(config, stateful);
+    this.dashboard(config);
+  }
+
+  private platformAlarms(config: EnvironmentConfig, stateful: StatefulStack): void {
+    const action = new actions.SnsAction(stateful.alarmTopic);
+    const add = (alarm: cloudwatch.AlarmBase) => {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    };
+    const cacheDims = { clusterId: stateful.cache.serverlessCacheName };
+    add(
+      new cloudwatch.Alarm(this, 'ValkeyMemoryHigh', {
+        alarmName: `dlc-${config.name}-valkey-memory-high`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/ElastiCache',
+          metricName: 'BytesUsedForCache',
+          dimensionsMap: cacheDims,
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+        }),
+        threshold: config.valkey.maxDataStorageGb * 1024 ** 3 * 0.8,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Valkey above 80% of its storage limit: checkpoints are piling up. Runbook: README "ValkeyMemoryHigh".',
+      }),
+    );
+    add(
+      new cloudwatch.Alarm(this, 'ValkeyEcpuHigh', {
+        alarmName: `dlc-${config.name}-valkey-ecpu-high`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/ElastiCache',
+          metricName: 'ElastiCacheProcessingUnits',
+          dimensionsMap: cacheDims,
+          statistic: 'Sum',
+          period: Duration.minutes(1),
+        }),
+        threshold: config.valkey.maxEcpuPerSecond * 60 * 0.8,
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Valkey above 80% of its ECPU limit. Runbook: README "ValkeyEcpuHigh".',
+      }),
+    );
+    add(
+      new cloudwatch.Alarm(this, 'AuroraAtMaxCapacity', {
+        alarmName: `dlc-${config.name}-aurora-at-max-capacity`,
+        metric: stateful.cluster.metricServerlessDatabaseCapacity({ statistic: 'Maximum', period: Duration.minutes(5) }),
+        threshold: config.aurora.maxCapacityAcu,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Aurora has been at its maximum ACU for 15 minutes. Runbook: README "AuroraAtMaxCapacity".',
+      }),
+    );
+    add(
+      new cloudwatch.AnomalyDetectionAlarm(this, 'DatabaseGrowthAnomaly', {
+        alarmName: `dlc-${config.name}-database-growth-anomaly`,
+        metric: new cloudwatch.Metric({
+          namespace: NAMESPACE,
+          metricName: 'DatabaseSizeBytes',
+          dimensionsMap: { service: 'database-size' },
+          statistic: 'Maximum',
+          period: Duration.days(1),
+        }),
+        stdDevs: 3,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'The database grew faster than usual (seed 000: growth rate anomalous). Runbook: README "DatabaseGrowthAnomaly".',
+      }),
+    );
+  }
+
+  private dashboard(config: EnvironmentConfig): void {
+    const dash = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dlc-${config.name}` });
+    const archive = this.jobs.archive as ScheduledJob;
+    dash.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Archive: checkpoints and messages per run',
+        left: ['CheckpointsArchived', 'MessagesArchived', 'CheckpointsMalformed', 'ConversationsFailed'].map((m) => archive.jobMetric(m)),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Job durations (ms)',
+        left: Object.values(this.jobs).map((j) => j.jobMetric('DurationMs', Duration.hours(1), 'Maximum')),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Minutes since last success',
+        left: Object.keys(this.jobs)
+          .filter((n) => n !== 'migrate' && n !== 'watchdog')
+          .map(
+            (n) =>
+              new cloudwatch.Metric({
+                namespace: NAMESPACE,
+                metricName: `MinutesSinceLastSuccess_${n}`,
+                dimensionsMap: { service: 'watchdog' },
+                statistic: 'Maximum',
+                period: Duration.minutes(15),
+              }),
+          ),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Errors per job',
+        left: Object.values(this.jobs).map((j) => j.jobMetric('Errors')),
+        width: 12,
+      }),
+    );
+  }
+}
