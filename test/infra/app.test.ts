@@ -1,18 +1,303 @@
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
 
-describe('CDK app', () => {
+/** Each environment is built once (bundling the functions takes a few seconds). */
+const built = new Map<string, ReturnType<typeof buildApp>>();
+function env(name: 'dev' | 'staging' | 'prod') {
+  let b = built.get(name);
+  if (!b) {
+    b = buildApp(new App(), { envName: name });
+    built.set(name, b);
+  }
+  return b;
+}
+const stateful = (name: 'dev' | 'prod') => Template.fromStack(env(name).stateful);
+const jobs = (name: 'dev' | 'prod') => Template.fromStack(env(name).jobs);
+
+describe('environments', () => {
   it('refuses an unknown environment with the valid names', () => {
     expect(() => buildApp(new App(), { envName: 'qa' })).toThrow('Unknown environment "qa": expected one of dev, staging, prod');
   });
 
+  it('synthesizes every environment with cdk-nag (AwsSolutions) and no unacknowledged finding', () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) {
+      const app = new App();
+      buildApp(app, { envName: name });
+      // Validation plugins run at synth: any finding throws.
+      expect(() => app.synth()).not.toThrow();
+      for (const stack of app.node.children.filter(Stack.isStack)) {
+        expect(Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions'))).toEqual([]);
+      }
+    }
+  });
+
+  it('the same check stops synth on an unacknowledged finding', () => {
+    const app = new App();
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = new Stack(app, 'Bad');
+    new s3.Bucket(stack, 'Open'); // no TLS enforcement, no access logs
+    expect(() => app.synth()).toThrow(/AwsSolutions-S(1|10)/);
+  });
+});
+
+describe('stateful stack', () => {
+  it('has isolated subnets, no NAT gateway, gateway endpoints for S3 and DynamoDB and an rds-data interface endpoint', () => {
+    const t = stateful('dev');
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }),
+    });
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.dynamodb'])]) }),
+    });
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.rds-data'])]) }),
+    });
+  });
+
+  it('runs Valkey serverless with TLS-only access from the archive function, usage limits and IAM users', () => {
+    const t = stateful('dev');
+    t.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+      Engine: 'valkey',
+      ServerlessCacheName: 'dlc-dev-checkpoints',
+      CacheUsageLimits: { DataStorage: { Maximum: 1, Unit: 'GB' }, ECPUPerSecond: { Maximum: 5000 } },
+      UserGroupId: Match.anyValue(),
+    });
+    t.hasResourceProperties('AWS::ElastiCache::User', { UserName: 'default', AccessString: 'off -@all' });
+    t.hasResourceProperties('AWS::ElastiCache::User', {
+      UserId: 'dlc-dev-archive',
+      UserName: 'dlc-dev-archive',
+      AuthenticationMode: { Type: 'iam' },
+    });
+    const sgs = t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'Valkey: the archive function only' } });
+    const cacheSg = Object.values(sgs)[0] as { Properties: { SecurityGroupIngress?: unknown[] } };
+    expect(cacheSg.Properties.SecurityGroupIngress ?? []).toEqual([]); // ingress is a separate rule from one SG:
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 6379,
+      ToPort: 6380,
+      IpProtocol: 'tcp',
+      SourceSecurityGroupId: Match.anyValue(),
+    });
+  });
+
+  it('runs Aurora Serverless v2 PostgreSQL 17 with the Data API: paused at 0 ACU in dev, warm and protected in prod', () => {
+    stateful('dev').hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      EngineVersion: Match.stringLikeRegexp('^17\\.'),
+      EnableHttpEndpoint: true,
+      StorageEncrypted: true,
+      DeletionProtection: false,
+      BackupRetentionPeriod: 1,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 600 },
+    });
+    const prod = stateful('prod');
+    prod.hasResourceProperties('AWS::RDS::DBCluster', {
+      DeletionProtection: true,
+      BackupRetentionPeriod: 14,
+      ServerlessV2ScalingConfiguration: Match.objectEquals({ MinCapacity: 0.5, MaxCapacity: 16 }),
+    });
+    prod.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot', UpdateReplacePolicy: 'Snapshot' });
+    stateful('dev').hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
+  });
+
+  it('keeps cold storage private, TLS-only, KMS-encrypted, versioned, tiered to Glacier IR then Deep Archive, with access logs', () => {
+    const t = stateful('prod');
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } }),
+        ],
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'cold-storage/' }),
+      LifecycleConfiguration: {
+        Rules: [
+          Match.objectLike({
+            Transitions: [
+              { StorageClass: 'GLACIER_IR', TransitionInDays: 30 },
+              { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 180 },
+            ],
+          }),
+        ],
+      },
+    });
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+    t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    stateful('dev').hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+  });
+
   it('has an on-demand run ledger with point-in-time recovery and TTL', () => {
-    const { stateful } = buildApp(new App(), { envName: 'dev' });
-    Template.fromStack(stateful).hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+    stateful('dev').hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      Replicas: [{ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
     });
+  });
+
+  it('pages through an encrypted, TLS-only topic with the configured email and HTTPS subscribers', () => {
+    const prod = stateful('prod');
+    prod.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    prod.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+    prod.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    prod.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: Match.stringLikeRegexp('^https://') });
+    stateful('dev').resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('jobs stack', () => {
+  it('deploys ARM64 Node 24 functions with source maps; only the archive function is in the VPC', () => {
+    const t = jobs('dev');
+    const fns = t.findResources('AWS::Lambda::Function', { Properties: { FunctionName: Match.stringLikeRegexp('^dlc-dev-') } });
+    const byName = Object.fromEntries(
+      Object.values(fns).map((f) => [
+        (f as { Properties: { FunctionName: string } }).Properties.FunctionName,
+        (f as { Properties: Record<string, unknown> }).Properties,
+      ]),
+    );
+    expect(Object.keys(byName).sort()).toEqual(['dlc-dev-archive', 'dlc-dev-database-size', 'dlc-dev-migrate', 'dlc-dev-watchdog']);
+    for (const [name, p] of Object.entries(byName)) {
+      expect(p.Runtime).toBe('nodejs24.x');
+      expect(p.Architectures).toEqual(['arm64']);
+      expect((p.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        ENV_NAME: 'dev',
+        DB_DRIVER: 'data-api',
+      });
+      expect(p.VpcConfig !== undefined).toBe(name === 'dlc-dev-archive');
+    }
+    expect(byName['dlc-dev-archive']?.Timeout).toBe(900);
+  });
+
+  it('schedules the archive hourly at :00 Europe/Madrid with retries and a dead-letter queue', () => {
+    jobs('dev').hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'dlc-dev-archive',
+      ScheduleExpression: 'cron(0 * * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Madrid',
+      Target: Match.objectLike({
+        Input: JSON.stringify({ source: 'schedule' }),
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: Match.anyValue() },
+      }),
+    });
+    jobs('dev').hasResourceProperties('AWS::Scheduler::Schedule', { Name: 'dlc-dev-watchdog', ScheduleExpression: 'cron(0/15 * * * ? *)' });
+  });
+
+  it('gives the archive function least privilege: Data API on its cluster, its ledger, Valkey connect as its user', () => {
+    const t = jobs('dev');
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['rds-data:BatchExecuteStatement', 'rds-data:ExecuteStatement']),
+            Resource: Match.anyValue(),
+          }),
+          Match.objectLike({ Action: 'elasticache:Connect', Effect: 'Allow', Resource: [Match.anyValue(), Match.anyValue()] }),
+        ]),
+      },
+    });
+    const policies = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toMatch(/"Action":"\*"/);
+  });
+
+  it('runs the migrations through a custom resource keyed on the digest of sql/', () => {
+    const t = jobs('dev');
+    t.hasResourceProperties('Custom::SchemaMigrations', { sqlDigest: Match.stringLikeRegexp('^[0-9a-f]{64}$') });
+    t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-migrate' }, 0);
+  });
+
+  it('pages on a stale archive (no success in 90 min), consecutive job errors, Lambda errors, throttles, DLQ and duration', () => {
+    const t = jobs('dev');
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-dev-archive-Stale',
+      MetricName: 'RunsSucceeded',
+      Namespace: 'ConversationDataLifecycle',
+      Dimensions: [{ Name: 'service', Value: 'archive' }],
+      Period: 5400,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+      AlarmActions: [Match.anyValue()],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-dev-archive-JobErrors',
+      MetricName: 'Errors',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+    });
+    for (const suffix of ['LambdaErrors', 'Throttles', 'DlqNotEmpty']) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `dlc-dev-archive-${suffix}`,
+        Threshold: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-archive-DurationNearTimeout', Threshold: 720_000 });
+  });
+
+  it('pages on Valkey memory and ECPU, Aurora at its maximum capacity, and a database growth anomaly', () => {
+    const t = jobs('prod');
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-prod-valkey-memory-high',
+      MetricName: 'BytesUsedForCache',
+      Threshold: 10 * 1024 ** 3 * 0.8,
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-prod-valkey-ecpu-high',
+      MetricName: 'ElastiCacheProcessingUnits',
+      Threshold: 50_000 * 60 * 0.8,
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-prod-aurora-at-max-capacity',
+      MetricName: 'ServerlessDatabaseCapacity',
+      Threshold: 16,
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-prod-database-growth-anomaly',
+      ComparisonOperator: 'GreaterThanUpperThreshold',
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'ANOMALY_DETECTION_BAND(m0, 3)' })]),
+    });
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('measures the database daily where Aurora auto-pauses, hourly in prod', () => {
+    jobs('dev').hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'dlc-dev-database-size',
+      ScheduleExpression: 'cron(15 6 * * ? *)',
+    });
+    jobs('prod').hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'dlc-prod-database-size',
+      ScheduleExpression: 'cron(15 * * * ? *)',
+    });
+  });
+
+  it('matches the snapshot, asset hashes normalised', () => {
+    const normalise = (t: Template) => JSON.parse(JSON.stringify(t.toJSON()).replace(/[0-9a-f]{64}(\.zip)?/g, '<hash>'));
+    expect({ stateful: normalise(stateful('dev')), jobs: normalise(jobs('dev')) }).toMatchSnapshot();
   });
 });
