@@ -5,10 +5,13 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
+import { ENVIRONMENT_NAMES } from '../lib/config';
 import { archiveLocally } from '../local/archive-run';
 import { demo } from '../local/demo';
+import { invokeJob } from '../local/invoke';
 
 const MIGRATIONS_DIR = join(__dirname, '..', 'sql');
 
@@ -78,6 +81,41 @@ const commands: Record<string, { help: string; run: Command }> = {
       } finally {
         await sql.close();
       }
+    },
+  },
+  invoke: {
+    help: 'invoke a deployed job: invoke <job> --env <dev|staging|prod> [--payload JSON] [--loop] [--region R]',
+    run: async (argv) => {
+      const { values, positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          env: { type: 'string' },
+          payload: { type: 'string', default: '{}' },
+          loop: { type: 'boolean', default: false },
+          region: { type: 'string' },
+        },
+      });
+      const job = positionals[0];
+      if (!job) throw new Error('Which job? e.g. invoke archive --env dev');
+      if (!values.env || !(ENVIRONMENT_NAMES as readonly string[]).includes(values.env)) {
+        throw new Error(`--env must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
+      }
+      let payload: Record<string, unknown>;
+      try {
+        payload = JSON.parse(values.payload);
+      } catch (e) {
+        throw new Error(`--payload is not valid JSON: ${(e as Error).message}`);
+      }
+      await invokeJob({
+        client: new LambdaClient({ region: values.region }),
+        env: values.env,
+        job,
+        payload,
+        loop: values.loop,
+        print: (l) => console.log(l),
+      });
+      return 0;
     },
   },
   demo: {

@@ -81,6 +81,8 @@ export interface EnvironmentConfig {
   readonly backfill: { readonly timeoutMinutes: number; readonly batchSize: number };
   readonly aurora: AuroraConfig;
   readonly valkey: ValkeyConfig;
+  /** AZs holding the rds-data interface endpoint (~7.3 USD/month each). */
+  readonly interfaceEndpointAzs: 1 | 2;
   readonly alarms: AlarmConfig;
   readonly logRetentionDays: number;
   /** Keep data (database, bucket, table) when the stack is deleted. */
@@ -125,6 +127,7 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
   },
   backfill: { timeoutMinutes: 15, batchSize: 5_000 },
   valkey: { maxDataStorageGb: 1, maxEcpuPerSecond: 5_000 },
+  interfaceEndpointAzs: 2,
   logRetentionDays: 30,
 };
 
@@ -141,6 +144,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       databaseName: 'conversations',
     },
     alarms: { emails: [], httpsEndpoints: [] },
+    interfaceEndpointAzs: 1,
     logRetentionDays: 14,
     retainData: false,
   },

@@ -80,6 +80,7 @@ export class StatefulStack extends Stack {
       service: ec2.InterfaceVpcEndpointAwsService.RDS_DATA,
       securityGroups: [endpointSg],
       privateDnsEnabled: true,
+      subnets: { subnets: this.vpc.isolatedSubnets.slice(0, config.interfaceEndpointAzs) },
     });
 
     // ------------------------------------------------------------------ Valkey (checkpoints)
