@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { ArchiveConfig } from '../../lib/config';
-import { detectLanguage } from '../shared/language';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
@@ -480,7 +479,6 @@ async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undef
       rt: m.reasoningTokens,
       mo: m.model,
       md: m.metadata,
-      l: detectLanguage(m.content),
     })),
   );
   // Conversation order keeps concurrent batches from locking rows in opposite orders; seq order
@@ -491,9 +489,9 @@ async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undef
     const res = await tx.execute(
       `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
                              input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
-       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), r.l
+       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c)
        FROM jsonb_to_recordset($1::jsonb) AS r(ck text, k text, s int, r text, c text, t timestamptz,
-                                               it int, ot int, ct int, rt int, mo text, md jsonb, l text)
+                                               it int, ot int, ct int, rt int, mo text, md jsonb)
        JOIN conversations c ON c.conversation_key = r.ck
        ON CONFLICT (conversation_id, message_key) DO NOTHING`,
       [chunk.param],
