@@ -1,0 +1,432 @@
+/**
+ * Seed 003's backfill on this project's model: one conversation per lead (`lead:<id>`), one
+ * message per audit whose actor speaks (`audit:<id>`, unique per conversation: idempotent).
+ *
+ * Set-based: each batch is a range of leads (keyset on lead id) written by a few INSERT … SELECT
+ * statements inside PostgreSQL, so no audit crosses the wire and a lead's conversation and its
+ * messages are always written together. Resumable: a call stops before its deadline and returns
+ * a cursor (the last lead id and the running totals) to continue from.
+ */
+import type { Log } from '../shared/observability';
+import type { Clock, Deadline } from '../shared/runtime';
+import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
+
+export type BackfillMode = 'dry-run' | 'apply' | 'rollback';
+
+export interface BackfillFilters {
+  /** Only this lead. */
+  readonly leadId?: string;
+  /** Audits created at or after this instant (ISO-8601). */
+  readonly from?: string;
+  /** Audits created before this instant (ISO-8601). */
+  readonly to?: string;
+  /** At most this many leads in the whole run. */
+  readonly limit?: number;
+}
+
+export interface BackfillStats {
+  leadsProcessed: number;
+  conversationsCreated: number;
+  conversationsSkipped: number;
+  messagesCreated: number;
+  messagesSkipped: number;
+  auditsProcessed: number;
+  auditsSkipped: number;
+  /** Skipped because their actor does not speak (admin, null, …). */
+  auditsNonMessage: number;
+  /** Skipped because they carry no text (null or empty payload). */
+  auditsWithoutText: number;
+  /** Turned into messages although their payload is not an object (a string, an array, …). */
+  auditsPayloadNotObject: number;
+  /** Skipped because their lead does not exist (counted once per run). */
+  orphanAudits: number;
+  conversationsDeleted: number;
+  messagesDeleted: number;
+  errors: number;
+}
+
+export const emptyStats = (): BackfillStats => ({
+  leadsProcessed: 0,
+  conversationsCreated: 0,
+  conversationsSkipped: 0,
+  messagesCreated: 0,
+  messagesSkipped: 0,
+  auditsProcessed: 0,
+  auditsSkipped: 0,
+  auditsNonMessage: 0,
+  auditsWithoutText: 0,
+  auditsPayloadNotObject: 0,
+  orphanAudits: 0,
+  conversationsDeleted: 0,
+  messagesDeleted: 0,
+  errors: 0,
+});
+
+/** Where a run stands between calls (opaque to callers: pass it back as is). */
+export interface BackfillCursor {
+  readonly runId: string;
+  readonly startedAt: string;
+  /** Last lead id done; the next batch starts after it. */
+  readonly after: string | null;
+  readonly totals: BackfillStats;
+  readonly orphanSample: string[];
+}
+
+export interface BackfillRequest {
+  readonly mode: BackfillMode;
+  readonly verbose?: boolean;
+  readonly filters?: BackfillFilters;
+  readonly cursor?: BackfillCursor;
+  /** Leads per batch. @default 2000 */
+  readonly batchSize?: number;
+  /** Batches written at once (disjoint lead ranges). @default 2 */
+  readonly concurrency?: number;
+}
+
+export interface PreviewMessage {
+  readonly auditId: string;
+  readonly leadId: string;
+  readonly role: string;
+  readonly preview: string;
+}
+
+export interface BackfillResult {
+  readonly mode: BackfillMode;
+  readonly done: boolean;
+  /** Present while not done: call again with it. */
+  readonly cursor?: BackfillCursor;
+  /** Running totals of the whole run (all calls so far). */
+  readonly totals: BackfillStats;
+  /** This call's own numbers. */
+  readonly call: BackfillStats;
+  /** Up to 10 messages created (or, in a dry run, that would be). */
+  readonly preview: PreviewMessage[];
+  /** Up to 10 orphan audit ids. */
+  readonly orphanSample: string[];
+  /** Verbose: per lead, messages created / skipped in this call. */
+  readonly perLead?: Record<string, { created: number; skipped: number }>;
+}
+
+export interface BackfillDeps {
+  readonly sql: Sql;
+  readonly log: Log;
+  readonly deadline: Deadline;
+  readonly clock: Clock;
+  readonly runId: string;
+}
+
+/** Rolls a dry-run batch back after it measured everything. */
+class DryRunRollback<T> extends Error {
+  constructor(readonly value: T) {
+    super('dry run: rolled back');
+  }
+}
+
+const RUN_ACTION = 'backfill_conversations_messages';
+const ROLLBACK_ACTION = 'backfill_rollback';
+
+function add(into: BackfillStats, from: Partial<BackfillStats>): void {
+  for (const [k, v] of Object.entries(from)) if (typeof v === 'number') into[k as keyof BackfillStats] += v;
+}
+
+/** Filter parameters in a fixed order: $1 lead, $2 from, $3 to. */
+function filterParams(f: BackfillFilters) {
+  return [p.uuid(f.leadId ?? null), p.ts(f.from ?? null), p.ts(f.to ?? null)];
+}
+const AUDIT_IN_SCOPE = `($2::timestamptz IS NULL OR a.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR a.created_at < $3::timestamptz)`;
+const LEAD_IN_SCOPE = `($1::uuid IS NULL OR l.id = $1::uuid)`;
+/** $4 = after (exclusive), $5 = last (inclusive). */
+const LEAD_RANGE = `($4::uuid IS NULL OR l.id > $4::uuid) AND l.id <= $5::uuid`;
+
+export function validateFilters(f: BackfillFilters): void {
+  const problems: string[] = [];
+  if (f.leadId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(f.leadId))
+    problems.push(`lead "${f.leadId}" is not a UUID`);
+  for (const [k, v] of [
+    ['from', f.from],
+    ['to', f.to],
+  ] as const)
+    if (v !== undefined && Number.isNaN(Date.parse(v))) problems.push(`${k} "${v}" is not a date`);
+  if (f.from && f.to && Date.parse(f.from) >= Date.parse(f.to)) problems.push('from must be before to');
+  if (f.limit !== undefined && (!Number.isInteger(f.limit) || f.limit < 1)) problems.push('limit must be a positive integer');
+  if (problems.length) throw new RangeError(`Invalid backfill filters: ${problems.join('; ')}`);
+}
+
+export async function backfill(deps: BackfillDeps, req: BackfillRequest): Promise<BackfillResult> {
+  const filters = req.filters ?? {};
+  validateFilters(filters);
+  const batchSize = req.batchSize ?? 2_000;
+  const concurrency = Math.max(1, req.concurrency ?? 2);
+  const { sql, log } = deps;
+  const cursor: BackfillCursor = req.cursor ?? {
+    runId: deps.runId,
+    startedAt: deps.clock.now().toISOString(),
+    after: null,
+    totals: emptyStats(),
+    orphanSample: [],
+  };
+  const totals = { ...emptyStats(), ...cursor.totals };
+  const call = emptyStats();
+  const preview: PreviewMessage[] = [];
+  const perLead: Record<string, { created: number; skipped: number }> = {};
+  let orphanSample = cursor.orphanSample;
+  let after = cursor.after;
+
+  if (!req.cursor && req.mode !== 'rollback') {
+    const [o] = await sql.query<{ n: number; sample: string[] }>(
+      `SELECT count(*)::int AS n, COALESCE(jsonb_agg(id) FILTER (WHERE rn <= 10), '[]'::jsonb) AS sample
+       FROM (SELECT a.id, row_number() OVER (ORDER BY a.created_at, a.id) AS rn
+             FROM audits a
+             WHERE a.lead_id IS NOT NULL AND ($1::uuid IS NULL OR a.lead_id = $1::uuid) AND ${AUDIT_IN_SCOPE}
+               AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.id = a.lead_id)) x`,
+      filterParams(filters),
+    );
+    call.orphanAudits = o?.n ?? 0;
+    call.auditsSkipped += call.orphanAudits;
+    orphanSample = o?.sample ?? [];
+    if (call.orphanAudits > 0)
+      log.warn(`${call.orphanAudits} audits reference a missing lead: skipped (e.g. ${orphanSample.slice(0, 3).join(', ')})`);
+  }
+
+  let done = false;
+  for (;;) {
+    const remainingLeads =
+      filters.limit === undefined ? Number.POSITIVE_INFINITY : filters.limit - totals.leadsProcessed - call.leadsProcessed;
+    if (remainingLeads <= 0) {
+      done = true;
+      break;
+    }
+    if (deps.deadline.shouldStop()) break;
+    const want = Math.min(batchSize * concurrency, remainingLeads);
+    const bounds = await nextBounds(sql, req.mode, filters, after, want, Math.min(batchSize, want));
+    if (bounds.length === 0) {
+      done = true;
+      break;
+    }
+    const ranges = bounds.map((last, i) => ({ after: i === 0 ? after : (bounds[i - 1] as string), last }));
+    const results = await Promise.all(ranges.map((r) => runBatch(deps, req.mode, filters, r, cursor.runId, req.verbose === true)));
+    for (const r of results) {
+      add(call, r.stats);
+      for (const m of r.preview) if (preview.length < 10) preview.push(m);
+      if (r.perLead) Object.assign(perLead, r.perLead);
+    }
+    after = bounds[bounds.length - 1] as string;
+    const verb = req.mode === 'rollback' ? 'removed' : req.mode === 'dry-run' ? 'would create' : 'created';
+    log.info(
+      req.mode === 'rollback'
+        ? `Batch up to lead ${after}: ${verb} ${call.messagesDeleted} messages, ${call.conversationsDeleted} conversations so far`
+        : `Batch up to lead ${after}: ${verb} ${call.conversationsCreated} conversations, ${call.messagesCreated} messages so far`,
+    );
+  }
+  add(totals, call);
+  if (done && req.mode !== 'dry-run') await recordRun(sql, req.mode, filters, totals, cursor);
+  const result: BackfillResult = {
+    mode: req.mode,
+    done,
+    ...(done ? {} : { cursor: { ...cursor, after, totals, orphanSample } }),
+    totals,
+    call,
+    preview,
+    orphanSample,
+    ...(req.verbose ? { perLead } : {}),
+  };
+  return result;
+}
+
+/** The last lead id of each of the next batches (at most `want` leads, `size` per batch). */
+async function nextBounds(
+  sql: Sql,
+  mode: BackfillMode,
+  f: BackfillFilters,
+  after: string | null,
+  want: number,
+  size: number,
+): Promise<string[]> {
+  const pick = (candidates: string, params: unknown[]) =>
+    sql.query<{ id: string }>(
+      `SELECT id::text AS id FROM (
+         SELECT id, row_number() OVER (ORDER BY id) AS rn, count(*) OVER () AS n FROM (${candidates}) c
+       ) x WHERE rn % $${params.length + 1}::int = 0 OR rn = n ORDER BY id`,
+      [...(params as never[]), size],
+    );
+  const rows =
+    mode === 'rollback'
+      ? await pick(
+          `SELECT c.lead_id AS id FROM conversations c
+           WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid)
+             AND (c.source = 'audit_backfill' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.source = 'audit_backfill'))
+           ORDER BY c.lead_id LIMIT $3::int`,
+          [p.uuid(f.leadId ?? null), p.uuid(after), want],
+        )
+      : await pick(
+          `SELECT l.id FROM leads l
+           WHERE ${LEAD_IN_SCOPE} AND ($4::uuid IS NULL OR l.id > $4::uuid)
+             AND EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE})
+           ORDER BY l.id LIMIT $5::int`,
+          [...filterParams(f), p.uuid(after), want],
+        );
+  return rows.map((r) => r.id);
+}
+
+interface BatchOutcome {
+  stats: Partial<BackfillStats>;
+  preview: PreviewMessage[];
+  perLead?: Record<string, { created: number; skipped: number }>;
+}
+
+async function runBatch(
+  deps: BackfillDeps,
+  mode: BackfillMode,
+  f: BackfillFilters,
+  range: { after: string | null; last: string },
+  runId: string,
+  verbose: boolean,
+): Promise<BatchOutcome> {
+  const work = (tx: SqlExecutor) => (mode === 'rollback' ? rollbackBatch(tx, f, range) : applyBatch(tx, f, range, runId, verbose));
+  if (mode !== 'dry-run') return deps.sql.transaction(work);
+  try {
+    await deps.sql.transaction(async (tx) => {
+      throw new DryRunRollback(await work(tx));
+    });
+    throw new Error('unreachable: a dry run always rolls back');
+  } catch (err) {
+    if (err instanceof DryRunRollback) return err.value as BatchOutcome;
+    throw err;
+  }
+}
+
+async function applyBatch(
+  tx: SqlExecutor,
+  f: BackfillFilters,
+  range: { after: string | null; last: string },
+  runId: string,
+  verbose: boolean,
+): Promise<BatchOutcome> {
+  const params = [...filterParams(f), p.uuid(range.after), p.uuid(range.last)];
+  const speaks = `audit_message_role(a.actor) IS NOT NULL AND audit_message_text(a.payload) IS NOT NULL`;
+  const [conv] = await tx.query<{ created: number; leads: number; eligible: number }>(
+    `WITH scope AS (
+       SELECT l.*, EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE} AND ${speaks}) AS eligible
+       FROM leads l
+       WHERE ${LEAD_IN_SCOPE} AND ${LEAD_RANGE} AND EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE})
+     ), ins AS (
+       INSERT INTO conversations (conversation_key, source, channel, customer_id, lead_id, external_id, started_at, metadata)
+       SELECT 'lead:' || s.id, 'audit_backfill', s.channel, s.customer_id, s.id, COALESCE(s.messenger_psid, s.phone), s.created_at,
+              jsonb_build_object('source', 'audit_backfill', 'leadStage', s.stage, 'createdBy', 'dlc-backfill', 'runId', $6::text, 'createdAt', now())
+       FROM scope s WHERE s.eligible
+       ON CONFLICT (conversation_key) DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM ins)::int AS created, (SELECT count(*) FROM scope)::int AS leads,
+            (SELECT count(*) FROM scope WHERE eligible)::int AS eligible`,
+    [...params, p.text(runId)],
+  );
+  const [msg] = await tx.query<{
+    audits: number;
+    non_message: number;
+    no_text: number;
+    not_object: number;
+    eligible: number;
+    created: number;
+    preview: PreviewMessage[];
+    per_lead: Record<string, { created: number; eligible: number }> | null;
+  }>(
+    `WITH src AS MATERIALIZED (
+       SELECT a.id, a.lead_id, a.actor, a.action, a.created_at, jsonb_typeof(a.payload) AS payload_type,
+              audit_message_role(a.actor) AS role, audit_message_text(a.payload) AS text
+       FROM audits a JOIN leads l ON l.id = a.lead_id
+       WHERE ${LEAD_IN_SCOPE} AND ${LEAD_RANGE} AND ${AUDIT_IN_SCOPE}
+     ), ins AS (
+       INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source, metadata, language)
+       SELECT c.id, 'audit:' || s.id, 0, s.role, s.text, s.created_at, 'audit_backfill',
+              jsonb_build_object('auditId', s.id, 'auditAction', s.action, 'auditActor', s.actor, 'source', 'audit_backfill', 'createdBy', 'dlc-backfill'),
+              detect_language(s.text)
+       FROM src s JOIN conversations c ON c.conversation_key = 'lead:' || s.lead_id
+       WHERE s.role IS NOT NULL AND s.text IS NOT NULL
+       ON CONFLICT (conversation_id, message_key) DO NOTHING
+       RETURNING metadata ->> 'auditId' AS audit_id, role, content
+     )
+     SELECT (SELECT count(*) FROM src)::int AS audits,
+            (SELECT count(*) FROM src WHERE role IS NULL)::int AS non_message,
+            (SELECT count(*) FROM src WHERE role IS NOT NULL AND text IS NULL)::int AS no_text,
+            (SELECT count(*) FROM src WHERE role IS NOT NULL AND text IS NOT NULL AND payload_type <> 'object')::int AS not_object,
+            (SELECT count(*) FROM src WHERE role IS NOT NULL AND text IS NOT NULL)::int AS eligible,
+            (SELECT count(*) FROM ins)::int AS created,
+            (SELECT COALESCE(jsonb_agg(jsonb_build_object('auditId', i.audit_id, 'leadId', s.lead_id, 'role', i.role, 'preview', left(i.content, 80))), '[]'::jsonb)
+               FROM (SELECT * FROM ins LIMIT 10) i JOIN src s ON s.id::text = i.audit_id) AS preview,
+            CASE WHEN $6::boolean THEN (
+              SELECT jsonb_object_agg(lead_id, jsonb_build_object('eligible', eligible, 'created', created)) FROM (
+                SELECT s.lead_id, count(*) FILTER (WHERE s.role IS NOT NULL AND s.text IS NOT NULL) AS eligible,
+                       count(i.audit_id) AS created
+                FROM src s LEFT JOIN ins i ON i.audit_id = s.id::text GROUP BY s.lead_id) pl)
+            END AS per_lead`,
+    [...params, p.bool(verbose)],
+  );
+  await tx.execute(
+    `UPDATE conversations c SET last_message_at = m.last, updated_at = now()
+     FROM (SELECT m.conversation_id, max(m.created_at) AS last
+           FROM messages m JOIN conversations c2 ON c2.id = m.conversation_id
+           WHERE c2.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c2.lead_id = $1::uuid)
+             AND ($2::uuid IS NULL OR c2.lead_id > $2::uuid) AND c2.lead_id <= $3::uuid AND m.source = 'audit_backfill'
+           GROUP BY m.conversation_id) m
+     WHERE c.id = m.conversation_id AND (c.last_message_at IS NULL OR c.last_message_at < m.last)`,
+    [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last)],
+  );
+  const eligible = msg?.eligible ?? 0;
+  const created = msg?.created ?? 0;
+  const skippedAudits = (msg?.non_message ?? 0) + (msg?.no_text ?? 0);
+  return {
+    stats: {
+      leadsProcessed: conv?.leads ?? 0,
+      conversationsCreated: conv?.created ?? 0,
+      conversationsSkipped: (conv?.eligible ?? 0) - (conv?.created ?? 0),
+      messagesCreated: created,
+      messagesSkipped: eligible - created,
+      auditsProcessed: msg?.audits ?? 0,
+      auditsSkipped: skippedAudits,
+      auditsNonMessage: msg?.non_message ?? 0,
+      auditsWithoutText: msg?.no_text ?? 0,
+      auditsPayloadNotObject: msg?.not_object ?? 0,
+    },
+    preview: msg?.preview ?? [],
+    perLead: msg?.per_lead
+      ? Object.fromEntries(Object.entries(msg.per_lead).map(([lead, v]) => [lead, { created: v.created, skipped: v.eligible - v.created }]))
+      : undefined,
+  };
+}
+
+/** Removes exactly what the backfill created: its messages, then its conversations left empty. */
+async function rollbackBatch(tx: SqlExecutor, f: BackfillFilters, range: { after: string | null; last: string }): Promise<BatchOutcome> {
+  const params = [...filterParams(f), p.uuid(range.after), p.uuid(range.last)];
+  const inRange = `c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($4::uuid IS NULL OR c.lead_id > $4::uuid) AND c.lead_id <= $5::uuid`;
+  const msgs = await tx.execute(
+    `DELETE FROM messages m USING conversations c
+     WHERE m.conversation_id = c.id AND ${inRange} AND m.source = 'audit_backfill'
+       AND ($2::timestamptz IS NULL OR m.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR m.created_at < $3::timestamptz)`,
+    params,
+  );
+  const convs = await tx.execute(
+    `DELETE FROM conversations c
+     WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid) AND c.lead_id <= $3::uuid
+       AND c.source = 'audit_backfill' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`,
+    [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last)],
+  );
+  return { stats: { messagesDeleted: msgs.rowCount, conversationsDeleted: convs.rowCount }, preview: [] };
+}
+
+/** Each finished run leaves its own audit row (seed 003: "[4/4] Recording audit log"). */
+async function recordRun(sql: Sql, mode: BackfillMode, f: BackfillFilters, totals: BackfillStats, cursor: BackfillCursor): Promise<void> {
+  await sql.transaction(async (tx) => {
+    if (mode === 'rollback' && !f.leadId && !f.from && !f.to) {
+      // A full rollback also removes the backfill's own run records (seed 003's rollback.sql).
+      await tx.execute(`DELETE FROM audits WHERE action = $1::text AND lead_id IS NULL`, [RUN_ACTION]);
+    }
+    await tx.execute(
+      `INSERT INTO audits (lead_id, actor, action, payload, created_at) VALUES (NULL, 'system', $1::text, $2::jsonb, now())`,
+      [
+        mode === 'rollback' ? ROLLBACK_ACTION : RUN_ACTION,
+        p.json({ runId: cursor.runId, mode, filters: f, startedAt: cursor.startedAt, stats: totals }),
+      ],
+    );
+  });
+}
