@@ -6,10 +6,13 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { BackfillRequest, BackfillResult } from '../lambdas/backfill/backfill';
+import { searchMessages } from '../lambdas/backfill/search';
 import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { ENVIRONMENT_NAMES } from '../lib/config';
 import { archiveLocally } from '../local/archive-run';
+import { leadsInScope, localStep, runBackfillToEnd } from '../local/backfill-run';
 import { demo } from '../local/demo';
 import { invokeJob } from '../local/invoke';
 
@@ -78,6 +81,97 @@ const commands: Record<string, { help: string; run: Command }> = {
         }
         console.log(JSON.stringify({ ...health, counters: result.run.counters }, null, 2));
         return result.run.status === 'healthy' ? 0 : 1;
+      } finally {
+        await sql.close();
+      }
+    },
+  },
+  backfill: {
+    help: 'backfill conversations/messages from audits: [--dry-run|--rollback] [--verbose] [--lead ID] [--from ISO] [--to ISO] [--limit N] [--env E to run the deployed Lambda]',
+    run: async (argv) => {
+      const { values } = parseArgs({
+        args: argv,
+        options: {
+          'dry-run': { type: 'boolean', default: false },
+          rollback: { type: 'boolean', default: false },
+          verbose: { type: 'boolean', default: false },
+          lead: { type: 'string' },
+          from: { type: 'string' },
+          to: { type: 'string' },
+          limit: { type: 'string' },
+          'batch-size': { type: 'string' },
+          env: { type: 'string' },
+          region: { type: 'string' },
+          'ledger-file': { type: 'string', default: '.local/run-ledger.json' },
+        },
+      });
+      if (values['dry-run'] && values.rollback) throw new Error('Choose --dry-run or --rollback, not both');
+      const mode = values.rollback ? 'rollback' : values['dry-run'] ? 'dry-run' : 'apply';
+      const int = (name: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not "${v}"`);
+        return n;
+      };
+      const filters = { leadId: values.lead, from: values.from, to: values.to, limit: int('limit', values.limit) };
+      const options = { mode, verbose: values.verbose, filters, batchSize: int('batch-size', values['batch-size']) } as const;
+      if (values.env) {
+        const client = new LambdaClient({ region: values.region });
+        const step = async (req: BackfillRequest) => {
+          const [r] = await invokeJob({
+            client,
+            env: values.env as string,
+            job: 'backfill',
+            payload: req as never,
+            loop: false,
+            print: () => {},
+          });
+          return r as BackfillResult;
+        };
+        await runBackfillToEnd(step, options, undefined);
+        return 0;
+      }
+      const sql = new PgSql({ connectionString: requireEnv('DATABASE_URL') });
+      try {
+        const total = mode === 'rollback' ? undefined : await leadsInScope(sql, filters);
+        const r = await runBackfillToEnd(localStep(sql, values['ledger-file'], values.verbose), options, total);
+        return r.totals.errors > 0 ? 1 : 0;
+      } finally {
+        await sql.close();
+      }
+    },
+  },
+  search: {
+    help: 'full-text search over messages: search "query" [--conversation ID] [--customer ID] [--from ISO] [--to ISO] [--limit 20]',
+    run: async (argv) => {
+      const { values, positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          conversation: { type: 'string' },
+          customer: { type: 'string' },
+          from: { type: 'string' },
+          to: { type: 'string' },
+          limit: { type: 'string', default: '20' },
+        },
+      });
+      const sql = new PgSql({ connectionString: requireEnv('DATABASE_URL') });
+      try {
+        const t0 = performance.now();
+        const hits = await searchMessages(sql, {
+          text: positionals.join(' '),
+          conversationId: values.conversation,
+          customerId: values.customer,
+          from: values.from,
+          to: values.to,
+          limit: Number(values.limit),
+        });
+        console.log(`${hits.length} result(s) in ${(performance.now() - t0).toFixed(1)} ms\n`);
+        for (const h of hits) {
+          console.log(`${h.rank.toFixed(3)}  ${h.createdAt}  ${h.conversationId}${h.customerId ? ` (${h.customerId})` : ''}  ${h.role}`);
+          console.log(`       ${h.snippet.replace(/\s+/g, ' ')}\n`);
+        }
+        return 0;
       } finally {
         await sql.close();
       }

@@ -115,8 +115,19 @@ export class JobsStack extends Stack {
     });
     migrations.node.addDependency(cluster);
 
-    // ---------------------------------------------------------------- watchdog
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate');
+    // ---------------------------------------------------------------- backfill (manual: npm run backfill -- --env <env>)
+    withData(
+      new ScheduledJob(this, 'Backfill', {
+        ...common,
+        name: 'backfill',
+        entry: 'lambdas/backfill/handler.ts',
+        timeout: Duration.minutes(config.backfill.timeoutMinutes),
+        memorySize: 1024,
+      }),
+    );
+
+    // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
     const watchdog = withData(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
@@ -241,7 +252,7 @@ export class JobsStack extends Stack {
       new cloudwatch.GraphWidget({
         title: 'Minutes since last success',
         left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog')
+          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill')
           .map(
             (n) =>
               new cloudwatch.Metric({

@@ -180,7 +180,13 @@ describe('jobs stack', () => {
         (f as { Properties: Record<string, unknown> }).Properties,
       ]),
     );
-    expect(Object.keys(byName).sort()).toEqual(['dlc-dev-archive', 'dlc-dev-database-size', 'dlc-dev-migrate', 'dlc-dev-watchdog']);
+    expect(Object.keys(byName).sort()).toEqual([
+      'dlc-dev-archive',
+      'dlc-dev-backfill',
+      'dlc-dev-database-size',
+      'dlc-dev-migrate',
+      'dlc-dev-watchdog',
+    ]);
     for (const [name, p] of Object.entries(byName)) {
       expect(p.Runtime).toBe('nodejs24.x');
       expect(p.Architectures).toEqual(['arm64']);
@@ -229,6 +235,17 @@ describe('jobs stack', () => {
     const t = jobs('dev');
     t.hasResourceProperties('Custom::SchemaMigrations', { sqlDigest: Match.stringLikeRegexp('^[0-9a-f]{64}$') });
     t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-migrate' }, 0);
+  });
+
+  it('deploys the backfill for manual invocation only: no schedule, its own alarms', () => {
+    const t = jobs('dev');
+    t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-backfill' }, 0);
+    t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dlc-dev-backfill', Timeout: 900, MemorySize: 1024 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'dlc-dev-watchdog',
+      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive' }) },
+    });
   });
 
   it('pages on a stale archive (no success in 90 min), consecutive job errors, Lambda errors, throttles, DLQ and duration', () => {
