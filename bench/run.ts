@@ -8,6 +8,7 @@ import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { createDatabase, startPostgres, startRedis } from '../local/services';
 import { benchArchive } from './archive.bench';
+import { benchBackfill } from './backfill.bench';
 
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 
@@ -35,6 +36,29 @@ async function main() {
           `${Math.round(r.optimized.messagesPerSecond)} messages/s, peak RSS ${r.optimized.peakRssMb} MiB; ` +
           `baseline (seed 000's worker, ${r.baseline.conversations} conversations) ${Math.round(r.baseline.messagesPerSecond)} messages/s; ` +
           `speed-up ×${r.speedup.toFixed(1)}`,
+      );
+      await sql.close();
+      await db.stop();
+    }
+    if (which === 'all' || which === 'backfill') {
+      const db = await createDatabase(pg.url, 'bench');
+      const sql = new PgSql({ connectionString: db.url, maxConnections: 4 });
+      await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
+      const r = await benchBackfill(
+        sql,
+        num('BACKFILL_LEADS', 50_000),
+        num('BACKFILL_AUDITS_PER_LEAD', 20),
+        num('BACKFILL_BASELINE_LEADS', 200),
+      );
+      results.backfill = r;
+      console.log(
+        `backfill: ${r.audits} audits over ${r.leads} leads in ${r.seconds.toFixed(1)} s = ${Math.round(r.auditsPerSecond)} audits/s ` +
+          `(${r.messages} messages), peak RSS ${r.peakRssMb} MiB; baseline (per audit, ${r.baseline.audits} audits) ` +
+          `${Math.round(r.baseline.auditsPerSecond)} audits/s; speed-up ×${r.speedup.toFixed(0)}`,
+      );
+      console.log(
+        `search: ${r.search.queries} queries over ${r.search.messages} messages: p50 ${r.search.p50Ms.toFixed(1)} ms, p95 ${r.search.p95Ms.toFixed(1)} ms; ` +
+          `most common word ("${r.search.commonWord}") p95 ${r.search.commonWordP95Ms.toFixed(1)} ms`,
       );
       await sql.close();
       await db.stop();

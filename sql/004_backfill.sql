@@ -42,6 +42,3 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     ELSE left(payload::text, 1000)
   END
 $$;
-
--- Rollback walks backfilled conversations by lead.
-CREATE INDEX messages_backfill_idx ON messages (conversation_id) WHERE source = 'audit_backfill';

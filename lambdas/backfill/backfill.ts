@@ -344,7 +344,12 @@ async function applyBatch(
        FROM src s JOIN conversations c ON c.conversation_key = 'lead:' || s.lead_id
        WHERE s.role IS NOT NULL AND s.text IS NOT NULL
        ON CONFLICT (conversation_id, message_key) DO NOTHING
-       RETURNING metadata ->> 'auditId' AS audit_id, role, content
+       RETURNING conversation_id, message_key, created_at
+     ), upd AS (
+       UPDATE conversations c SET last_message_at = x.last, updated_at = now()
+       FROM (SELECT conversation_id, max(created_at) AS last FROM ins GROUP BY conversation_id) x
+       WHERE c.id = x.conversation_id AND (c.last_message_at IS NULL OR c.last_message_at < x.last)
+       RETURNING 1
      )
      SELECT (SELECT count(*) FROM src)::int AS audits,
             (SELECT count(*) FROM src WHERE role IS NULL)::int AS non_message,
@@ -352,25 +357,16 @@ async function applyBatch(
             (SELECT count(*) FROM src WHERE role IS NOT NULL AND text IS NOT NULL AND payload_type <> 'object')::int AS not_object,
             (SELECT count(*) FROM src WHERE role IS NOT NULL AND text IS NOT NULL)::int AS eligible,
             (SELECT count(*) FROM ins)::int AS created,
-            (SELECT COALESCE(jsonb_agg(jsonb_build_object('auditId', i.audit_id, 'leadId', s.lead_id, 'role', i.role, 'preview', left(i.content, 80))), '[]'::jsonb)
-               FROM (SELECT * FROM ins LIMIT 10) i JOIN src s ON s.id::text = i.audit_id) AS preview,
+            (SELECT count(*) FROM upd)::int AS updated,
+            (SELECT COALESCE(jsonb_agg(jsonb_build_object('auditId', s.id, 'leadId', s.lead_id, 'role', s.role, 'preview', left(s.text, 80))), '[]'::jsonb)
+               FROM (SELECT message_key FROM ins LIMIT 10) i JOIN src s ON 'audit:' || s.id = i.message_key) AS preview,
             CASE WHEN $6::boolean THEN (
               SELECT jsonb_object_agg(lead_id, jsonb_build_object('eligible', eligible, 'created', created)) FROM (
                 SELECT s.lead_id, count(*) FILTER (WHERE s.role IS NOT NULL AND s.text IS NOT NULL) AS eligible,
-                       count(i.audit_id) AS created
-                FROM src s LEFT JOIN ins i ON i.audit_id = s.id::text GROUP BY s.lead_id) pl)
+                       count(i.message_key) AS created
+                FROM src s LEFT JOIN ins i ON i.message_key = 'audit:' || s.id GROUP BY s.lead_id) pl)
             END AS per_lead`,
     [...params, p.bool(verbose)],
-  );
-  await tx.execute(
-    `UPDATE conversations c SET last_message_at = m.last, updated_at = now()
-     FROM (SELECT m.conversation_id, max(m.created_at) AS last
-           FROM messages m JOIN conversations c2 ON c2.id = m.conversation_id
-           WHERE c2.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c2.lead_id = $1::uuid)
-             AND ($2::uuid IS NULL OR c2.lead_id > $2::uuid) AND c2.lead_id <= $3::uuid AND m.source = 'audit_backfill'
-           GROUP BY m.conversation_id) m
-     WHERE c.id = m.conversation_id AND (c.last_message_at IS NULL OR c.last_message_at < m.last)`,
-    [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last)],
   );
   const eligible = msg?.eligible ?? 0;
   const created = msg?.created ?? 0;

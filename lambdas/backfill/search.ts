@@ -3,9 +3,11 @@
  * OR, -excluded), ranked, filtered by conversation, customer and time, with highlighted snippets.
  *
  * Each message is indexed with its own language's stemmer (`messages.language`). The query is
- * parsed with the three configurations OR'ed together — a constant tsquery the GIN index can
- * use, and a superset of the answer — then each row is checked and ranked with the query parsed
- * in that row's own language, so stemming and exclusions are exact.
+ * parsed once per configuration; their OR is a constant tsquery the GIN index can use (a superset
+ * of the answer), then each candidate is checked and ranked with the query of its own language,
+ * so stemming and exclusions are exact. At most MAX_CANDIDATES index matches are ranked: below
+ * that the ranking is exact; a broader query (a very common word) is ranked among the first
+ * MAX_CANDIDATES found — narrow it with a filter (time, conversation, customer) for exactness.
  */
 import { p, type Sql } from '../shared/sql/types';
 
@@ -30,26 +32,36 @@ export interface SearchHit {
   readonly snippet: string;
 }
 
+/** Candidates ranked per query: exact ranking below this many matches, a bounded cost above. */
+export const MAX_CANDIDATES = 5_000;
+
 export const SEARCH_SQL = `
   WITH q AS (
-    SELECT websearch_to_tsquery('spanish', $1::text) || websearch_to_tsquery('english', $1::text)
-           || websearch_to_tsquery('simple', $1::text) AS any_lang
+    SELECT websearch_to_tsquery('spanish', $1::text) AS es, websearch_to_tsquery('english', $1::text) AS en,
+           websearch_to_tsquery('simple', $1::text) AS si
+  ), cand AS (
+    SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, m.language, m.search_vector,
+           CASE m.language WHEN 'spanish' THEN q.es WHEN 'english' THEN q.en ELSE q.si END AS lq
+    FROM q, messages m
+    JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.search_vector @@ (q.es || q.en || q.si)
+      AND ($2::text IS NULL OR c.conversation_key = $2::text)
+      AND ($3::text IS NULL OR c.customer_id = $3::text)
+      AND ($4::timestamptz IS NULL OR m.created_at >= $4::timestamptz)
+      AND ($5::timestamptz IS NULL OR m.created_at < $5::timestamptz)
+    LIMIT $7::int
+  ), ranked AS (
+    SELECT cand.*, ts_rank_cd(search_vector, lq, 32)::float8 AS rank
+    FROM cand WHERE search_vector @@ lq
+    ORDER BY rank DESC, created_at DESC, id DESC
+    LIMIT $6::int
   )
-  SELECT m.id AS "messageId", c.conversation_key AS "conversationId", c.customer_id AS "customerId",
-         m.role, m.created_at AS "createdAt",
-         ts_rank_cd(m.search_vector, websearch_to_tsquery(m.language::regconfig, $1::text), 32)::float8 AS rank,
-         ts_headline(m.language::regconfig, left(m.content, 10000), websearch_to_tsquery(m.language::regconfig, $1::text),
+  SELECT r.id AS "messageId", c.conversation_key AS "conversationId", c.customer_id AS "customerId",
+         r.role, r.created_at AS "createdAt", r.rank,
+         ts_headline(r.language::regconfig, left(r.content, 10000), r.lq,
                      'StartSel=«, StopSel=», MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter=" … "') AS snippet
-  FROM q, messages m
-  JOIN conversations c ON c.id = m.conversation_id
-  WHERE m.search_vector @@ q.any_lang
-    AND m.search_vector @@ websearch_to_tsquery(m.language::regconfig, $1::text)
-    AND ($2::text IS NULL OR c.conversation_key = $2::text)
-    AND ($3::text IS NULL OR c.customer_id = $3::text)
-    AND ($4::timestamptz IS NULL OR m.created_at >= $4::timestamptz)
-    AND ($5::timestamptz IS NULL OR m.created_at < $5::timestamptz)
-  ORDER BY rank DESC, m.created_at DESC, m.id DESC
-  LIMIT $6::int`;
+  FROM ranked r JOIN conversations c ON c.id = r.conversation_id
+  ORDER BY r.rank DESC, r.created_at DESC, r.id DESC`;
 
 export class SearchError extends Error {
   override readonly name = 'SearchError';
@@ -74,5 +86,6 @@ export async function searchMessages(sql: Sql, q: SearchQuery): Promise<SearchHi
     p.ts(q.from ?? null),
     p.ts(q.to ?? null),
     limit,
+    MAX_CANDIDATES,
   ]);
 }

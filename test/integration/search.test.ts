@@ -22,7 +22,7 @@ describe.each(DRIVERS)('full-text search through the %s driver', (driver) => {
     // filler, so the planner has a reason to use the index
     await db.direct.execute(`INSERT INTO messages (conversation_id, message_key, role, content, created_at, source, language)
       SELECT c.id, 'f' || g, 'assistant', 'mensaje de relleno número ' || g || ' sobre horarios y precios generales', now(), 'live', 'spanish'
-      FROM conversations c, generate_series(1, 20000) g WHERE c.conversation_key = 'filler'`);
+      FROM conversations c, generate_series(1, 100000) g WHERE c.conversation_key = 'filler'`);
     await db.direct.execute('ANALYZE messages');
   });
   afterAll(() => db.close());
@@ -74,7 +74,8 @@ describe.each(DRIVERS)('full-text search through the %s driver', (driver) => {
     const sql = SEARCH_SQL.replace(/\$1::text/g, "'reservar'")
       .replace(/\$2::text|\$3::text/g, 'NULL::text')
       .replace(/\$4::timestamptz|\$5::timestamptz/g, 'NULL::timestamptz')
-      .replace('$6::int', '20');
+      .replace('$6::int', '20')
+      .replace('$7::int', '5000');
     const plan = (await db.direct.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/Bitmap Index Scan on messages_search_idx/);
   });
