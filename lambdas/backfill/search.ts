@@ -33,7 +33,7 @@ export interface SearchHit {
 }
 
 /** Candidates ranked per query: exact ranking below this many matches, a bounded cost above. */
-export const MAX_CANDIDATES = 5_000;
+export const MAX_CANDIDATES = 1_000;
 
 export const SEARCH_SQL = `
   WITH q AS (
@@ -43,10 +43,9 @@ export const SEARCH_SQL = `
     SELECT m.id, m.conversation_id, m.role, m.created_at, m.content, m.language, m.search_vector,
            CASE m.language WHEN 'spanish' THEN q.es WHEN 'english' THEN q.en ELSE q.si END AS lq
     FROM q, messages m
-    JOIN conversations c ON c.id = m.conversation_id
     WHERE m.search_vector @@ (q.es || q.en || q.si)
-      AND ($2::text IS NULL OR c.conversation_key = $2::text)
-      AND ($3::text IS NULL OR c.customer_id = $3::text)
+      AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.conversation_key = $2::text))
+      AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.customer_id = $3::text))
       AND ($4::timestamptz IS NULL OR m.created_at >= $4::timestamptz)
       AND ($5::timestamptz IS NULL OR m.created_at < $5::timestamptz)
     LIMIT $7::int

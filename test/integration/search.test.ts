@@ -75,7 +75,7 @@ describe.each(DRIVERS)('full-text search through the %s driver', (driver) => {
       .replace(/\$2::text|\$3::text/g, 'NULL::text')
       .replace(/\$4::timestamptz|\$5::timestamptz/g, 'NULL::timestamptz')
       .replace('$6::int', '20')
-      .replace('$7::int', '5000');
+      .replace('$7::int', '1000');
     const plan = (await db.direct.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/Bitmap Index Scan on messages_search_idx/);
   });
