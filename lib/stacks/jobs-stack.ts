@@ -128,7 +128,7 @@ export class JobsStack extends Stack {
 
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
     const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
-    const watchdog = withData(
+    withData(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
         name: 'watchdog',
@@ -140,7 +140,7 @@ export class JobsStack extends Stack {
     );
     // The database size is measured once a day in dev/staging (a query wakes an auto-paused
     // cluster) and hourly in prod.
-    new ScheduledJob(this, 'DatabaseSize', {
+    const databaseSize = new ScheduledJob(this, 'DatabaseSize', {
       ...common,
       name: 'database-size',
       entry: 'lambdas/watchdog/handler.ts',
@@ -152,13 +152,8 @@ export class JobsStack extends Stack {
       },
       environment: { ...dbEnv, WATCHED_JOBS: '' },
     });
-    for (const j of Object.values(this.jobs)) {
-      if (j === migrate || j === watchdog) continue;
-      j.fn.addEnvironment('DLC_JOB', j.name);
-    }
-    const dbSizeFn = this.node.findChild('DatabaseSize') as ScheduledJob;
-    cluster.grantDataApiAccess(dbSizeFn.fn);
-    stateful.ledger.grantReadData(dbSizeFn.fn);
+    cluster.grantDataApiAccess(databaseSize.fn);
+    stateful.ledger.grantReadData(databaseSize.fn);
 
     this.platformAlarms(config, stateful);
     this.dashboard(config);
