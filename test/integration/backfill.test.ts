@@ -176,7 +176,7 @@ describe.each(DRIVERS)('backfill from the audit log through the %s driver', (dri
     const after = await snapshot();
     expect(after.audits).toEqual(before.audits);
     expect(after.messages.filter((m) => m.message_key !== 'live-m2')).toEqual(before.messages);
-    expect(after.conversations.map((c) => c.conversation_key)).toEqual(['lead:' + L(2), 'live-1']);
+    expect(after.conversations.map((c) => c.conversation_key)).toEqual([`lead:${L(2)}`, 'live-1']);
     // once that live message is gone, the conversation the backfill created is empty: a second rollback removes it
     await db.direct.execute("DELETE FROM messages WHERE message_key = 'live-m2'");
     const rb2 = await run({ mode: 'rollback' });
