@@ -165,6 +165,82 @@ export async function startRedis(options: { forceLocal?: boolean; env?: NodeJS.P
   };
 }
 
+/**
+ * A private Redis Cluster of `masters` nodes (no replicas), the shape of ElastiCache Serverless:
+ * keys spread over hash slots, no cross-slot multi-key commands.
+ */
+export async function startRedisCluster(masters = 3): Promise<Running & { nodes: { host: string; port: number }[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dlc-cluster-'));
+  const ports: number[] = [];
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    ports.push(port);
+    const nodeDir = join(dir, String(port));
+    mkdirSync(nodeDir);
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        nodeDir,
+      ],
+      { stdio: 'ignore' },
+    );
+    child.once('error', () => {});
+    children.push(child);
+  }
+  const stop = async () => {
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode === null
+          ? new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            })
+          : undefined,
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await waitForPing(port);
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], {
+      encoding: 'utf8',
+    });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
+    for (let attempt = 0; ; attempt++) {
+      const info = spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+      if (info.includes('cluster_state:ok')) break;
+      if (attempt > 100) throw new Error(`Redis Cluster did not become ready: ${info}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${ports[0]}`, nodes: ports.map((port) => ({ host: '127.0.0.1', port })), stop };
+}
+
+async function waitForPing(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING`);
+}
+
 /** An in-process S3-compatible server (s3rver) with the given buckets. */
 export async function startS3(buckets: string[] = []): Promise<Running> {
   const { default: S3rver } = (await import('s3rver')) as unknown as {

@@ -78,8 +78,10 @@ export class CheckpointStore {
 export interface ConnectOptions {
   /** `redis://` or `rediss://` (TLS) URL, for a single node. */
   readonly url?: string;
-  /** ElastiCache Serverless / cluster mode: configuration endpoint host and port (TLS). */
+  /** ElastiCache Serverless / cluster mode: configuration endpoint host and port. */
   readonly clusterEndpoint?: { host: string; port: number };
+  /** TLS to the cluster (always on for ElastiCache Serverless). @default true */
+  readonly clusterTls?: boolean;
   readonly username?: string;
   /** Static password, or a provider of short-lived tokens (IAM auth), called on each (re)connect. */
   readonly password?: string | (() => Promise<string>);
@@ -101,7 +103,7 @@ export async function connectRedis(options: ConnectOptions): Promise<RedisClient
       enableAutoPipelining: true,
       dnsLookup: (address, callback) => callback(null, address),
       slotsRefreshTimeout: 5_000,
-      redisOptions: { ...common, tls: {} },
+      redisOptions: { ...common, tls: options.clusterTls === false ? undefined : {} },
     });
   }
   if (!options.url) throw new Error('Redis: give a url or a clusterEndpoint');
