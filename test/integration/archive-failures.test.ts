@@ -12,8 +12,8 @@ import { PgSql } from '../../lambdas/shared/sql/pg-driver';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
 import { startPgProcess } from '../../local/pg-process';
-import { createDatabase, type Running, startRedis } from '../../local/services';
-import { archiveOnce, redisClient, settings } from '../support/archive-harness';
+import { createDatabase } from '../../local/services';
+import { archiveOnce, settings, usePrivateRedis } from '../support/archive-harness';
 import { MIGRATIONS_DIR, testDb } from '../support/db';
 
 const PREFIX = 'langgraph:checkpoint:';
@@ -36,17 +36,11 @@ async function seedConversations(redis: Redis, n: number, messages = 3): Promise
 }
 
 describe('archive job when things go wrong', () => {
-  let redisServer: Running;
+  const client = usePrivateRedis();
   let redis: Redis;
-  beforeAll(async () => {
-    redisServer = await startRedis({ forceLocal: true });
-    redis = await redisClient(redisServer.url);
+  beforeEach(() => {
+    redis = client();
   });
-  afterAll(async () => {
-    await redis.quit();
-    await redisServer.stop();
-  });
-  beforeEach(() => redis.flushall());
 
   it('PostgreSQL stopped mid-run: no key deleted whose messages are not committed; the next run completes without duplicates', async () => {
     // Prepare: a private PostgreSQL we can stop, 20 conversations, batches of 5

@@ -1,28 +1,19 @@
 import type { Redis } from 'ioredis';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, saverDoc, seedValue } from '../../local/fixtures';
-import { type Running, startRedis } from '../../local/services';
-import { archiveOnce, redisClient } from '../support/archive-harness';
+import { archiveOnce, usePrivateRedis } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 
 const PREFIX = 'langgraph:checkpoint:';
 const secondsAgo = (ms: number) => Math.floor((Date.now() - ms) / 1000);
 
 describe.each(DRIVERS)('archive job through the %s driver (real Redis and PostgreSQL)', (driver) => {
-  let redisServer: Running;
+  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
 
-  beforeAll(async () => {
-    redisServer = await startRedis({ forceLocal: true });
-    redis = await redisClient(redisServer.url);
-  });
-  afterAll(async () => {
-    await redis.quit();
-    await redisServer.stop();
-  });
   beforeEach(async () => {
-    await redis.flushall();
+    redis = client();
     db = await testDb(driver);
   });
   afterEach(() => db.close());

@@ -5,6 +5,7 @@ import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { getEnvironment } from '../../lib/config';
+import { type Running, startRedis } from '../../local/services';
 
 export const settings: ArchiveSettings = {
   ...getEnvironment('dev').archive,
@@ -15,6 +16,27 @@ export const settings: ArchiveSettings = {
 
 export async function redisClient(url: string): Promise<Redis> {
   return (await connectRedis({ url })) as Redis;
+}
+
+/**
+ * A private redis-server for the enclosing describe block, emptied before each test.
+ * Returns a getter: the client exists once beforeAll has run.
+ */
+export function usePrivateRedis(): () => Redis {
+  let server: Running;
+  let client: Redis;
+  beforeAll(async () => {
+    server = await startRedis({ forceLocal: true });
+    client = await redisClient(server.url);
+  });
+  afterAll(async () => {
+    await client.quit();
+    await server.stop();
+  });
+  beforeEach(async () => {
+    await client.flushall();
+  });
+  return () => client;
 }
 
 export async function archiveOnce(sql: Sql, redis: Redis, over: Partial<ArchiveSettings> = {}, store?: CheckpointStore) {
