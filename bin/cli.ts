@@ -218,10 +218,6 @@ const commands: Record<string, { help: string; run: Command }> = {
   },
 };
 
-export function registerCommand(name: string, help: string, run: Command): void {
-  commands[name] = { help, run };
-}
-
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
   const cmd = name ? commands[name] : undefined;
@@ -233,8 +229,6 @@ async function main(): Promise<number> {
   }
   return cmd.run(rest);
 }
-
-export { parseArgs };
 
 if (require.main === module) {
   main().then(
