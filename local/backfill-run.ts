@@ -2,7 +2,6 @@
  * `npm run backfill`: runs the backfill to the end, locally against DATABASE_URL or by invoking
  * the deployed Lambda (`--env prod`), with a progress bar, then prints seed 003's statistics.
  */
-import { randomUUID } from 'node:crypto';
 import { type BackfillFilters, type BackfillMode, type BackfillRequest, type BackfillResult, backfill } from '../lambdas/backfill/backfill';
 import { FileRunLedger } from '../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../lambdas/shared/observability';
@@ -110,5 +109,3 @@ export async function runBackfillToEnd(step: Step, o: BackfillCliOptions, total:
   }
   return r;
 }
-
-export const newRunId = () => randomUUID();

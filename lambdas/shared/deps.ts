@@ -35,7 +35,6 @@ export interface RuntimeConfig {
   readonly sql: SqlConfig;
   readonly ledger: LedgerConfig;
   readonly redis?: RedisConfig;
-  readonly coldBucket?: string;
 }
 
 export function loadRuntimeConfig(vars: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -83,7 +82,7 @@ export function loadRuntimeConfig(vars: NodeJS.ProcessEnv = process.env): Runtim
     redis = { kind: 'url', url: vars.REDIS_URL };
   }
   if (problems.length > 0 || !env || !sql) throw new ConfigError(`Invalid runtime configuration:\n - ${problems.join('\n - ')}`);
-  return { env, sql, ledger, redis, coldBucket: vars.COLD_BUCKET };
+  return { env, sql, ledger, redis };
 }
 
 export function createSql(config: SqlConfig, rdsData?: RDSDataClient): Sql {

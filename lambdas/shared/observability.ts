@@ -30,7 +30,7 @@ export interface MetricsSink {
 export const NAMESPACE = 'ConversationDataLifecycle';
 
 /** Powertools logger + metrics, built once per cold start by a handler. */
-export function powertools(service: string): { log: Log; logger: Logger; metrics: MetricsSink; raw: Metrics } {
+export function powertools(service: string): { log: Log; metrics: MetricsSink } {
   const logger = new Logger({ serviceName: service });
   const log = asLog(logger);
   const raw = new Metrics({ namespace: NAMESPACE, serviceName: service });
@@ -38,7 +38,7 @@ export function powertools(service: string): { log: Log; logger: Logger; metrics
     add: (name, value, unit = 'Count') => raw.addMetric(name, unit === 'None' ? MetricUnit.NoUnit : MetricUnit[unit], value),
     flush: () => raw.publishStoredMetrics(),
   };
-  return { log, logger, metrics, raw };
+  return { log, metrics };
 }
 
 export interface RecordedLine {

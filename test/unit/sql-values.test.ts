@@ -1,4 +1,4 @@
-import { chunkByJsonSize } from '../../lambdas/shared/sql/bulk';
+import { type JsonText, jsonChunks } from '../../lambdas/shared/sql/bulk';
 import { toDataApiStatement } from '../../lambdas/shared/sql/data-api-driver';
 import { p } from '../../lambdas/shared/sql/types';
 
@@ -49,10 +49,10 @@ describe('toDataApiStatement', () => {
   });
 });
 
-describe('chunkByJsonSize', () => {
+describe('jsonChunks', () => {
   it('keeps every chunk under the byte budget and loses no row', () => {
     const rows = Array.from({ length: 1000 }, (_, i) => ({ i, text: 'x'.repeat(i % 50) }));
-    const chunks = [...chunkByJsonSize(rows, 4_000)];
+    const chunks = [...jsonChunks(rows, 4_000)].map((c) => JSON.parse((c.param.value as JsonText).text) as typeof rows);
     expect(chunks.length).toBeGreaterThan(5);
     for (const c of chunks) expect(Buffer.byteLength(JSON.stringify(c))).toBeLessThanOrEqual(4_000);
     expect(chunks.flat()).toEqual(rows);

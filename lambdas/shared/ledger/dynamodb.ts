@@ -99,10 +99,3 @@ export class DynamoRunLedger implements RunLedger {
 
 const pk = (job: string) => `job#${job}`;
 const isoUtc = (s: string) => new Date(s).toISOString();
-
-/** The table definition (used by tests and mirrored by the CDK stack). */
-export const LEDGER_TABLE_KEYS = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  ttlAttribute: 'expiresAt',
-} as const;

@@ -1,30 +1,10 @@
 import { BULK_PARAM_BUDGET_BYTES, type TypedParam } from './types';
 
 /**
- * Splits rows into chunks whose JSON encoding stays under `budgetBytes`, and at most `maxRows`
- * rows, so one `jsonb_to_recordset($1::jsonb)` parameter always fits a Data API request.
- * A single row larger than the budget is returned alone (the caller's statement will then fail
- * clearly on the driver's size check rather than silently truncating).
- */
-export function* chunkByJsonSize<T>(rows: Iterable<T>, budgetBytes = BULK_PARAM_BUDGET_BYTES, maxRows = 5_000): Generator<T[]> {
-  let chunk: T[] = [];
-  let bytes = 2;
-  for (const row of rows) {
-    const size = Buffer.byteLength(JSON.stringify(row)) + 1;
-    if (chunk.length > 0 && (bytes + size > budgetBytes || chunk.length >= maxRows)) {
-      yield chunk;
-      chunk = [];
-      bytes = 2;
-    }
-    chunk.push(row);
-    bytes += size;
-  }
-  if (chunk.length > 0) yield chunk;
-}
-
-/**
- * Like chunkByJsonSize, but each row is serialized once and every chunk comes out as a ready
- * jsonb parameter (no second JSON.stringify of the whole chunk in the driver).
+ * Splits rows into jsonb parameters whose JSON stays under `budgetBytes` (and `maxRows` rows), so
+ * one `jsonb_to_recordset($1::jsonb)` always fits a Data API request. Each row is serialized once;
+ * the driver sends the chunk's text as is. A single row over the budget comes out alone (the
+ * driver's request-size check then fails clearly rather than truncating).
  */
 export function* jsonChunks<T>(
   rows: Iterable<T>,
