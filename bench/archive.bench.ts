@@ -3,10 +3,11 @@
  * (Redis SCAN → parse → PostgreSQL → compare-and-delete), against a naive baseline written the
  * way seed 000's worker works (per-key GET, per-message INSERT, per-conversation commit).
  */
-import type { Redis } from 'ioredis';
+import { availableParallelism } from 'node:os';
+import { Redis } from 'ioredis';
 import { archiveCheckpoints } from '../lambdas/archive/archive';
 import { parseSeedCheckpoint } from '../lambdas/archive/parse';
-import { CheckpointStore } from '../lambdas/archive/redis-store';
+import { CheckpointStore, connectRedis } from '../lambdas/archive/redis-store';
 import { memoryLog } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
@@ -78,25 +79,61 @@ export interface ArchiveBenchResult {
   optimized: { seconds: number; messagesPerSecond: number; peakRssMb: number; messages: number };
   baseline: { conversations: number; seconds: number; messagesPerSecond: number; messages: number };
   speedup: number;
+  /** PostgreSQL's own work per message row, and what it alone allows on every core of this machine. */
+  databaseOnly: { rows: number; microsPerRow: number; cores: number; ceilingMessagesPerSecond: number; ceilingSpeedup: number };
+}
+
+/**
+ * The database's own cost of one archived message row, with no client in the way: the same rows
+ * (content, keys, language detection, full text, indexes, foreign key, ON CONFLICT) copied server-side
+ * into new conversations by one statement on one backend. No client, however fast, can archive more
+ * than `cores / cost` rows per second on this machine: this is the ceiling both paths share.
+ */
+async function databaseOnly(sql: PgSql, conversations: number): Promise<{ rows: number; micros: number }> {
+  await sql.execute(
+    `INSERT INTO conversations (conversation_key, source, customer_id, started_at)
+     SELECT 'ceiling:' || conversation_key, source, customer_id, started_at FROM conversations
+     WHERE conversation_key LIKE 'opt-%' ORDER BY conversation_key LIMIT $1::int`,
+    [conversations],
+  );
+  const t = performance.now();
+  const res = await sql.execute(
+    `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
+                           input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
+     SELECT c.id, m.message_key, m.seq, m.role, m.content, m.created_at, 'redis_archive',
+            m.input_tokens, m.output_tokens, m.cached_tokens, m.reasoning_tokens, m.model, m.metadata, detect_language(m.content)
+     FROM conversations c
+     JOIN conversations o ON o.conversation_key = substr(c.conversation_key, 9)
+     JOIN messages m ON m.conversation_id = o.id
+     WHERE c.conversation_key LIKE 'ceiling:%'
+     ORDER BY c.conversation_key, m.seq
+     ON CONFLICT (conversation_id, message_key) DO NOTHING`,
+    [],
+  );
+  return { rows: res.rowCount, micros: ((performance.now() - t) * 1000) / Math.max(1, res.rowCount) };
 }
 
 export async function benchArchive(
   sql: PgSql,
-  redis: Redis,
+  redisUrl: string,
   conversations: number,
   perConversation: number,
   baselineConversations: number,
 ): Promise<ArchiveBenchResult> {
   const env = getEnvironment('dev');
+  // The seed's worker and the fixtures use a plain client; the job connects as the Lambda does.
+  const redis = new Redis(redisUrl);
+  const store = new CheckpointStore(await connectRedis({ url: redisUrl }), env.archive.scanCount);
   await fill(redis, conversations, perConversation, 'opt');
   const sampler = new RssSampler();
   const t0 = performance.now();
   const out = await archiveCheckpoints(
-    { sql, store: new CheckpointStore(redis, 1000), log: memoryLog(), deadline: deadline({ budgetMs: 3_600_000 }) },
+    { sql, store, log: memoryLog(), deadline: deadline({ budgetMs: 3_600_000 }) },
     { ...env.archive, timeZone: 'Europe/Madrid' },
   );
   const seconds = (performance.now() - t0) / 1000;
   const peak = sampler.stop();
+  await store.quit();
   if (out.counters.checkpoints_archived !== conversations)
     throw new Error(`archived ${out.counters.checkpoints_archived} of ${conversations}`);
 
@@ -104,6 +141,8 @@ export async function benchArchive(
   const t1 = performance.now();
   const naiveMessages = await naive(sql, redis);
   const naiveSeconds = (performance.now() - t1) / 1000;
+  redis.disconnect();
+  const db = await databaseOnly(sql, Math.min(2_000, conversations));
   const rate = out.counters.messages_archived / seconds;
   const naiveRate = naiveMessages / naiveSeconds;
   return {
@@ -112,5 +151,12 @@ export async function benchArchive(
     optimized: { seconds, messagesPerSecond: rate, peakRssMb: peak, messages: out.counters.messages_archived },
     baseline: { conversations: baselineConversations, seconds: naiveSeconds, messagesPerSecond: naiveRate, messages: naiveMessages },
     speedup: rate / naiveRate,
+    databaseOnly: {
+      rows: db.rows,
+      microsPerRow: db.micros,
+      cores: availableParallelism(),
+      ceilingMessagesPerSecond: (availableParallelism() * 1e6) / db.micros,
+      ceilingSpeedup: (availableParallelism() * 1e6) / db.micros / naiveRate,
+    },
   };
 }

@@ -3,7 +3,6 @@
  * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
  */
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { createDatabase, startPostgres, startRedis } from '../local/services';
@@ -16,7 +15,6 @@ async function main() {
   const which = process.argv[2] ?? 'all';
   const pg = await startPostgres({ forceLocal: true, durable: true });
   const redisServer = await startRedis({ forceLocal: true });
-  const redis = new Redis(redisServer.url);
   const results: Record<string, unknown> = {};
   try {
     if (which === 'all' || which === 'archive') {
@@ -25,7 +23,7 @@ async function main() {
       await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
       const r = await benchArchive(
         sql,
-        redis,
+        redisServer.url,
         num('ARCHIVE_CONVERSATIONS', 20_000),
         num('ARCHIVE_MESSAGES', 20),
         num('ARCHIVE_BASELINE_CONVERSATIONS', 1_000),
@@ -36,6 +34,10 @@ async function main() {
           `${Math.round(r.optimized.messagesPerSecond)} messages/s, peak RSS ${r.optimized.peakRssMb} MiB; ` +
           `baseline (seed 000's worker, ${r.baseline.conversations} conversations) ${Math.round(r.baseline.messagesPerSecond)} messages/s; ` +
           `speed-up ×${r.speedup.toFixed(1)}`,
+      );
+      console.log(
+        `archive, database only: ${r.databaseOnly.rows} message rows at ${r.databaseOnly.microsPerRow.toFixed(1)} µs each on one backend ` +
+          `→ ceiling on ${r.databaseOnly.cores} cores ${Math.round(r.databaseOnly.ceilingMessagesPerSecond)} messages/s = ×${r.databaseOnly.ceilingSpeedup.toFixed(1)} the baseline`,
       );
       await sql.close();
       await db.stop();
@@ -64,7 +66,6 @@ async function main() {
       await db.stop();
     }
   } finally {
-    redis.disconnect();
     await redisServer.stop();
     await pg.stop();
   }

@@ -189,14 +189,17 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
       workRemaining = true;
       return;
     }
-    for (const r of committed.done) {
-      const deleted = await deleteArchived(store, r);
+    // Conversations are independent: their deletes go out together (one key per command, so
+    // auto-pipelining batches them per node without cross-slot commands).
+    const deletions = await Promise.all(committed.done.map((r) => deleteArchived(store, r)));
+    committed.done.forEach((r, i) => {
+      const deleted = deletions[i] as { keys: number; changed: boolean };
       c.keys_deleted += deleted.keys;
       if (deleted.changed) {
         c.checkpoints_changed++;
         log.warn(`Checkpoint ${unitName(r.unit)} changed after it was read: archived, not deleted (the next run takes the rest)`);
       } else c.checkpoints_archived++;
-    }
+    });
   };
   // Batches run `concurrency` at a time: Redis reads and parsing of one overlap the database
   // write of another. Rows are written in key order, so concurrent batches cannot deadlock.
@@ -549,13 +552,13 @@ async function writeWithRetry(
 // ---------------------------------------------------------------- delete
 
 async function deleteArchived(store: CheckpointStore, r: Ready): Promise<{ keys: number; changed: boolean }> {
-  let keys = 0;
-  let changed = false;
-  for (const e of r.reads) {
-    if (e.value === null || (e.kind !== 'string' && e.kind !== 'json')) continue;
-    if (await store.compareAndDelete(e.key, e.value, e.kind)) keys++;
-    else changed = true;
-  }
+  const outcomes = await Promise.all(
+    r.reads.flatMap((e) =>
+      e.value !== null && (e.kind === 'string' || e.kind === 'json') ? [store.compareAndDelete(e.key, e.value, e.kind)] : [],
+    ),
+  );
+  let keys = outcomes.filter(Boolean).length;
+  const changed = keys < outcomes.length;
   // Companion keys go only with the whole thread: every document deleted, none left unparsed.
   if (r.unit.kind === 'saver' && !changed && !r.keepThread && r.reads.length === r.unit.docs.length) {
     keys += await store.deleteEach(r.unit.companions);
