@@ -79,38 +79,59 @@ export interface ArchiveBenchResult {
   optimized: { seconds: number; messagesPerSecond: number; peakRssMb: number; messages: number };
   baseline: { conversations: number; seconds: number; messagesPerSecond: number; messages: number };
   speedup: number;
-  /** PostgreSQL's own work per message row, and what it alone allows on every core of this machine. */
-  databaseOnly: { rows: number; microsPerRow: number; cores: number; ceilingMessagesPerSecond: number; ceilingSpeedup: number };
+  /** What PostgreSQL alone allows on every core of this machine (see databaseOnly). */
+  databaseOnly: {
+    rows: number;
+    cores: number;
+    microsPerRowPerCore: number;
+    ceilingMessagesPerSecond: number;
+    ceilingSpeedup: number;
+    achievedShare: number;
+  };
 }
 
 /**
- * The database's own cost of one archived message row, with no client in the way: the same rows
- * (content, keys, language detection, full text, indexes, foreign key, ON CONFLICT) copied server-side
- * into new conversations by one statement on one backend. No client, however fast, can archive more
- * than `cores / cost` rows per second on this machine: this is the ceiling both paths share.
+ * What PostgreSQL alone allows, with no client in the way: the same rows as the archived ones
+ * (content, keys, language detection, full text, indexes, foreign key, ON CONFLICT) inserted
+ * server-side into new conversations, one `INSERT … SELECT` per core, all at once, each committed.
+ * No client, however fast, archives more rows per second on this machine: both paths share it.
  */
-async function databaseOnly(sql: PgSql, conversations: number): Promise<{ rows: number; micros: number }> {
+async function databaseOnly(sql: PgSql, conversations: number, cores: number): Promise<{ rows: number; seconds: number }> {
   await sql.execute(
     `INSERT INTO conversations (conversation_key, source, customer_id, started_at)
      SELECT 'ceiling:' || conversation_key, source, customer_id, started_at FROM conversations
      WHERE conversation_key LIKE 'opt-%' ORDER BY conversation_key LIMIT $1::int`,
     [conversations],
   );
-  const t = performance.now();
-  const res = await sql.execute(
-    `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
-                           input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
-     SELECT c.id, m.message_key, m.seq, m.role, m.content, m.created_at, 'redis_archive',
-            m.input_tokens, m.output_tokens, m.cached_tokens, m.reasoning_tokens, m.model, m.metadata, detect_language(m.content)
+  await sql.execute(
+    `CREATE UNLOGGED TABLE bench_ceiling AS
+     SELECT (dense_rank() OVER (ORDER BY c.id)) % $1::int AS part, c.id AS conversation_id, m.message_key, m.seq, m.role,
+            m.content, m.created_at, m.input_tokens, m.output_tokens, m.cached_tokens, m.reasoning_tokens, m.model, m.metadata
      FROM conversations c
      JOIN conversations o ON o.conversation_key = substr(c.conversation_key, 9)
      JOIN messages m ON m.conversation_id = o.id
-     WHERE c.conversation_key LIKE 'ceiling:%'
-     ORDER BY c.conversation_key, m.seq
-     ON CONFLICT (conversation_id, message_key) DO NOTHING`,
-    [],
+     WHERE c.conversation_key LIKE 'ceiling:%'`,
+    [cores],
   );
-  return { rows: res.rowCount, micros: ((performance.now() - t) * 1000) / Math.max(1, res.rowCount) };
+  const t = performance.now();
+  const counts = await Promise.all(
+    Array.from({ length: cores }, (_, part) =>
+      sql.transaction((tx) =>
+        tx.execute(
+          `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
+                                 input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
+           SELECT conversation_id, message_key, seq, role, content, created_at, 'redis_archive',
+                  input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, detect_language(content)
+           FROM bench_ceiling WHERE part = $1::int ORDER BY conversation_id, seq
+           ON CONFLICT (conversation_id, message_key) DO NOTHING`,
+          [part],
+        ),
+      ),
+    ),
+  );
+  const seconds = (performance.now() - t) / 1000;
+  await sql.execute('DROP TABLE bench_ceiling', []);
+  return { rows: counts.reduce((a, r) => a + r.rowCount, 0), seconds };
 }
 
 export async function benchArchive(
@@ -142,7 +163,9 @@ export async function benchArchive(
   const naiveMessages = await naive(sql, redis);
   const naiveSeconds = (performance.now() - t1) / 1000;
   redis.disconnect();
-  const db = await databaseOnly(sql, Math.min(2_000, conversations));
+  const cores = availableParallelism();
+  const db = await databaseOnly(sql, Math.min(4_000, conversations), cores);
+  const ceiling = db.rows / db.seconds;
   const rate = out.counters.messages_archived / seconds;
   const naiveRate = naiveMessages / naiveSeconds;
   return {
@@ -153,10 +176,11 @@ export async function benchArchive(
     speedup: rate / naiveRate,
     databaseOnly: {
       rows: db.rows,
-      microsPerRow: db.micros,
-      cores: availableParallelism(),
-      ceilingMessagesPerSecond: (availableParallelism() * 1e6) / db.micros,
-      ceilingSpeedup: (availableParallelism() * 1e6) / db.micros / naiveRate,
+      cores,
+      microsPerRowPerCore: (cores * db.seconds * 1e6) / db.rows,
+      ceilingMessagesPerSecond: ceiling,
+      ceilingSpeedup: ceiling / naiveRate,
+      achievedShare: rate / ceiling,
     },
   };
 }
