@@ -54,9 +54,7 @@ async function costOf(adminUrl: string, variant: Variant, conversations: number,
        FROM generate_series(0, $1::int - 1) g`,
       [conversations],
     );
-    await sql.execute(
-      `CREATE UNLOGGED TABLE stage (batch int, ck text, k text, s int, r text, c text, t timestamptz, lang text)`,
-    );
+    await sql.execute(`CREATE UNLOGGED TABLE stage (batch int, ck text, k text, s int, r text, c text, t timestamptz, lang text)`);
     const ts = Date.now() - 23.5 * HOUR_MS;
     const rows = function* () {
       for (let i = 0; i < conversations; i++)
