@@ -7,6 +7,7 @@ import { FileRunLedger } from '../lambdas/shared/ledger/file';
 import { type Log, memoryLog, memoryMetrics } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { Sql } from '../lambdas/shared/sql/types';
+import { formatInZone } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
 
 export interface LocalArchiveOptions {
@@ -19,9 +20,12 @@ export interface LocalArchiveOptions {
   readonly log?: Log;
 }
 
-export function printLine(line: { level: string; message: string }): void {
-  const out = line.level === 'error' || line.level === 'warn' ? console.error : console.log;
-  out(`${new Date().toISOString()} ${line.level.toUpperCase().padEnd(5)} ${line.message}`);
+/** Prints log lines stamped in the job's time zone (seed 000: Europe/Madrid for every timestamp). */
+export function linePrinter(timeZone: string) {
+  return (line: { level: string; message: string }): void => {
+    const out = line.level === 'error' || line.level === 'warn' ? console.error : console.log;
+    out(`${formatInZone(new Date(), timeZone)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`);
+  };
 }
 
 export async function archiveLocally(o: LocalArchiveOptions) {
@@ -34,7 +38,7 @@ export async function archiveLocally(o: LocalArchiveOptions) {
       {
         sql: o.sql,
         store,
-        log: o.log ?? memoryLog(printLine),
+        log: o.log ?? memoryLog(linePrinter(settings.timeZone)),
         metrics,
         ledger: new FileRunLedger(o.ledgerFile),
         leaseMs: (env.archive.timeoutMinutes + 5) * 60_000,

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
+import { formatInZone } from '../lambdas/shared/time';
+import { getEnvironment } from '../lib/config';
 import { archiveLocally } from './archive-run';
 import { HOUR_MS, lc, putWithAge, saverDoc, seedValue, sentence } from './fixtures';
 import { startPostgres, startRedis } from './services';
@@ -98,7 +100,10 @@ export async function demo(): Promise<number> {
       "SELECT timestamp, message_role, message_content, customer_id FROM conversation_history WHERE conversation_id = 'wa-msg-abc123' ORDER BY timestamp, id",
     );
     console.log("\nSELECT * FROM conversation_history WHERE conversation_id = 'wa-msg-abc123':");
-    for (const r of rows) console.log(`  ${r.timestamp}  ${r.message_role.padEnd(9)} ${r.message_content}`);
+    for (const r of rows)
+      console.log(
+        `  ${formatInZone(new Date(r.timestamp), getEnvironment('dev').archive.schedule.timeZone)}  ${r.message_role.padEnd(9)} ${r.message_content}`,
+      );
     const q = await sql.query<{ redis_key: string; error: string }>(
       'SELECT redis_key, error FROM checkpoint_quarantine ORDER BY redis_key',
     );

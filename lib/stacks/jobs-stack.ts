@@ -72,6 +72,9 @@ export class JobsStack extends Stack {
           VALKEY_ENDPOINT: `${stateful.cache.attrEndpointAddress}:${stateful.cache.attrEndpointPort}`,
           VALKEY_CACHE_NAME: stateful.cache.serverlessCacheName,
           VALKEY_USER: stateful.archiveCacheUser.userId,
+          // Seed 000: every timestamp the job logs in Europe/Madrid. Powertools stamps log lines in
+          // TZ (not a reserved variable in Lambda); the job's own times are formatted explicitly.
+          TZ: config.archive.schedule.timeZone,
         },
       }),
     );
