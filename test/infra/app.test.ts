@@ -199,7 +199,7 @@ describe('jobs stack', () => {
     }
     expect(byName['dlc-dev-archive']?.Timeout).toBe(900);
     // Seed 000: the archive's log lines are stamped in Europe/Madrid (Powertools reads TZ).
-    expect((byName['dlc-dev-archive']?.Environment as { Variables: Record<string, unknown> }).Variables.TZ).toBe('Europe/Madrid');
+    expect(byName['dlc-dev-archive']?.Environment).toMatchObject({ Variables: { TZ: 'Europe/Madrid' } });
   });
 
   it('schedules the archive hourly at :00 Europe/Madrid with retries and a dead-letter queue', () => {
