@@ -67,6 +67,9 @@ export class DataApiDouble {
       options: '-c TimeZone=UTC',
       types: { getTypeParser: () => identity } as never,
     });
+    // Connections held across calls (transactions) must survive the server going away, as in PgSql.
+    this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** The next `n` calls fail with DatabaseResumingException, as an auto-paused cluster does. */

@@ -79,16 +79,17 @@ export class PgSql extends PgExecutor implements Sql {
     // An idle connection dropped by the server (restart, failover) emits 'error' on the pool;
     // unhandled, that event would crash the process. The next query gets a fresh connection.
     pool.on('error', (err) => options.onIdleError?.(err));
+    // A checked-out connection has no pool listener. When the server goes away it emits 'error'
+    // too — even before `pool.connect()` resolves, if the server's FATAL arrives in the same packet
+    // as its ReadyForQuery — and unhandled that would crash the process. Every connection keeps this
+    // listener for life; the statements in flight (and any later one) reject with the error anyway.
+    pool.on('connect', (client) => client.on('error', ignoreDeadConnection));
     super(pool);
     this.pool = pool;
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    // A connection that dies mid-transaction emits 'error' on the client: the failing query
-    // already rejects, so the event itself is only swallowed (unhandled, it would crash the process).
-    const swallow = () => {};
-    client.on('error', swallow);
     try {
       await client.query('BEGIN');
       const result = await fn(new PgExecutor(client));
@@ -98,7 +99,6 @@ export class PgSql extends PgExecutor implements Sql {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.off('error', swallow);
       client.release();
     }
   }
@@ -107,6 +107,9 @@ export class PgSql extends PgExecutor implements Sql {
     await this.pool.end();
   }
 }
+
+/** See the 'connect' listener in PgSql: the error reaches the caller through its statement. */
+function ignoreDeadConnection(): void {}
 
 function wrap(err: unknown, statement: string): SqlError {
   if (err instanceof SqlError) return err;
