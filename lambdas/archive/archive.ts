@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ArchiveConfig } from '../../lib/config';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
-import { type Clock, type Deadline, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
+import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
 import { jsonChunks } from '../shared/sql/bulk';
 import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
@@ -203,8 +203,11 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   };
   // Batches run `concurrency` at a time: Redis reads and parsing of one overlap the database
   // write of another. Rows are written in key order, so concurrent batches cannot deadlock.
+  // A batch that throws (Redis gone, say) stops the others from taking more; the run fails once
+  // every batch in flight has settled, so nothing still runs after the lock is released.
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (!aborted && next < units.length) {
+    while (!aborted && !failure && next < units.length) {
       if (deadline.shouldStop()) {
         if (!workRemaining)
           log.warn(`Stopping before the deadline: ${units.length - next} checkpoints left for the next run`, {
@@ -215,11 +218,19 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
       }
       const batch = units.slice(next, next + s.batchSize);
       next += s.batchSize;
-      await processBatch(batch);
+      try {
+        await processBatch(batch);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
   const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
+  if (failure) {
+    log.error(`Archival run failed after ${seconds}s: ${(failure.error as Error)?.message ?? failure.error}`, { ...c });
+    throw new JobFailed({ counters: c, errors: c.conversations_failed + newErrors, workRemaining: true }, failure.error);
+  }
   log.info(`Completed archival run in ${seconds}s`, { ...c, aborted });
   return { counters: c, errors: c.conversations_failed + newErrors, workRemaining };
 }

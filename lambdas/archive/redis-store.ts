@@ -85,6 +85,11 @@ export interface ConnectOptions {
   readonly username?: string;
   /** Static password, or a provider of short-lived tokens (IAM auth), called on each (re)connect. */
   readonly password?: string | (() => Promise<string>);
+  /**
+   * A command with no reply by then fails, so a hung or partitioned Valkey fails the run (recorded,
+   * lock released) instead of holding the Lambda until its timeout. @default 30000
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 /** A client with auto-pipelining (reads are batched per node without cross-slot pipelines). */
@@ -94,6 +99,7 @@ export async function connectRedis(options: ConnectOptions): Promise<RedisClient
     enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
     connectTimeout: 10_000,
+    commandTimeout: options.commandTimeoutMs ?? 30_000,
     lazyConnect: false,
     username: options.username,
     password,

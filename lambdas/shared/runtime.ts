@@ -40,6 +40,20 @@ export interface JobOutcome {
   readonly workRemaining?: boolean;
 }
 
+/**
+ * A run that failed part-way, with what it had done: the ledger records those counters (work
+ * committed before the failure stays committed) rather than nothing. `cause` is the failure.
+ */
+export class JobFailed extends Error {
+  override readonly name = 'JobFailed';
+  constructor(
+    readonly outcome: JobOutcome,
+    cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+  }
+}
+
 export type RunResult<T extends JobOutcome> =
   | ({ readonly status: 'completed'; readonly run: RunRecord } & { readonly outcome: T })
   | { readonly status: 'skipped'; readonly reason: string };
@@ -108,9 +122,8 @@ export async function runExclusive<T extends JobOutcome>(
       outcome = await fn({ runId, startedAt });
     } catch (err) {
       log.error(`${job} run failed`, { job, runId, error: (err as Error).message });
-      await finish({ counters: {}, errors: 0 }, err).catch((e) =>
-        log.error('Could not record the failed run', { error: (e as Error).message }),
-      );
+      const partial = err instanceof JobFailed ? err.outcome : { counters: {}, errors: 0 };
+      await finish(partial, err).catch((e) => log.error('Could not record the failed run', { error: (e as Error).message }));
       throw err;
     }
     const run = await finish(outcome);

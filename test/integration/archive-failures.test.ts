@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { archiveCheckpoints, runArchive } from '../../lambdas/archive/archive';
-import { CheckpointStore } from '../../lambdas/archive/redis-store';
+import { CheckpointStore, connectRedis } from '../../lambdas/archive/redis-store';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
@@ -152,6 +152,62 @@ describe('archive job when things go wrong', () => {
         counters: expect.objectContaining({ checkpoints_archived: 30, messages_archived: 90 }),
       });
     } finally {
+      await db.close();
+    }
+  });
+
+  it('Redis stops answering mid-run: the run fails and is recorded with what it did; no key deleted whose messages are not committed; the next run completes without duplicates', async () => {
+    // Prepare: 20 conversations, batches of 5; Redis refuses writes (CLIENT PAUSE) from the 2nd batch on
+    const db = await testDb('pg');
+    const store = new CheckpointStore(await connectRedis({ url: `redis://127.0.0.1:${redis.options.port}`, commandTimeoutMs: 300 }));
+    try {
+      await seedConversations(redis, 20);
+      let transactions = 0;
+      const pausing: Sql = Object.assign(Object.create(Object.getPrototypeOf(db.sql)), db.sql, {
+        transaction: async <T>(fn: Parameters<Sql['transaction']>[0]) => {
+          if (++transactions === 2) await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+          return db.sql.transaction(fn) as Promise<T>;
+        },
+      });
+      const ledger = new FileRunLedger(join(mkdtempSync(join(tmpdir(), 'dlc-arch-')), 'ledger.json'));
+      const deps = (sql: Sql) => ({
+        sql,
+        store,
+        log: memoryLog(),
+        metrics: memoryMetrics(),
+        ledger,
+        leaseMs: 60_000,
+        deadline: deadline({ budgetMs: 60_000 }),
+      });
+      // Act 1
+      await expect(runArchive(deps(pausing), { ...settings, batchSize: 5 })).rejects.toThrow(/timed out/i);
+      await redis.call('CLIENT', 'UNPAUSE');
+      // Assess 1: recorded as unhealthy, with the committed work counted; the lock is free
+      const failed = await ledger.lastRun('archive');
+      expect(failed).toMatchObject({ status: 'unhealthy', workRemaining: true, error: expect.stringMatching(/timed out/i) });
+      expect(failed?.counters.messages_archived).toBeGreaterThanOrEqual(15);
+      expect(failed?.errors).toBeGreaterThanOrEqual(1);
+      const committed = (
+        await db.direct.query<{ conversation_id: string }>('SELECT DISTINCT conversation_id FROM conversation_history')
+      ).map((r) => r.conversation_id);
+      const left = await redis.keys(`${PREFIX}*`);
+      for (let i = 0; i < 20; i++) {
+        const id = `conv-${String(i).padStart(3, '0')}`;
+        if (!left.includes(`${PREFIX}${id}:1`)) expect(committed).toContain(id);
+      }
+      // Act 2
+      const next = await runArchive(deps(db.sql), settings);
+      // Assess 2
+      expect(next.status).toBe('completed');
+      const [totals] = await db.direct.query<{ n: number; distinct_keys: number }>(
+        'SELECT count(*) AS n, count(DISTINCT (conversation_id, message_key)) AS distinct_keys FROM messages',
+      );
+      expect(totals).toEqual({ n: 60, distinct_keys: 60 });
+      expect(await redis.keys(`${PREFIX}*`)).toEqual([]);
+      expect(await ledger.lastRun('archive')).toMatchObject({ status: 'healthy' });
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE');
+      await store.quit();
       await db.close();
     }
   });
