@@ -5,12 +5,9 @@
  * Work PostgreSQL defers (GIN pending-list merges by autovacuum) is not in these figures. A benchmark of the
  * schema, not of the client: the rows are staged server-side first, so only the insert is timed.
  */
-import { join } from 'node:path';
-import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { jsonChunks } from '../lambdas/shared/sql/bulk';
-import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { HOUR_MS, sentence } from '../local/fixtures';
-import { createDatabase } from '../local/services';
+import { withMigratedDatabase } from './db';
 
 interface Variant {
   readonly name: string;
@@ -43,10 +40,7 @@ export const VARIANTS: readonly Variant[] = [
 const ROWS_PER_STATEMENT = 4_000;
 
 async function costOf(adminUrl: string, variant: Variant, conversations: number, perConversation: number): Promise<number> {
-  const db = await createDatabase(adminUrl, 'costs');
-  const sql = new PgSql({ connectionString: db.url, maxConnections: 1 });
-  try {
-    await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
+  return withMigratedDatabase(adminUrl, { prefix: 'costs', maxConnections: 1 }, async (sql) => {
     for (const statement of variant.ddl) await sql.execute(statement);
     await sql.execute(
       `INSERT INTO conversations (conversation_key, source, customer_id, started_at)
@@ -92,10 +86,7 @@ async function costOf(adminUrl: string, variant: Variant, conversations: number,
       ms += performance.now() - t;
     }
     return (ms * 1000) / (conversations * perConversation);
-  } finally {
-    await sql.close();
-    await db.stop();
-  }
+  });
 }
 
 export async function benchArchiveCosts(

@@ -2,13 +2,11 @@
  * `npm run bench [-- archive|archive-costs|backfill]`: speed and memory, measured here (never in tests).
  * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
  */
-import { join } from 'node:path';
-import { loadMigrations, migrate } from '../lambdas/shared/migrate';
-import { PgSql } from '../lambdas/shared/sql/pg-driver';
-import { createDatabase, startPostgres, startRedis } from '../local/services';
+import { startPostgres, startRedis } from '../local/services';
 import { benchArchive } from './archive.bench';
 import { benchArchiveCosts } from './archive-costs.bench';
 import { benchBackfill } from './backfill.bench';
+import { withMigratedDatabase } from './db';
 
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 
@@ -19,15 +17,14 @@ async function main() {
   const results: Record<string, unknown> = {};
   try {
     if (which === 'all' || which === 'archive') {
-      const db = await createDatabase(pg.url, 'bench');
-      const sql = new PgSql({ connectionString: db.url, maxConnections: 4 });
-      await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
-      const r = await benchArchive(
-        sql,
-        redisServer.url,
-        num('ARCHIVE_CONVERSATIONS', 20_000),
-        num('ARCHIVE_MESSAGES', 20),
-        num('ARCHIVE_BASELINE_CONVERSATIONS', 1_000),
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchArchive(
+          sql,
+          redisServer.url,
+          num('ARCHIVE_CONVERSATIONS', 20_000),
+          num('ARCHIVE_MESSAGES', 20),
+          num('ARCHIVE_BASELINE_CONVERSATIONS', 1_000),
+        ),
       );
       results.archive = r;
       console.log(
@@ -41,8 +38,6 @@ async function main() {
           `${r.databaseOnly.microsPerRowPerCore.toFixed(1)} µs of one core each → ceiling ${Math.round(r.databaseOnly.ceilingMessagesPerSecond)} messages/s ` +
           `= ×${r.databaseOnly.ceilingSpeedup.toFixed(1)} the baseline; the job reaches ${Math.round(100 * r.databaseOnly.achievedShare)}% of it`,
       );
-      await sql.close();
-      await db.stop();
     }
     if (which === 'all' || which === 'archive-costs') {
       const costs = await benchArchiveCosts(pg.url, num('COSTS_CONVERSATIONS', 5_000), num('ARCHIVE_MESSAGES', 20));
@@ -56,14 +51,8 @@ async function main() {
         );
     }
     if (which === 'all' || which === 'backfill') {
-      const db = await createDatabase(pg.url, 'bench');
-      const sql = new PgSql({ connectionString: db.url, maxConnections: 4 });
-      await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
-      const r = await benchBackfill(
-        sql,
-        num('BACKFILL_LEADS', 50_000),
-        num('BACKFILL_AUDITS_PER_LEAD', 20),
-        num('BACKFILL_BASELINE_LEADS', 200),
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchBackfill(sql, num('BACKFILL_LEADS', 50_000), num('BACKFILL_AUDITS_PER_LEAD', 20), num('BACKFILL_BASELINE_LEADS', 200)),
       );
       results.backfill = r;
       console.log(
@@ -75,8 +64,6 @@ async function main() {
         `search: ${r.search.queries} queries over ${r.search.messages} messages: p50 ${r.search.p50Ms.toFixed(1)} ms, p95 ${r.search.p95Ms.toFixed(1)} ms; ` +
           `most common word ("${r.search.commonWord}") p95 ${r.search.commonWordP95Ms.toFixed(1)} ms`,
       );
-      await sql.close();
-      await db.stop();
     }
   } finally {
     await redisServer.stop();
