@@ -9,7 +9,7 @@ import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
 import { jsonChunks } from '../shared/sql/bulk';
 import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
-import { formatInZone } from '../shared/time';
+import { formatInZone, formatSeconds } from '../shared/time';
 import {
   type ArchivedMessage,
   CheckpointFormatError,
@@ -226,12 +226,12 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
-  const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
+  const seconds = formatSeconds(clock.now().getTime() - started.getTime());
   if (failure) {
-    log.error(`Archival run failed after ${seconds}s: ${(failure.error as Error)?.message ?? failure.error}`, { ...c });
+    log.error(`Archival run failed after ${seconds}: ${(failure.error as Error)?.message ?? failure.error}`, { ...c });
     throw new JobFailed({ counters: c, errors: c.conversations_failed + newErrors, workRemaining: true }, failure.error);
   }
-  log.info(`Completed archival run in ${seconds}s`, { ...c, aborted });
+  log.info(`Completed archival run in ${seconds}`, { ...c, aborted });
   return { counters: c, errors: c.conversations_failed + newErrors, workRemaining };
 }
 
@@ -270,7 +270,7 @@ export function healthRecord(run: {
     checkpoints_archived: run.counters.checkpoints_archived ?? 0,
     messages_archived: run.counters.messages_archived ?? 0,
     errors: run.errors,
-    duration_s: Math.round(run.durationMs / 100) / 10,
+    duration_s: Math.round(run.durationMs) / 1000,
     work_remaining: run.workRemaining,
   };
 }
