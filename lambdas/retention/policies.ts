@@ -57,7 +57,14 @@ const timeCast = (policy: RetentionPolicy) =>
  */
 export function cutoffFor(policy: RetentionPolicy, days: number, now: Date, timeZone: string): { instant: Date; value: string } {
   // Wall clock in the zone: `YYYY-MM-DDTHH:MM:SS±hh:mm`.
-  const [y, m, d, hh, mm, ss] = (formatInZone(now, timeZone).match(/\d+/g) ?? []).map(Number) as [number, number, number, number, number, number];
+  const [y, m, d, hh, mm, ss] = (formatInZone(now, timeZone).match(/\d+/g) ?? []).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const instant = new Date(zonedTimeToUtc(y, m, d - days, hh, mm, timeZone).getTime() + ss * 1000 + now.getUTCMilliseconds());
   const date = localDate(instant, timeZone);
   const value = policy.timeKind === 'timestamptz' ? instant.toISOString() : policy.timeKind === 'date' ? date : date.slice(0, 7);
