@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { type ColdStore, S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
-import { runRetention } from '../../lambdas/retention/retention';
+import { applyRetention, runRetention } from '../../lambdas/retention/retention';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import type { Deadline } from '../../lambdas/shared/runtime';
@@ -187,7 +187,6 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     await seedMessages(db);
     let checks = 0;
     const soon: Deadline = { remainingMs: () => 0, shouldStop: () => ++checks > 3 };
-    const { applyRetention } = await import('../../lambdas/retention/retention');
     const first = await applyRetention(
       { sql: db.sql, store: s.store, log: memoryLog(), deadline: soon, clock, runId: 'r1' },
       settings({ maxRowsPerObject: 2 }),
