@@ -8,6 +8,17 @@ import * as backfill from './backfill';
 import * as demo from './demo';
 import * as invoke from './invoke';
 import * as migrate from './migrate';
+import * as restore from './restore';
+import * as retention from './retention';
 import * as search from './search';
 
-export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo];
+export const COMMANDS: readonly { register(program: Command): void }[] = [
+  migrate,
+  archive,
+  backfill,
+  search,
+  retention,
+  restore,
+  invoke,
+  demo,
+];
