@@ -12,6 +12,7 @@ import type { Construct } from 'constructs';
 import { NAMESPACE } from '../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../config';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import { retentionJob } from './jobs/retention';
 import type { StatefulStack } from './stateful-stack';
 
 export interface JobsStackProps extends StackProps {
@@ -128,6 +129,9 @@ export class JobsStack extends Stack {
         memorySize: 1024,
       }),
     );
+
+    // ---------------------------------------------------------------- retention to S3 cold storage (daily)
+    withData(retentionJob(this, { config, stateful, common }));
 
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
     const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
