@@ -11,6 +11,7 @@ import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { formatSeconds } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
 import { archiveStep } from './demo-steps/archive';
+import { retentionStep } from './demo-steps/retention';
 import { startPostgres, startRedis } from './services';
 
 /** What every demo step gets: the private services, a scratch folder, a printer. */
@@ -29,6 +30,7 @@ export interface DemoContext {
 /** The steps, in order: a new one is a file in local/demo-steps/ and a line here. */
 const STEPS: readonly { readonly title: string; readonly run: (ctx: DemoContext) => Promise<void> }[] = [
   { title: 'Archive: LangGraph checkpoints from Redis into PostgreSQL (seed 000)', run: archiveStep },
+  { title: 'Retention: old rows to S3 cold storage (Parquet), verified, then deleted; DuckDB; restore', run: retentionStep },
 ];
 
 export async function demo(): Promise<number> {
