@@ -76,6 +76,8 @@ export interface TableReport {
   objectsChanged: number;
   rowsUnexportable: number;
   workRemaining: boolean;
+  /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction. */
+  readonly ms: { export: number; verify: number; commit: number };
 }
 
 export const COUNTERS = [
@@ -223,11 +225,15 @@ class TableRun {
         }
         log.warn('Replacing an object that does not match the rows it should hold', { key, intact: found?.intact ?? false });
       }
+      let t0 = performance.now();
       const written = await this.write(key, day, first);
+      this.report.ms.export += performance.now() - t0;
+      t0 = performance.now();
       this.report.objectsWritten++;
       this.report.rowsExported += written.footer.rows;
       this.report.bytesWritten += written.bytes;
       const check = await this.inspect(key, written.bytes);
+      this.report.ms.verify += performance.now() - t0;
       if (!check?.intact || check.rows !== written.footer.rows || check.sha256 !== written.footer.sha256) {
         this.report.verificationFailures++;
         log.error('Verification failed: the object read back from S3 differs from what was exported; nothing deleted', {
@@ -237,7 +243,9 @@ class TableRun {
         });
         return true; // the rest of this day waits for the next run (which replaces the object)
       }
+      t0 = performance.now();
       const outcome = await this.commitObject(key, written.footer, written.bytes);
+      this.report.ms.commit += performance.now() - t0;
       if (outcome === 'changed') this.report.objectsChanged++;
       else {
         this.report.rowsDeleted += written.footer.rows;
@@ -400,6 +408,7 @@ function emptyReport(table: string, cutoff: string): TableReport {
     objectsChanged: 0,
     rowsUnexportable: 0,
     workRemaining: false,
+    ms: { export: 0, verify: 0, commit: 0 },
   };
 }
 

@@ -36,17 +36,24 @@ export async function retentionStep(ctx: DemoContext): Promise<void> {
     const deps = { sql: ctx.sql, store, log: memoryLog(), deadline: deadline(undefined), runId: 'demo' };
     const dry = await applyRetention(deps, settings, { dryRun: true, tables: ['messages', 'conversations'] });
     for (const t of dry.tables)
-      ctx.say(`Dry run — ${t.table}: ${t.days.reduce((a, d) => a + d.rows, 0)} rows over ${t.days.length} days would go now (cutoff ${t.cutoff}; a conversation waits until its messages are gone)`);
+      ctx.say(
+        `Dry run — ${t.table}: ${t.days.reduce((a, d) => a + d.rows, 0)} rows over ${t.days.length} days would go now (cutoff ${t.cutoff}; a conversation waits until its messages are gone)`,
+      );
     // Messages first: a conversation goes only once it has no messages left.
     const done = await applyRetention(deps, settings, { tables: ['messages', 'conversations'] });
     for (const t of done.tables)
-      ctx.say(`Exported → verified → deleted — ${t.table}: ${t.rowsExported} rows in ${t.objectsWritten} Parquet objects (${t.bytesWritten} bytes), ${t.rowsDeleted} deleted`);
+      ctx.say(
+        `Exported → verified → deleted — ${t.table}: ${t.rowsExported} rows in ${t.objectsWritten} Parquet objects (${t.bytesWritten} bytes), ${t.rowsDeleted} deleted`,
+      );
 
     const manifest = await ctx.sql.query<{ table_name: string; object_key: string; row_count: number; bytes: number; sha256: string }>(
       'SELECT table_name, object_key, row_count, bytes, sha256 FROM archive_manifest ORDER BY table_name, object_key LIMIT 6',
     );
     ctx.say('\narchive_manifest (first rows):');
-    for (const m of manifest) ctx.say(`  ${m.table_name.padEnd(14)} s3://${bucket}/${m.object_key}  ${m.row_count} rows  ${m.bytes} B  sha256 ${m.sha256.slice(0, 12)}…`);
+    for (const m of manifest)
+      ctx.say(
+        `  ${m.table_name.padEnd(14)} s3://${bucket}/${m.object_key}  ${m.row_count} rows  ${m.bytes} B  sha256 ${m.sha256.slice(0, 12)}…`,
+      );
 
     const dir = ctx.file('cold');
     await downloadPrefix(client, bucket, '', dir);

@@ -185,6 +185,7 @@ describe('jobs stack', () => {
       'dlc-dev-backfill',
       'dlc-dev-database-size',
       'dlc-dev-migrate',
+      'dlc-dev-retention',
       'dlc-dev-watchdog',
     ]);
     for (const [name, p] of Object.entries(byName)) {
@@ -246,7 +247,7 @@ describe('jobs stack', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'dlc-dev-watchdog',
-      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive' }) },
+      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive,retention' }) },
     });
   });
 

@@ -128,7 +128,7 @@ export function retentionJob(scope: Construct, props: RetentionJobProps): Schedu
         },
       },
     });
-    table.addDependency(database);
+    table.node.addDependency(database);
   }
   return job;
 }
