@@ -3,7 +3,7 @@ import { restore } from '../../lambdas/retention/restore';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { getEnvironment } from '../../lib/config';
 import { coldStoreFromEnv } from '../retention-run';
-import { output, withDatabase } from './common';
+import { output, UsageError, withDatabase } from './common';
 
 interface Options {
   table: string;
@@ -25,6 +25,14 @@ export function register(program: Command): void {
     .action((o: Options) =>
       withDatabase(async (sql) => {
         const policies = getEnvironment(process.env.ENV_NAME ?? 'dev').retention.policies;
+        if (!policies.some((p) => p.table === o.table))
+          throw new UsageError(`--table: no retention policy for "${o.table}" (known: ${policies.map((p) => p.table).join(', ')})`);
+        for (const [name, v] of [
+          ['--from', o.from],
+          ['--to', o.to],
+        ] as const)
+          if (Number.isNaN(Date.parse(v)))
+            throw new UsageError(`${name} "${v}" is not a date or timestamp (e.g. 2025-01-31 or 2025-01-31T10:00:00Z)`);
         const result = await restore({ sql, store: coldStoreFromEnv(), log: memoryLog() }, policies, {
           table: o.table,
           from: o.from,

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { applyRetention, runRetention } from '../../lambdas/retention/retention';
+import { applyRetention, runRetention, selectPolicies } from '../../lambdas/retention/retention';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
 import { getEnvironment } from '../../lib/config';
 import { coldStoreFromEnv, parseDays, printReport, progressBar } from '../retention-run';
-import { fail, output, withDatabase } from './common';
+import { fail, output, UsageError, withDatabase } from './common';
 
 interface Options {
   dryRun?: boolean;
@@ -31,6 +31,11 @@ export function register(program: Command): void {
         const log = memoryLog(o.json ? (l) => process.stderr.write(`${l.level} ${l.message}\n`) : undefined);
         const bar = progressBar();
         const input = { dryRun: o.dryRun, tables: o.table, days: o.days };
+        try {
+          selectPolicies(settings.policies, input);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
         const deps = { sql, store, log, deadline: deadline(undefined), onProgress: bar.update };
         if (o.dryRun) {
           const outcome = await applyRetention({ ...deps, runId: 'dry-run' }, settings, input);
