@@ -135,6 +135,14 @@ function filterParams(f: BackfillFilters) {
 }
 const AUDIT_IN_SCOPE = `($2::timestamptz IS NULL OR a.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR a.created_at < $3::timestamptz)`;
 const LEAD_IN_SCOPE = `($1::uuid IS NULL OR l.id = $1::uuid)`;
+/**
+ * The lead a conversation was backfilled for, read from what the backfill wrote and nobody changes:
+ * its key `lead:<uuid>` (not `lead_id`, which `ON DELETE SET NULL` empties when the lead is deleted).
+ */
+const BACKFILL_LEAD = `(CASE WHEN c.conversation_key ~ '^lead:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  THEN substr(c.conversation_key, 6)::uuid END)`;
+/** What marks a message as the backfill's: its source and its `audit:<id>` key. */
+const BACKFILL_MESSAGE = `m.source = 'audit_backfill' AND m.message_key LIKE 'audit:%'`;
 /** $4 = after (exclusive), $5 = last (inclusive). */
 const LEAD_RANGE = `($4::uuid IS NULL OR l.id > $4::uuid) AND l.id <= $5::uuid`;
 
@@ -252,10 +260,10 @@ async function nextBounds(
   const rows =
     mode === 'rollback'
       ? await pick(
-          `SELECT c.lead_id AS id FROM conversations c
-           WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid)
-             AND (c.source = 'audit_backfill' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.source = 'audit_backfill'))
-           ORDER BY c.lead_id LIMIT $3::int`,
+          `SELECT id FROM (SELECT ${BACKFILL_LEAD} AS id, c.source, c.id AS conversation_id FROM conversations c) c
+           WHERE c.id IS NOT NULL AND ($1::uuid IS NULL OR c.id = $1::uuid) AND ($2::uuid IS NULL OR c.id > $2::uuid)
+             AND (c.source = 'audit_backfill' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.conversation_id AND ${BACKFILL_MESSAGE}))
+           ORDER BY c.id LIMIT $3::int`,
           [p.uuid(f.leadId ?? null), p.uuid(after), want],
         )
       : await pick(
@@ -391,19 +399,23 @@ async function applyBatch(
   };
 }
 
-/** Removes exactly what the backfill created: its messages, then its conversations left empty. */
+/**
+ * Removes exactly what the backfill created: its messages, then its conversations left empty.
+ * Both are found by what marks them as the backfill's (key and source), never by `lead_id`.
+ */
 async function rollbackBatch(tx: SqlExecutor, f: BackfillFilters, range: { after: string | null; last: string }): Promise<BatchOutcome> {
   const params = [...filterParams(f), p.uuid(range.after), p.uuid(range.last)];
-  const inRange = `c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($4::uuid IS NULL OR c.lead_id > $4::uuid) AND c.lead_id <= $5::uuid`;
+  const inRange = (after: string, last: string) => `${BACKFILL_LEAD} IS NOT NULL AND ($1::uuid IS NULL OR ${BACKFILL_LEAD} = $1::uuid)
+    AND (${after}::uuid IS NULL OR ${BACKFILL_LEAD} > ${after}::uuid) AND ${BACKFILL_LEAD} <= ${last}::uuid`;
   const msgs = await tx.execute(
     `DELETE FROM messages m USING conversations c
-     WHERE m.conversation_id = c.id AND ${inRange} AND m.source = 'audit_backfill'
+     WHERE m.conversation_id = c.id AND ${inRange('$4', '$5')} AND ${BACKFILL_MESSAGE}
        AND ($2::timestamptz IS NULL OR m.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR m.created_at < $3::timestamptz)`,
     params,
   );
   const convs = await tx.execute(
     `DELETE FROM conversations c
-     WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid) AND c.lead_id <= $3::uuid
+     WHERE ${inRange('$2', '$3')}
        AND c.source = 'audit_backfill' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`,
     [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last)],
   );

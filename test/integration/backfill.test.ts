@@ -188,6 +188,33 @@ describe.each(DRIVERS)('backfill from the audit log through the %s driver', (dri
     });
   });
 
+  it('rollback removes what the backfill created even after its lead was deleted (lead_id set NULL)', async () => {
+    // Prepare
+    const before = await snapshot();
+    await run({});
+    await db.direct.execute(`DELETE FROM leads WHERE id = '${L(1)}'`); // ON DELETE SET NULL empties lead_id
+    const [orphaned] = await db.direct.query<{ lead_id: string | null }>(
+      `SELECT lead_id FROM conversations WHERE conversation_key = 'lead:${L(1)}'`,
+    );
+    expect(orphaned).toEqual({ lead_id: null });
+    // Act
+    const rb = await run({ mode: 'rollback' });
+    // Assess: both conversations and all six messages are gone, nothing else touched
+    expect(rb.totals).toMatchObject({ messagesDeleted: 6, conversationsDeleted: 2 });
+    const after = await snapshot();
+    expect({ conversations: after.conversations, messages: after.messages }).toEqual({
+      conversations: before.conversations,
+      messages: before.messages,
+    });
+    // the filter by lead still finds it by its key
+    await run({});
+    await db.direct.execute(`UPDATE conversations SET lead_id = NULL WHERE conversation_key = 'lead:${L(2)}'`);
+    expect((await run({ mode: 'rollback', filters: { leadId: L(2) } })).totals).toMatchObject({
+      messagesDeleted: 2,
+      conversationsDeleted: 1,
+    });
+  });
+
   it('handles bad payloads with a clear count and loses nothing', async () => {
     const deep = `${'{"a":'.repeat(300)}1${'}'.repeat(300)}`;
     await db.direct.execute(`INSERT INTO audits (id, lead_id, actor, action, payload, created_at) VALUES
