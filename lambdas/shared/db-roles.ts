@@ -50,7 +50,8 @@ export const DB_ROLES = [
   {
     name: 'dlc_archive',
     jobs: ['archive'],
-    description: 'Redis checkpoints → conversations and messages: upserts conversations, inserts messages and quarantine rows; deletes nothing',
+    description:
+      'Redis checkpoints → conversations and messages: upserts conversations, inserts messages and quarantine rows; deletes nothing',
     tables: {
       conversations: ['SELECT', 'INSERT', 'UPDATE'],
       messages: ['SELECT', 'INSERT'],
@@ -73,6 +74,7 @@ export const DB_ROLES = [
       'detect_language(text)',
       'audit_message_role(text)',
       'audit_message_text(jsonb)',
+      'backfill_lead_of(text)',
       'backfill_rollback_batch(uuid,uuid,uuid,timestamptz,timestamptz)',
       'backfill_forget_runs()',
     ],

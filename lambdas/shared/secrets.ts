@@ -43,7 +43,12 @@ export interface SecretReaderOptions {
 export async function readDatabaseSecret(arn: string, o: SecretReaderOptions): Promise<{ username: string; password: string }> {
   const hostname = `secretsmanager.${o.region}.amazonaws.com`;
   const body = JSON.stringify({ SecretId: arn });
-  const signer = new SignatureV4({ service: 'secretsmanager', region: o.region, credentials: o.credentials ?? defaultProvider(), sha256: NodeSha256 });
+  const signer = new SignatureV4({
+    service: 'secretsmanager',
+    region: o.region,
+    credentials: o.credentials ?? defaultProvider(),
+    sha256: NodeSha256,
+  });
   const signed = await signer.sign({
     method: 'POST',
     protocol: 'https:',
