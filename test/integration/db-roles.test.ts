@@ -38,7 +38,11 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
        WHERE table_catalog = current_database() AND grantee LIKE 'dlc\\_%' ORDER BY 1, 2, 3`,
     );
     const out: Record<string, Record<string, string[]>> = {};
-    for (const r of rows) ((out[r.grantee] ??= {})[r.table_name] ??= []).push(r.privilege_type);
+    for (const r of rows) {
+      const role = out[r.grantee] ?? {};
+      out[r.grantee] = role;
+      role[r.table_name] = [...(role[r.table_name] ?? []), r.privilege_type];
+    }
     return out;
   };
 
@@ -58,7 +62,7 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     const expected: Record<string, Record<string, string[]>> = {};
     for (const role of DB_ROLES)
       for (const [table, privs] of Object.entries(role.tables))
-        if (existing.has(table)) (expected[role.name] ??= {})[table] = [...privs].sort();
+        if (existing.has(table)) expected[role.name] = { ...expected[role.name], [table]: [...privs].sort() };
     expect(await grantsInDatabase()).toEqual(expected);
   });
 
