@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { RoleReconciled } from '../../lambdas/shared/db-role-reconcile';
+import { reconcileRoles } from '../../lambdas/shared/db-role-reconcile';
 import { DB_ROLES, type DbRoleName } from '../../lambdas/shared/db-roles';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
+import { PgSql } from '../../lambdas/shared/sql/pg-driver';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { watch } from '../../lambdas/watchdog/watchdog';
 import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
@@ -75,6 +77,51 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     await reconcileTestRoles(db);
     // Assess
     expect(await grantsInDatabase()).toEqual(before);
+  });
+
+  it('creates a missing role and sets its password from its source; a new password replaces the old one', async () => {
+    // Prepare: a role of its own (roles are cluster-wide; the registry's are shared by other suites)
+    const role = {
+      name: `dlc_pw_${driver.replace('-', '_')}`,
+      jobs: [],
+      description: 'test',
+      tables: { leads: ['SELECT'] as const, not_yet_created: ['SELECT'] as const },
+      functions: ['not_yet_defined(text)'],
+    };
+    await db.direct.execute(`DROP ROLE IF EXISTS ${role.name}`).catch(() => undefined);
+    const login = async (password: string) => {
+      const url = new URL(db.url);
+      url.username = role.name;
+      url.password = password;
+      const s = new PgSql({ connectionString: url.toString() });
+      try {
+        return await s.query<{ n: number }>('SELECT count(*)::int AS n FROM leads');
+      } finally {
+        await s.close();
+      }
+    };
+    // Act 1: created, with a password, and what does not exist yet is reported
+    const first = await reconcileRoles(db.sql, async () => 'first-password', { roles: [role] });
+    // Assess 1
+    expect(first).toEqual([{ role: role.name, skipped: ['table not_yet_created', 'function not_yet_defined(text)'] }]);
+    await expect(login('first-password')).resolves.toEqual([{ n: 0 }]);
+    // Act 2: the secret changed
+    await reconcileRoles(db.sql, async () => 'second-password', { roles: [role] });
+    // Assess 2
+    await expect(login('second-password')).resolves.toEqual([{ n: 0 }]);
+    await expect(login('first-password')).rejects.toThrow(/password authentication failed/);
+    await db.direct.execute('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ' + role.name);
+    await db.direct.execute('REVOKE ALL ON SCHEMA public FROM ' + role.name);
+  });
+
+  it('refuses a malformed registry entry before touching the database', async () => {
+    await expect(
+      reconcileRoles(db.sql, async () => null, {
+        roles: [{ name: 'Robert; DROP TABLE messages', jobs: [], description: '', tables: { 'messages; --': ['SELECT'] } }],
+      }),
+    ).rejects.toThrow(
+      /Invalid database role registry:\n - role "Robert; DROP TABLE messages" must match dlc_\[a-z0-9_\]\+\n - .*table "messages; --" is not a plain identifier/,
+    );
   });
 
   it('archive: archives as dlc_archive (conversations, messages, quarantine) and may not delete messages', async () => {
