@@ -48,6 +48,10 @@ const RETENTION: Record<number, logs.RetentionDays> = {
 /** The jobs: functions, schedules, alarms, the migration custom resource, the dashboard. */
 export class JobsStack extends Stack {
   readonly jobs: Record<string, ScheduledJob> = {};
+  /** Data API settings for a job's function: its own database role's secret (lambdas/shared/db-roles.ts). */
+  readonly databaseEnvironment: (job: string) => Record<string, string>;
+  /** What each service's actions apply to, for a job: pass to `grantExactly` with its permissions.ts. */
+  readonly serviceResources: (job: string) => ServiceResources;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
@@ -81,6 +85,8 @@ export class JobsStack extends Stack {
         elasticache: [stateful.cache.attrArn, stateful.archiveCacheUser.attrArn],
       };
     };
+    this.databaseEnvironment = dbEnv;
+    this.serviceResources = (job) => resources(job);
     const add = (job: ScheduledJob, permissions: Permissions, secrets?: readonly string[]) => {
       grantExactly(job.fn, actionsFor(permissions, job.name), resources(job.name, secrets));
       this.jobs[job.name] = job;
