@@ -327,10 +327,10 @@ class TableRun {
   }
 
   /**
-   * THE delete (the only one): in one transaction, lock the object's rows (its keyset range, its
-   * day, still expired), check they are exactly the rows exported (count and md5 of each row's
-   * text, in order), record the manifest row, delete them, and check the deleted count. Anything
-   * else rolls back and the rows stay for the next run.
+   * THE delete (the only one): in one transaction, delete the object's rows (its keyset range, its
+   * day, still expired) returning them, check they are exactly the rows exported (count and md5 of
+   * each row's text, in order), and record the manifest row. Anything else rolls back and the rows
+   * stay for the next run.
    */
   async commitObject(key: string, footer: ObjectFooter, bytes: number): Promise<'deleted' | 'changed'> {
     const { exprs } = keyset(this.shape);
@@ -343,16 +343,17 @@ class TableRun {
       ].join(' AND ');
     try {
       await this.deps.sql.transaction(async (tx) => {
+        // Delete, returning what went: the count and the md5 over each row's md5(row::text), in order.
+        // Any difference from what was exported throws, and the whole transaction rolls back.
         const ps = new Params();
         const [check] = await tx.query<{ n: number; m: string | null }>(
-          `WITH r AS MATERIALIZED (
-             SELECT md5(t::text) AS h, ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')}
-               FROM ${q(this.policy.table)} t WHERE ${scope(ps)} FOR UPDATE OF t)
-           SELECT count(*)::bigint AS n, md5(string_agg(h, '' ORDER BY ${exprs.map((_, i) => `"_k${i}"`).join(', ')})) AS m FROM r`,
+          `WITH d AS (DELETE FROM ${q(this.policy.table)} t WHERE ${scope(ps)}
+                      RETURNING md5(t::text) AS h, ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
+           SELECT count(*)::bigint AS n, md5(string_agg(h, '' ORDER BY ${exprs.map((_, i) => `"_k${i}"`).join(', ')})) AS m FROM d`,
           ps.values,
         );
         if (Number(check?.n) !== footer.rows || check?.m !== footer.rowsMd5)
-          throw new RowsChanged(`${footer.rows} rows exported, ${check?.n ?? 0} in the range now, or some changed since`);
+          throw new RowsChanged(`${footer.rows} rows exported; the range now holds ${check?.n ?? 0}, or some changed since: rolled back`);
         await tx.execute(
           `INSERT INTO archive_manifest (table_name, bucket, object_key, format, day, row_count, bytes, sha256, rows_md5,
              range_start, range_end, key_min, key_max, columns, time_columns, key_columns, schema_version, run_id, verified_at, deleted_at)
@@ -378,10 +379,6 @@ class TableRun {
             this.runId,
           ],
         );
-        const dps = new Params();
-        const deleted = await tx.execute(`DELETE FROM ${q(this.policy.table)} t WHERE ${scope(dps)}`, dps.values);
-        if (deleted.rowCount !== footer.rows)
-          throw new RowsChanged(`deleted ${deleted.rowCount} rows, exported ${footer.rows}: rolled back`);
       });
       return 'deleted';
     } catch (err) {

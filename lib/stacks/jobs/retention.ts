@@ -9,12 +9,12 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as glue from 'aws-cdk-lib/aws-glue';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import type { Construct } from 'constructs';
 import { IAM_ACTIONS } from '../../../lambdas/retention/permissions';
 import { NAMESPACE } from '../../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../../config';
+import { grantExactly } from '../../constructs/grants';
 import { PROJECT_ROOT, ScheduledJob, type ScheduledJobProps } from '../../constructs/scheduled-job';
+import type { JobsStack } from '../jobs-stack';
 import type { StatefulStack } from '../stateful-stack';
 import { tableColumns } from './sql-columns';
 
@@ -27,7 +27,7 @@ export interface RetentionJobProps {
 
 export const glueDatabaseName = (envName: string) => `dlc_${envName}_cold`;
 
-export function retentionJob(scope: Construct, props: RetentionJobProps): ScheduledJob {
+export function retentionJob(scope: JobsStack, props: RetentionJobProps): ScheduledJob {
   const { config, stateful, common } = props;
   const r = config.retention;
   const bucket = stateful.coldBucket;
@@ -44,13 +44,13 @@ export function retentionJob(scope: Construct, props: RetentionJobProps): Schedu
   // The bucket ARN comes through an export with a fixed name, so each prefix's acknowledgement names it.
   const exportName = `dlc-${config.name}-cold-bucket-arn`;
   const bucketArn = stateful.exportValue(bucket.bucketArn, { name: exportName });
-  const s3Actions = IAM_ACTIONS.filter((a) => a.startsWith('s3:'));
-  job.fn.addToRolePolicy(
-    new iam.PolicyStatement({ actions: [...s3Actions], resources: r.policies.map((p) => `${bucketArn}/${p.table}/*`) }),
-  );
-  job.fn.addToRolePolicy(
-    new iam.PolicyStatement({ actions: IAM_ACTIONS.filter((a) => a.startsWith('kms:')), resources: [stateful.coldKey.keyArn] }),
-  );
+  // Exactly the actions its code calls (permissions.ts), each on its own resources.
+  grantExactly(job.fn, IAM_ACTIONS, {
+    ...scope.serviceResources('retention'),
+    s3: r.policies.map((p) => `${bucketArn}/${p.table}/*`),
+    kms: [stateful.coldKey.keyArn],
+  });
+  scope.jobs.retention = job;
   for (const p of r.policies)
     Validations.of(job.fn).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${exportName}/${p.table}/*]`,
