@@ -13,7 +13,7 @@ import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, 
 import { DataApiLimitError } from '../shared/sql/errors';
 import type { Sql } from '../shared/sql/types';
 import type { ColdStore } from './cold-store';
-import { type ObjectFooter, ParquetStreamWriter, readBack, type TextRow } from './parquet';
+import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
   cutoffFor,
   dayExpr,
@@ -136,11 +136,17 @@ class TableRun {
   }
 
   /** Column text, keyset text and the row's own md5, ordered by (time, key…), after `after`. */
-  private async page(day: string, after: readonly string[] | undefined, limit: number): Promise<ExportRow[]> {
+  private async page(
+    day: string,
+    after: readonly string[] | undefined,
+    limit: number,
+    bounds?: { from: readonly string[]; to: readonly string[] },
+  ): Promise<ExportRow[]> {
     const ps = new Params();
     const { exprs } = keyset(this.shape);
     const where = [expiredWhere(this.policy, this.cutoff, ps), dayWhere(this.policy, day, ps)];
     if (after) where.push(keysetCompare(this.shape, '>', after, ps));
+    if (bounds) where.push(keysetCompare(this.shape, '>=', bounds.from, ps), keysetCompare(this.shape, '<=', bounds.to, ps));
     const text = `SELECT ${exprs.map((e, i) => `${e}::text AS "_k${i}"`).join(', ')}, md5(t::text) AS "_h",
         ${this.shape.columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')}
       FROM ${q(this.policy.table)} t
@@ -154,7 +160,7 @@ class TableRun {
       // The Data API returns at most 1 MiB: a page of large rows is fetched again, smaller.
       if (err instanceof DataApiLimitError && limit > 1) {
         this.pageRows = Math.max(1, Math.floor(limit / 4));
-        return this.page(day, after, this.pageRows);
+        return this.page(day, after, this.pageRows, bounds);
       }
       throw err;
     }
@@ -211,7 +217,12 @@ class TableRun {
       const size = await store.size(key);
       if (size !== undefined) {
         const found = await this.inspect(key, size);
-        if (found?.footer && found.intact && sameKey(found.footer.keyMin, head.key)) {
+        if (
+          found?.footer &&
+          found.intact &&
+          sameKey(found.footer.keyMin, head.key) &&
+          (await this.databaseDigest(day, found.footer)) === found.sha256
+        ) {
           const outcome = await this.commitObject(key, found.footer, size);
           if (outcome === 'deleted') {
             this.report.objectsRecovered++;
@@ -253,6 +264,19 @@ class TableRun {
         this.deps.onProgress?.({ table: this.policy.table, rowsDone: done.rows, rowsTotal });
       }
       after = [...written.footer.keyMax];
+    }
+  }
+
+  /** SHA-256 over the database's rows of an object's range, as the object would hold them. */
+  private async databaseDigest(day: string, footer: ObjectFooter): Promise<string> {
+    const digest = new RowDigest();
+    let after: string[] | undefined;
+    for (;;) {
+      const rows = await this.page(day, after, this.pageRows, { from: footer.keyMin, to: footer.keyMax });
+      for (const r of rows) digest.add(r.values);
+      const last = rows.at(-1);
+      if (!last) return digest.hex();
+      after = last.key;
     }
   }
 

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { type ColdStore, S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
+import { bufferReader, type ObjectFooter, ParquetStreamWriter, readBack } from '../../lambdas/retention/parquet';
 import { applyRetention, runRetention } from '../../lambdas/retention/retention';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
@@ -115,10 +116,22 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     const store = hooked(s.store, {
       afterUpload: async (key, n) => {
         if (n !== 1) return;
+        // Bit rot that keeps the file well-formed: one value changed, the footer consistent with it.
         const got = await s.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-        const bytes = Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-        bytes[Math.floor(bytes.length / 3)] = (bytes[Math.floor(bytes.length / 3)] ?? 0) ^ 0xff;
-        await s.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes }));
+        const bytes = await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+        const rows: (string | null)[][] = [];
+        const back = await readBack(bufferReader(bytes), async (r) => {
+          for (const x of r) rows.push([...x]);
+        });
+        (rows[0] as (string | null)[])[back.columns.indexOf('content')] = 'tampered';
+        const chunks: Buffer[] = [];
+        const sink = new PassThrough();
+        sink.on('data', (c: Buffer) => chunks.push(c));
+        const w = await ParquetStreamWriter.open(sink, back.columns, 1000);
+        for (const r of rows) await w.add(r);
+        const { rows: _r, sha256: _s, ...rest } = back.footer as ObjectFooter;
+        await w.finish(rest);
+        await s.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.concat(chunks) }));
       },
     });
     const { outcome } = await run(db.sql, store, { tables: ['messages'] });
@@ -127,6 +140,7 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(await messageCount(db)).toBe(4); // the corrupted object's day stays whole; the other two days went
     expect(await archived(db)).toBe(8);
     const corrupted = (await keys(s.client)).length;
+    expect(await archived(db)).toBe(8); // no manifest row for the tampered object
     const second = await run(db.sql, s.store, { tables: ['messages'] });
     expect(second.outcome.counters).toMatchObject({ verification_failures: 0, rows_deleted: 4, objects_written: 1 });
     expect((await keys(s.client)).length).toBe(corrupted);
