@@ -8,6 +8,7 @@ import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 import { BUCKET, run, s3 } from '../support/retention-harness';
+import { reconcileTestRoles, roleSql } from '../support/roles';
 
 /** 200,000 characters (code points), emoji included. */
 const LONG = Array.from('🙂 ñandú 漢字 '.repeat(20_000)).slice(0, 200_000).join('');
@@ -99,5 +100,28 @@ describe.each(DRIVERS)('retention (%s driver)', (driver) => {
     expect(again).toMatchObject({ rowsInserted: 0, rowsPresent: 3 });
     expect(await snapshot(db, 'messages')).toEqual(messagesBefore);
     expect(await snapshot(db, 'conversations')).toEqual(conversationsBefore);
+  });
+
+  it('runs as its database role, dlc_retention: every policy exported and deleted, then restored', async () => {
+    await seedCorpus(db);
+    await db.direct.execute(`INSERT INTO analytics_events_rejected (raw, reason, rejected_at) VALUES ('{', 'not json', '2020-01-01')`);
+    await db.direct.execute(`INSERT INTO agg_monthly_summary (period_month, property_id) VALUES ('2020-01', 'p')`);
+    await reconcileTestRoles(db);
+    const sql = roleSql(db, 'dlc_retention', driver);
+    try {
+      const { outcome } = await run(sql, s.store);
+      expect(outcome.counters).toMatchObject({ rows_deleted: 6, verification_failures: 0 });
+      const deps = { sql, store: s.store, log: memoryLog() };
+      const back = await restore(deps, RETENTION_POLICIES, {
+        table: 'messages',
+        from: '1900-01-01',
+        to: '2100-01-01',
+        conversation: 'edge',
+      });
+      expect(back).toMatchObject({ rowsInserted: 3, conversations: { rowsInserted: 1 } });
+      await expect(sql.execute('DELETE FROM audits')).rejects.toThrow(/permission denied/);
+    } finally {
+      await sql.close();
+    }
   });
 });
