@@ -75,7 +75,7 @@ describe.each(DRIVERS)('the real LangGraph savers through the %s driver', (drive
         output_tokens: usage?.output_tokens ?? 0,
         cached_tokens: (usage?.input_token_details as Record<string, number> | undefined)?.cache_read ?? 0,
         reasoning_tokens: (usage?.output_token_details as Record<string, number> | undefined)?.reasoning ?? 0,
-        model: (m.response_metadata?.model_name as string | undefined) ?? null,
+        model: ((m.response_metadata as Record<string, unknown> | undefined)?.model_name as string | undefined) ?? null,
         tool_calls: tc && tc.length > 0 ? tc : null,
         message_key: m.id,
         customer_id: state.customerId ?? null,
