@@ -7,41 +7,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
 
-/**
- * Every command the archive sends, and the ones ioredis sends for it (connection, ready check,
- * cluster topology: ioredis 5 asks `CLUSTER SLOTS`, and `CLUSTER INFO` as its cluster ready
- * check; a single node gets `INFO`). The Valkey user's ACL is built from this one list
- * (`archiveAccessString`), and the ACL test runs the archive's suites under exactly that ACL.
- */
-export const ARCHIVE_REDIS_COMMANDS = [
-  'scan',
-  'get',
-  'pttl',
-  'type',
-  'zrange',
-  'json.get',
-  'evalsha',
-  'eval',
-  'script|load',
-  'ping',
-  'info',
-  'quit',
-  'auth',
-  'hello',
-  'client|setname',
-  'cluster|slots',
-  'cluster|info',
-] as const;
-
-/** Key patterns of every family the archive reads and deletes: seed 000 and the savers' prefixes. */
-export const ARCHIVE_KEY_PATTERNS = ['langgraph:checkpoint:*', 'checkpoint:*', 'checkpoint_*', 'write_keys_zset:*'] as const;
-
-/** The archive user's ACL rules: exactly its key families and its commands, nothing else. */
-export function archiveAccessString(): string {
-  return ['on', ...ARCHIVE_KEY_PATTERNS.map((p) => `~${p}`), 'resetchannels', '-@all', ...ARCHIVE_REDIS_COMMANDS.map((c) => `+${c}`)].join(
-    ' ',
-  );
-}
+export { ARCHIVE_KEY_PATTERNS, ARCHIVE_REDIS_COMMANDS, archiveAccessString } from './acl';
 
 export type EntryKind = 'string' | 'json' | 'zset' | 'missing' | 'other';
 
@@ -59,10 +25,18 @@ export interface RawEntry {
 }
 
 const COMPARE_AND_DELETE = `
+local t = redis.call('TYPE', KEYS[1])['ok']
 local v
-if ARGV[2] == 'json' then v = redis.call('JSON.GET', KEYS[1])
-elseif ARGV[2] == 'zset' then v = table.concat(redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), '\\n')
-else v = redis.call('GET', KEYS[1]) end
+if ARGV[2] == 'json' then
+  if t ~= 'ReJSON-RL' then return 0 end
+  v = redis.call('JSON.GET', KEYS[1])
+elseif ARGV[2] == 'zset' then
+  if t ~= 'zset' then return 0 end
+  v = table.concat(redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), '\\n')
+else
+  if t ~= 'string' then return 0 end
+  v = redis.call('GET', KEYS[1])
+end
 if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
