@@ -344,7 +344,8 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
     expect(again.counters).toMatchObject({ messages_archived: 0, messages_updated: 1 });
     const after = await rows('T10');
     expect(after[1]?.content).toBe('Tu cita es el miércoles');
-    expect((after[1]?.metadata.previous_versions as { content: string }[]).map((p) => p.content)).toContain(
+    const previous = (after[1]?.metadata.previous_versions ?? []) as { content: string }[];
+    expect(previous.map((p) => p.content)).toContain(
       'Tu cita es el martes a las 10:00',
     );
   });
