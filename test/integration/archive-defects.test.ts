@@ -345,9 +345,7 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
     const after = await rows('T10');
     expect(after[1]?.content).toBe('Tu cita es el miércoles');
     const previous = (after[1]?.metadata.previous_versions ?? []) as { content: string }[];
-    expect(previous.map((p) => p.content)).toContain(
-      'Tu cita es el martes a las 10:00',
-    );
+    expect(previous.map((p) => p.content)).toContain('Tu cita es el martes a las 10:00');
   });
 
   it('defect 11: non-text content parts and additional_kwargs (legacy function_call) are kept', async () => {
