@@ -13,6 +13,7 @@ export const ARCHIVE_REDIS_COMMANDS = [
   'type',
   'zrange',
   'json.get',
+  'del',
   'evalsha',
   'eval',
   'script|load',

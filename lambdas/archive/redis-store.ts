@@ -136,12 +136,23 @@ export async function connectRedis(options: ConnectOptions): Promise<RedisClient
     password,
   };
   if (options.clusterEndpoint) {
-    return new Cluster([options.clusterEndpoint], {
+    const cluster = new Cluster([options.clusterEndpoint], {
       enableAutoPipelining: true,
       dnsLookup: (address, callback) => callback(null, address),
       slotsRefreshTimeout: 5_000,
       redisOptions: { ...common, tls: options.clusterTls === false ? undefined : {} },
     });
+    // Until the slot map is in, `nodes('master')` knows only the seed node: a SCAN then would see
+    // one master's keys. Wait for it.
+    if (cluster.status !== 'ready')
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('Redis cluster: not ready after 10 s')), 10_000);
+        cluster.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    return cluster;
   }
   if (!options.url) throw new Error('Redis: give a url or a clusterEndpoint');
   const url = new URL(options.url);
