@@ -18,12 +18,14 @@ export interface LocalArchiveOptions {
   readonly healthFile: string;
   readonly overrides?: Partial<ArchiveSettings>;
   readonly log?: Log;
+  /** Log lines to stderr only (the CLI's `--json` keeps stdout for the result). */
+  readonly quiet?: boolean;
 }
 
 /** Prints log lines stamped in the job's time zone (seed 000: Europe/Madrid for every timestamp). */
-export function linePrinter(timeZone: string) {
+export function linePrinter(timeZone: string, allToStderr = false) {
   return (line: { level: string; message: string }): void => {
-    const out = line.level === 'error' || line.level === 'warn' ? console.error : console.log;
+    const out = allToStderr || line.level === 'error' || line.level === 'warn' ? console.error : console.log;
     out(`${formatInZone(new Date(), timeZone)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`);
   };
 }
@@ -38,7 +40,7 @@ export async function archiveLocally(o: LocalArchiveOptions) {
       {
         sql: o.sql,
         store,
-        log: o.log ?? memoryLog(linePrinter(settings.timeZone)),
+        log: o.log ?? memoryLog(linePrinter(settings.timeZone, o.quiet)),
         metrics,
         ledger: new FileRunLedger(o.ledgerFile),
         leaseMs: (env.archive.timeoutMinutes + 5) * 60_000,

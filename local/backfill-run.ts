@@ -7,12 +7,15 @@ import { FileRunLedger } from '../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../lambdas/shared/observability';
 import { deadline, runExclusive, systemClock } from '../lambdas/shared/runtime';
 import { p, type Sql } from '../lambdas/shared/sql/types';
+import { formatSeconds } from '../lambdas/shared/time';
 
 export interface BackfillCliOptions {
   readonly mode: BackfillMode;
   readonly verbose: boolean;
   readonly filters: BackfillFilters;
   readonly batchSize?: number;
+  /** Print the statistics as JSON on stdout and everything else on stderr. */
+  readonly json?: boolean;
 }
 
 type Step = (req: BackfillRequest) => Promise<BackfillResult>;
@@ -55,8 +58,9 @@ function bar(done: number, total: number): string {
 }
 
 export async function runBackfillToEnd(step: Step, o: BackfillCliOptions, total: number | undefined): Promise<BackfillResult> {
+  const say = o.json ? (line: string) => console.error(line) : (line: string) => say(line);
   const title = { 'dry-run': '🔍 DRY RUN', apply: '✍️  APPLY', rollback: '↩️  ROLLBACK' }[o.mode];
-  console.log(`🚀 Backfill of conversations and messages from the audit log\n   Mode: ${title}\n`);
+  say(`🚀 Backfill of conversations and messages from the audit log\n   Mode: ${title}\n`);
   const t0 = Date.now();
   let r = await step({ mode: o.mode, verbose: o.verbose, filters: o.filters, batchSize: o.batchSize });
   const progress = () => {
@@ -72,17 +76,16 @@ export async function runBackfillToEnd(step: Step, o: BackfillCliOptions, total:
   if (total !== undefined) process.stderr.write('\n');
   const s = r.totals;
   if (o.mode === 'dry-run' && previews.length > 0) {
-    console.log('\nPreview (first messages that would be created):');
-    for (const m of previews.slice(0, 10))
-      console.log(`   [DRY RUN] Would create message from audit ${m.auditId} (${m.role}): ${m.preview}`);
+    say('\nPreview (first messages that would be created):');
+    for (const m of previews.slice(0, 10)) say(`   [DRY RUN] Would create message from audit ${m.auditId} (${m.role}): ${m.preview}`);
   }
   if (r.orphanSample.length > 0)
-    console.log(`\n⚠ ${s.orphanAudits} audits reference a missing lead, skipped (e.g. ${r.orphanSample.slice(0, 5).join(', ')})`);
+    say(`\n⚠ ${s.orphanAudits} audits reference a missing lead, skipped (e.g. ${r.orphanSample.slice(0, 5).join(', ')})`);
   const line = '═'.repeat(59);
-  console.log(
-    `\n${line}\n${o.mode === 'dry-run' ? '🔍 DRY RUN COMPLETE' : o.mode === 'rollback' ? '↩️  ROLLBACK COMPLETE' : '✅ BACKFILL COMPLETE'} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n${line}\n`,
+  say(
+    `\n${line}\n${o.mode === 'dry-run' ? '🔍 DRY RUN COMPLETE' : o.mode === 'rollback' ? '↩️  ROLLBACK COMPLETE' : '✅ BACKFILL COMPLETE'} in ${formatSeconds(Date.now() - t0)}\n${line}\n`,
   );
-  console.log('📊 Statistics:');
+  say('📊 Statistics:');
   const rows: [string, number][] =
     o.mode === 'rollback'
       ? [
@@ -102,10 +105,11 @@ export async function runBackfillToEnd(step: Step, o: BackfillCliOptions, total:
           ['Payload not an object', s.auditsPayloadNotObject],
           ['Errors', s.errors],
         ];
-  for (const [k, v] of rows) console.log(`   ${`${k}:`.padEnd(24)}${v}`);
+  for (const [k, v] of rows) say(`   ${`${k}:`.padEnd(24)}${v}`);
   if (o.verbose && r.perLead) {
-    console.log('\nPer lead (last call):');
-    for (const [lead, v] of Object.entries(r.perLead)) console.log(`   ${lead}: ${v.created} created, ${v.skipped} skipped`);
+    say('\nPer lead (last call):');
+    for (const [lead, v] of Object.entries(r.perLead)) say(`   ${lead}: ${v.created} created, ${v.skipped} skipped`);
   }
+  if (o.json) process.stdout.write(`${JSON.stringify({ mode: o.mode, totals: r.totals, orphanSample: r.orphanSample }, null, 2)}\n`);
   return r;
 }

@@ -11,7 +11,7 @@ import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
-import { formatInZone } from '../shared/time';
+import { formatInZone, formatSeconds } from '../shared/time';
 import { type AssembledUnit, assemble } from './assemble';
 import { appearedSince, deleteUnit } from './delete';
 import { COMPANION_PREFIXES, discover, type Unit } from './discover';
@@ -264,13 +264,13 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
-  const seconds = ((clock.now().getTime() - started.getTime()) / 1000).toFixed(1);
+  const seconds = formatSeconds(clock.now().getTime() - started.getTime());
   const errors = c.conversations_failed + newErrors + c.quarantine_failed;
   if (failure) {
-    log.error(`Archival run failed after ${seconds}s: ${redact((failure.error as Error)?.message ?? String(failure.error))}`, { ...c });
+    log.error(`Archival run failed after ${seconds}: ${redact((failure.error as Error)?.message ?? String(failure.error))}`, { ...c });
     throw new JobFailed({ counters: c, errors, workRemaining: true }, failure.error);
   }
-  log.info(`Completed archival run in ${seconds}s`, { ...c, aborted });
+  log.info(`Completed archival run in ${seconds}`, { ...c, aborted });
   return { counters: c, errors, workRemaining };
 }
 
@@ -309,7 +309,7 @@ export function healthRecord(run: {
     checkpoints_archived: run.counters.checkpoints_archived ?? 0,
     messages_archived: run.counters.messages_archived ?? 0,
     errors: run.errors,
-    duration_s: Math.round(run.durationMs / 100) / 10,
+    duration_s: Math.round(run.durationMs) / 1000,
     work_remaining: run.workRemaining,
   };
 }

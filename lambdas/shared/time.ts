@@ -77,3 +77,8 @@ export function zonedTimeToUtc(y: number, m: number, d: number, h = 0, min = 0, 
   t = guess - offsetMinutes(new Date(t), timeZone) * 60_000;
   return new Date(t);
 }
+
+/** A duration in seconds with millisecond precision, trailing zeros dropped: 40 ms → `0.04 s`, 1234 ms → `1.234 s`. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { archiveLocally } from '../archive-run';
+import { fail, output, positiveInt, positiveNumber, requireEnv, withDatabase } from './common';
+
+interface Options {
+  cutoffHours?: number;
+  batchSize?: number;
+  healthFile: string;
+  ledgerFile: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('archive')
+    .description('one archival run against DATABASE_URL and REDIS_URL (seed 000)')
+    .option('--cutoff-hours <hours>', 'archive checkpoints older than this', positiveNumber)
+    .option('--batch-size <n>', 'conversations per database round trip', positiveInt)
+    .option('--health-file <path>', "seed 000's health record", '.local/archiver_health.json')
+    .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
+    .option('--json', 'machine-readable output (the log goes to stderr)')
+    .action((o: Options) =>
+      withDatabase(async (sql) => {
+        const overrides = {
+          ...(o.cutoffHours === undefined ? {} : { cutoffHours: o.cutoffHours }),
+          ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+        };
+        const { result, health } = await archiveLocally({
+          sql,
+          redisUrl: requireEnv('REDIS_URL', 'redis://localhost:6379'),
+          ledgerFile: o.ledgerFile,
+          healthFile: o.healthFile,
+          overrides,
+          quiet: o.json,
+        });
+        if (result.status === 'skipped') {
+          output(o.json, { status: 'skipped', reason: result.reason }, () => console.log(`Skipped: ${result.reason}`));
+          return;
+        }
+        output(o.json, { ...health, counters: result.run.counters }, () =>
+          console.log(JSON.stringify({ ...health, counters: result.run.counters }, null, 2)),
+        );
+        if (result.run.status !== 'healthy') fail();
+      }),
+    );
+}

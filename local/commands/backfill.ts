@@ -1,0 +1,67 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { type Command, Option } from 'commander';
+import type { BackfillRequest, BackfillResult } from '../../lambdas/backfill/backfill';
+import { ENVIRONMENT_NAMES } from '../../lib/config';
+import { leadsInScope, localStep, runBackfillToEnd } from '../backfill-run';
+import { invokeJob } from '../invoke';
+import { fail, positiveInt, UsageError, withDatabase } from './common';
+
+interface Options {
+  dryRun?: boolean;
+  rollback?: boolean;
+  verbose?: boolean;
+  lead?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  batchSize?: number;
+  env?: string;
+  region?: string;
+  ledgerFile: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('backfill')
+    .description('rebuild conversations and messages from the audit log (seed 003), locally or on the deployed Lambda')
+    .option('--dry-run', 'run the statements in a transaction that is rolled back: statistics, nothing kept')
+    .option('--rollback', 'remove exactly what the backfill created')
+    .option('--verbose', 'per-lead counts')
+    .option('--lead <id>', 'only this lead')
+    .option('--from <iso>', 'audits at or after this time')
+    .option('--to <iso>', 'audits before this time')
+    .option('--limit <n>', 'at most this many leads', positiveInt)
+    .option('--batch-size <n>', 'leads per batch', positiveInt)
+    .addOption(new Option('--env <env>', 'invoke the deployed Lambda of this environment').choices(ENVIRONMENT_NAMES))
+    .option('--region <region>', 'AWS region (with --env)')
+    .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
+    .option('--json', 'machine-readable output: the final statistics')
+    .action(async (o: Options) => {
+      if (o.dryRun && o.rollback) throw new UsageError('Choose --dry-run or --rollback, not both');
+      const mode = o.rollback ? 'rollback' : o.dryRun ? 'dry-run' : 'apply';
+      const filters = { leadId: o.lead, from: o.from, to: o.to, limit: o.limit };
+      const options = { mode, verbose: o.verbose ?? false, filters, batchSize: o.batchSize, json: o.json ?? false } as const;
+      if (o.env) {
+        const client = new LambdaClient({ region: o.region });
+        const step = async (req: BackfillRequest) => {
+          const [r] = await invokeJob({
+            client,
+            env: o.env as string,
+            job: 'backfill',
+            payload: req as never,
+            loop: false,
+            print: () => {},
+          });
+          return r as BackfillResult;
+        };
+        await runBackfillToEnd(step, options, undefined);
+        return;
+      }
+      await withDatabase(async (sql) => {
+        const total = mode === 'rollback' ? undefined : await leadsInScope(sql, filters);
+        const r = await runBackfillToEnd(localStep(sql, o.ledgerFile, options.verbose), options, total);
+        if (r.totals.errors > 0) fail();
+      });
+    });
+}

@@ -1,0 +1,13 @@
+/**
+ * The CLI's commands: one module each, registered here once. A new command is a new module
+ * exporting `register(program)` and a line in this list (plus its npm script).
+ */
+import type { Command } from 'commander';
+import * as archive from './archive';
+import * as backfill from './backfill';
+import * as demo from './demo';
+import * as invoke from './invoke';
+import * as migrate from './migrate';
+import * as search from './search';
+
+export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo];

@@ -1,0 +1,36 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { type Command, Option } from 'commander';
+import { ENVIRONMENT_NAMES } from '../../lib/config';
+import { invokeJob } from '../invoke';
+import { jsonObject, output } from './common';
+
+interface Options {
+  env: string;
+  payload: Record<string, unknown>;
+  loop?: boolean;
+  region?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('invoke')
+    .description('invoke a deployed job and print its log tail and result')
+    .argument('<job>', 'job name, e.g. archive, backfill, watchdog')
+    .addOption(new Option('--env <env>', 'environment').choices(ENVIRONMENT_NAMES).makeOptionMandatory())
+    .option('--payload <json>', 'JSON payload', jsonObject, {})
+    .option('--loop', 'invoke again with the returned cursor until done')
+    .option('--region <region>', 'AWS region')
+    .option('--json', 'machine-readable output: the results only')
+    .action(async (job: string, o: Options) => {
+      const results = await invokeJob({
+        client: new LambdaClient({ region: o.region }),
+        env: o.env,
+        job,
+        payload: o.payload,
+        loop: o.loop ?? false,
+        print: o.json ? () => {} : (l) => console.log(l),
+      });
+      output(o.json, results, () => {});
+    });
+}
