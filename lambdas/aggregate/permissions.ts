@@ -1,0 +1,11 @@
+/** The AWS API actions the aggregation function's code calls: Data API statements and transactions, the run ledger. */
+export const IAM_ACTIONS = [
+  'rds-data:ExecuteStatement',
+  'rds-data:BeginTransaction',
+  'rds-data:CommitTransaction',
+  'rds-data:RollbackTransaction',
+  'dynamodb:PutItem',
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:DeleteItem',
+] as const;
