@@ -14,7 +14,17 @@ import type { Log } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
-import { lastClosed, nextPeriod, type Period, PeriodError, parseLocal, parsePeriod, periodContaining, periodsWithin, UNIT } from './periods';
+import {
+  lastClosed,
+  nextPeriod,
+  type Period,
+  PeriodError,
+  parseLocal,
+  parsePeriod,
+  periodContaining,
+  periodsWithin,
+  UNIT,
+} from './periods';
 import type { AggregationDefinition } from './registry';
 import { refreshTokenRollups, type TokenRefresh } from './tokens';
 
@@ -97,7 +107,9 @@ export async function runAggregation(
       periods = [];
       for (let p = periodContaining(g, new Date(w.through), timeZone); p.start < last.end; p = nextPeriod(p, timeZone)) periods.push(p);
       if (periods.length > MAX_CATCH_UP) {
-        deps.log.warn(`${def.name}: ${periods.length} periods to catch up; recomputing the latest ${MAX_CATCH_UP} (use --from/--to for older ones)`);
+        deps.log.warn(
+          `${def.name}: ${periods.length} periods to catch up; recomputing the latest ${MAX_CATCH_UP} (use --from/--to for older ones)`,
+        );
         periods = periods.slice(-MAX_CATCH_UP);
       }
     }
@@ -137,7 +149,11 @@ export async function runAggregation(
         : await tx.query<{ property_id: string; period_start: string }>(
             `DELETE FROM agg_invalidations WHERE agg_table = $1::text AND period_start >= $2::timestamptz AND period_start < $3::timestamptz
              RETURNING property_id, period_start`,
-            [{ sqlType: 'text', value: def.table }, { sqlType: 'timestamptz', value: first.start }, { sqlType: 'timestamptz', value: lastPeriod.end }],
+            [
+              { sqlType: 'text', value: def.table },
+              { sqlType: 'timestamptz', value: first.start },
+              { sqlType: 'timestamptz', value: lastPeriod.end },
+            ],
           );
     const whole = new Set(periods.map((p) => p.key));
     const buckets = periods.map((p) => bucket(p, null));

@@ -22,7 +22,16 @@ export async function aggregateJob(
 ): Promise<RunResult<{ counters: Record<string, number>; errors: number; result: AggregateResult }>> {
   const def = aggregation(input.job);
   return runExclusive(
-    { job: def.name, ledger: deps.ledger, log: deps.log, metrics: deps.metrics, leaseMs: deps.leaseMs, timeZone: input.timeZone, clock: deps.clock, runId: deps.runId },
+    {
+      job: def.name,
+      ledger: deps.ledger,
+      log: deps.log,
+      metrics: deps.metrics,
+      leaseMs: deps.leaseMs,
+      timeZone: input.timeZone,
+      clock: deps.clock,
+      runId: deps.runId,
+    },
     async () => {
       const result = await runAggregation({ sql: deps.sql, log: deps.log, clock: deps.clock }, def, input.mode, input.timeZone);
       return { counters: countersOf(result), errors: 0, result };

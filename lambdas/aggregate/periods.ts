@@ -6,7 +6,12 @@
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
 
 export type Granularity = 'hourly' | 'daily' | 'weekly' | 'monthly';
-export const UNIT: Record<Granularity, 'hour' | 'day' | 'week' | 'month'> = { hourly: 'hour', daily: 'day', weekly: 'week', monthly: 'month' };
+export const UNIT: Record<Granularity, 'hour' | 'day' | 'week' | 'month'> = {
+  hourly: 'hour',
+  daily: 'day',
+  weekly: 'week',
+  monthly: 'month',
+};
 
 export interface Period {
   readonly granularity: Granularity;
@@ -53,20 +58,33 @@ export function periodContaining(g: Granularity, instant: Date, timeZone: string
   const [y, m, d] = ymd(instant, timeZone);
   if (g === 'daily') {
     const [ny, nm, nd] = addDays(y, m, d, 1);
-    return make(g, zonedTimeToUtc(y, m, d, 0, 0, timeZone), zonedTimeToUtc(ny, nm, nd, 0, 0, timeZone), `${y}-${pad(m)}-${pad(d)}`, timeZone);
+    return make(
+      g,
+      zonedTimeToUtc(y, m, d, 0, 0, timeZone),
+      zonedTimeToUtc(ny, nm, nd, 0, 0, timeZone),
+      `${y}-${pad(m)}-${pad(d)}`,
+      timeZone,
+    );
   }
   if (g === 'weekly') {
     const dow = new Date(Date.UTC(y, m - 1, d)).getUTCDay(); // 0 = Sunday
     const [sy, sm, sd] = addDays(y, m, d, -((dow + 6) % 7));
     const [ey, em, ed] = addDays(sy, sm, sd, 7);
-    return make(g, zonedTimeToUtc(sy, sm, sd, 0, 0, timeZone), zonedTimeToUtc(ey, em, ed, 0, 0, timeZone), `${sy}-${pad(sm)}-${pad(sd)}`, timeZone);
+    return make(
+      g,
+      zonedTimeToUtc(sy, sm, sd, 0, 0, timeZone),
+      zonedTimeToUtc(ey, em, ed, 0, 0, timeZone),
+      `${sy}-${pad(sm)}-${pad(sd)}`,
+      timeZone,
+    );
   }
   const [ny, nm] = m === 12 ? [y + 1, 1] : [y, m + 1];
   return make(g, zonedTimeToUtc(y, m, 1, 0, 0, timeZone), zonedTimeToUtc(ny, nm, 1, 0, 0, timeZone), `${y}-${pad(m)}`, timeZone);
 }
 
 export const nextPeriod = (p: Period, timeZone: string): Period => periodContaining(p.granularity, p.end, timeZone);
-export const previousPeriod = (p: Period, timeZone: string): Period => periodContaining(p.granularity, new Date(p.start.getTime() - 1), timeZone);
+export const previousPeriod = (p: Period, timeZone: string): Period =>
+  periodContaining(p.granularity, new Date(p.start.getTime() - 1), timeZone);
 
 /** The latest period that has ended at `now`. */
 export function lastClosed(g: Granularity, now: Date, timeZone: string): Period {
@@ -95,7 +113,13 @@ const LOCAL = /^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2})(?::(\d{2}))?)?)?$/;
 export function parseLocal(text: string, timeZone: string): Date {
   const m = LOCAL.exec(text);
   if (m) {
-    const [y, mo, d, h, mi] = [m[1], m[2], m[3] ?? '01', m[4] ?? '00', m[5] ?? '00'].map(Number) as [number, number, number, number, number];
+    const [y, mo, d, h, mi] = [m[1], m[2], m[3] ?? '01', m[4] ?? '00', m[5] ?? '00'].map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) throw new PeriodError(`"${text}" is not a valid local date or time`);
     const t = zonedTimeToUtc(y, mo, d, h, mi, timeZone);
     // zonedTimeToUtc resolves an ambiguous fall-back time to its second occurrence when the guess lands there:

@@ -49,8 +49,8 @@ interface Shape {
   readonly values: readonly string[];
   /** `column = value` assignments that zero a row whose events disappeared. */
   readonly zero: string;
-  /** A column that is non-zero in any row with events (to skip already-zeroed rows). */
-  readonly liveColumn: string;
+  /** An expression on `t` that is non-zero in any row with events (to skip already-zeroed rows). */
+  readonly live: string;
 }
 
 /** The upsert + zeroing tail shared by every aggregation; `agg` must yield period, keys, values. */
@@ -70,14 +70,15 @@ function upsert(s: Shape, aggCtes: string, types: readonly string[]): string {
   FROM b
   WHERE t.${s.periodColumn} = b.period_key::${s.periodCast}
     AND (b.property_id IS NULL OR t.property_id = b.property_id)
-    AND t.${s.liveColumn} <> 0
+    AND ${s.live} <> 0
     AND NOT EXISTS (SELECT 1 FROM agg a WHERE ${same})
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM agg)::int AS computed, (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM zero)::int AS zeroed`;
 }
 
-const pct = (q: number, col: string, filter = '') => `percentile_cont(${q}) WITHIN GROUP (ORDER BY ${col})${filter}`;
+/** Exact continuous percentile (linear interpolation between the two nearest values), as numeric for round(). */
+const pct = (q: number, col: string, filter = '') => `(percentile_cont(${q}) WITHIN GROUP (ORDER BY ${col})${filter})::numeric`;
 
 // ------------------------------------------------------------------ hourly_message_counts
 const MESSAGE_TYPES = ['message.received', 'message.sent'];
@@ -89,7 +90,7 @@ const messageCounts = upsert(
     keys: ['property_id', 'channel', 'direction'],
     values: ['count'],
     zero: 'count = 0',
-    liveColumn: 'count',
+    live: 't.count',
   },
   `agg AS (
   SELECT period_key::timestamptz AS period_start, property_id, COALESCE(channel, 'unknown') AS channel,
@@ -110,7 +111,7 @@ const responseTimes = upsert(
     keys: ['property_id', 'channel'],
     values: ['responses', 'avg_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'max_ms'],
     zero: 'responses = 0, avg_ms = NULL, p50_ms = NULL, p95_ms = NULL, p99_ms = NULL, max_ms = NULL',
-    liveColumn: 'responses',
+    live: 't.responses',
   },
   `agg AS (
   SELECT period_key::timestamptz AS period_start, property_id, COALESCE(channel, 'unknown') AS channel,
@@ -154,7 +155,7 @@ const conversationMetrics = upsert(
       'conversations_started = 0, conversations_resolved = 0, conversations_escalated = 0, avg_first_response_ms = NULL, ' +
       'p50_first_response_ms = NULL, p95_first_response_ms = NULL, avg_resolution_minutes = NULL, p50_resolution_minutes = NULL, ' +
       'p95_resolution_minutes = NULL, ai_handled_count = 0, ai_escalated_count = 0',
-    liveColumn: '(conversations_started + conversations_resolved + conversations_escalated + ai_handled_count + ai_escalated_count + COALESCE(avg_first_response_ms, -1) + 1)',
+    live: '(t.conversations_started + t.conversations_resolved + t.conversations_escalated + t.ai_handled_count + t.ai_escalated_count + COALESCE(t.avg_first_response_ms, -1) + 1)',
   },
   `conv AS (
   SELECT period_key, property_id, conversation_id,
@@ -211,7 +212,7 @@ const staffPerformance = upsert(
     keys: ['property_id', 'staff_id'],
     values: ['conversations_handled', 'tasks_completed', 'avg_response_time_ms', 'satisfaction_avg', 'satisfaction_count'],
     zero: 'conversations_handled = 0, tasks_completed = 0, avg_response_time_ms = NULL, satisfaction_avg = NULL, satisfaction_count = 0',
-    liveColumn: '(conversations_handled + tasks_completed + satisfaction_count + COALESCE(avg_response_time_ms, -1) + 1)',
+    live: '(t.conversations_handled + t.tasks_completed + t.satisfaction_count + COALESCE(t.avg_response_time_ms, -1) + 1)',
   },
   `agg AS (
   SELECT period_key::date AS period_date, property_id, staff_id,
@@ -235,7 +236,7 @@ const intentDistribution = upsert(
     keys: ['property_id', 'intent'],
     values: ['count', 'avg_confidence', 'action_taken_count', 'escalated_count'],
     zero: 'count = 0, avg_confidence = NULL, action_taken_count = 0, escalated_count = 0',
-    liveColumn: '(count + action_taken_count + escalated_count)',
+    live: '(t.count + t.action_taken_count + t.escalated_count)',
   },
   `agg AS (
   SELECT period_key::date AS period_date, property_id, COALESCE(NULLIF(metadata ->> 'intent', ''), 'unknown') AS intent,
@@ -260,7 +261,7 @@ const satisfactionWeekly = upsert(
     keys: ['property_id', 'channel'],
     values: ['surveys_sent', 'responses_received', 'rating_1', 'rating_2', 'rating_3', 'rating_4', 'rating_5', 'avg_rating', 'nps_score'],
     zero: 'surveys_sent = 0, responses_received = 0, rating_1 = 0, rating_2 = 0, rating_3 = 0, rating_4 = 0, rating_5 = 0, avg_rating = NULL, nps_score = NULL',
-    liveColumn: '(surveys_sent + responses_received)',
+    live: '(t.surveys_sent + t.responses_received)',
   },
   `agg AS (
   SELECT period_key::date AS period_start, property_id, COALESCE(channel, 'unknown') AS channel,
@@ -305,9 +306,8 @@ const monthlySummary = upsert(
       'top_intents',
       'channel_breakdown',
     ],
-    zero:
-      "total_conversations = 0, total_messages = 0, total_tasks = 0, ai_resolution_rate = NULL, avg_satisfaction = NULL, avg_response_time_minutes = NULL, top_intents = '[]', channel_breakdown = '{}'",
-    liveColumn: '(total_conversations + total_messages + total_tasks + jsonb_array_length(top_intents) + COALESCE(avg_satisfaction, 0) + COALESCE(avg_response_time_minutes, 0))',
+    zero: "total_conversations = 0, total_messages = 0, total_tasks = 0, ai_resolution_rate = NULL, avg_satisfaction = NULL, avg_response_time_minutes = NULL, top_intents = '[]', channel_breakdown = '{}'",
+    live: '(t.total_conversations + t.total_messages + t.total_tasks + jsonb_array_length(t.top_intents) + COALESCE(t.avg_satisfaction, 0) + COALESCE(t.avg_response_time_minutes, 0))',
   },
   `totals AS (
   SELECT period_key, property_id,
@@ -359,7 +359,13 @@ export const AGGREGATIONS: readonly AggregationDefinition[] = [
     sql: messageCounts,
     refreshesTokenRollups: true,
   },
-  { name: 'hourly_response_times', granularity: 'hourly', table: 'agg_response_times_hourly', eventTypes: RESPONSE_TYPES, sql: responseTimes },
+  {
+    name: 'hourly_response_times',
+    granularity: 'hourly',
+    table: 'agg_response_times_hourly',
+    eventTypes: RESPONSE_TYPES,
+    sql: responseTimes,
+  },
   {
     name: 'daily_conversation_metrics',
     granularity: 'daily',
@@ -367,7 +373,13 @@ export const AGGREGATIONS: readonly AggregationDefinition[] = [
     eventTypes: CONVERSATION_TYPES,
     sql: conversationMetrics,
   },
-  { name: 'daily_staff_performance', granularity: 'daily', table: 'agg_staff_performance_daily', eventTypes: STAFF_TYPES, sql: staffPerformance },
+  {
+    name: 'daily_staff_performance',
+    granularity: 'daily',
+    table: 'agg_staff_performance_daily',
+    eventTypes: STAFF_TYPES,
+    sql: staffPerformance,
+  },
   {
     name: 'daily_intent_distribution',
     granularity: 'daily',

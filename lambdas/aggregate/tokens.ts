@@ -16,8 +16,8 @@ const UNPRICED = '(p.model IS NULL AND m.input_tokens + m.output_tokens > 0)';
 const REFRESH = `
 WITH days AS (
   SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date AS day FROM messages
-  WHERE ($1::timestamptz IS NULL OR COALESCE(updated_at, inserted_at) > $1::timestamptz - interval '5 minutes')
-    AND COALESCE(updated_at, inserted_at) <= $2::timestamptz
+  WHERE ($1::text IS NULL OR COALESCE(updated_at, inserted_at) > $1::text::timestamptz - interval '5 minutes')
+    AND COALESCE(updated_at, inserted_at) <= $2::text::timestamptz
 ), src AS (
   SELECT d.day, m.*, c.user_id, c.platform, ${COST} AS cost, ${UNPRICED} AS unpriced
   FROM days d
@@ -90,20 +90,25 @@ export interface TokenRefresh {
 /** One refresh, in the caller's transaction (which holds the job's advisory lock). `full`: every day. */
 export async function refreshTokenRollups(tx: SqlExecutor, options: { full?: boolean } = {}): Promise<TokenRefresh> {
   const [w] = await tx.query<{ through: string | null }>(
-    'SELECT aggregated_through AS through FROM agg_watermarks WHERE agg_table = $1::text FOR UPDATE',
+    'SELECT aggregated_through::text AS through FROM agg_watermarks WHERE agg_table = $1::text FOR UPDATE',
     [TOKEN_MARK],
   );
-  const [m] = await tx.query<{ mark: string | null }>('SELECT max(COALESCE(updated_at, inserted_at)) AS mark FROM messages');
+  const [m] = await tx.query<{ mark: string | null }>(
+    'SELECT max(COALESCE(updated_at, inserted_at))::text AS mark FROM messages' /* text: keeps the microseconds */,
+  );
   const mark = m?.mark ?? new Date(0).toISOString();
   const since = options.full ? null : (w?.through ?? null);
   const [r] = await tx.query<{ days: number; user_rows: number; platform_rows: number; zeroed: number }>(REFRESH, [
-    { sqlType: 'timestamptz', value: since },
-    { sqlType: 'timestamptz', value: mark },
+    { sqlType: 'text', value: since },
+    { sqlType: 'text', value: mark },
   ]);
   await tx.execute(
-    `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through) VALUES ($1::text, 'day', 'UTC', '{}', $2::timestamptz)
+    `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through) VALUES ($1::text, 'day', 'UTC', '{}', $2::text::timestamptz)
      ON CONFLICT (agg_table) DO UPDATE SET aggregated_through = GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through), updated_at = now()`,
-    [{ sqlType: 'text', value: TOKEN_MARK }, { sqlType: 'timestamptz', value: mark }],
+    [
+      { sqlType: 'text', value: TOKEN_MARK },
+      { sqlType: 'text', value: mark },
+    ],
   );
   return { days: r?.days ?? 0, userRows: r?.user_rows ?? 0, platformRows: r?.platform_rows ?? 0, zeroed: r?.zeroed ?? 0 };
 }

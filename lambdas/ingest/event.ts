@@ -117,7 +117,8 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
   const { id, eventType, timestamp, propertyId, value, durationMs, metadata } = e;
   if (typeof id !== 'string' || id.length === 0 || id.length > rules.maxIdLength)
     problems.push(`id must be a string of 1–${rules.maxIdLength} characters`);
-  if (typeof eventType !== 'string' || !TYPES.has(eventType)) problems.push(`eventType "${String(eventType)}" is not one of the 25 event types`);
+  if (typeof eventType !== 'string' || !TYPES.has(eventType))
+    problems.push(`eventType "${String(eventType)}" is not one of the 25 event types`);
   if (typeof propertyId !== 'string' || propertyId.trim().length === 0 || propertyId.length > rules.maxIdLength)
     problems.push(`propertyId must be a non-empty string of at most ${rules.maxIdLength} characters`);
   let at: number | undefined;
@@ -125,7 +126,8 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
     problems.push('timestamp must be an ISO-8601 instant with a zone (e.g. 2025-10-26T01:30:00Z)');
   else {
     at = Date.parse(timestamp);
-    if (at > now.getTime() + rules.maxFutureMs) problems.push(`timestamp ${timestamp} is more than ${rules.maxFutureMs / 60_000} min in the future`);
+    if (at > now.getTime() + rules.maxFutureMs)
+      problems.push(`timestamp ${timestamp} is more than ${rules.maxFutureMs / 60_000} min in the future`);
     if (at < now.getTime() - rules.retentionDays * 86_400_000)
       problems.push(`timestamp ${timestamp} is older than the raw-event retention (${rules.retentionDays} days)`);
   }
@@ -134,7 +136,8 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
     if (v !== undefined && v !== null && (typeof v !== 'string' || v.length === 0 || v.length > rules.maxDimensionLength))
       problems.push(`${d} must be a non-empty string of at most ${rules.maxDimensionLength} characters`);
   }
-  if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isFinite(value))) problems.push('value must be a finite number');
+  if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isFinite(value)))
+    problems.push('value must be a finite number');
   if (
     durationMs !== undefined &&
     durationMs !== null &&

@@ -140,7 +140,10 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
       result.invalidations += r.invalidated;
     } catch (err) {
       const message = (err as Error).message;
-      deps.log.error('Ingest: the database refused a chunk; its records fail and will be retried', { records: c.ids.length, error: message });
+      deps.log.error('Ingest: the database refused a chunk; its records fail and will be retried', {
+        records: c.ids.length,
+        error: message,
+      });
       result.failedRecordIds.push(...c.ids);
       result.errors.push(message);
     }
@@ -157,9 +160,11 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
         else rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: v.reason, source });
       }
     for (const r of rejected)
-      if (result.firstRejections.length < 20) result.firstRejections.push({ recordId: rec.recordId, eventId: r.event_id, reason: r.reason });
+      if (result.firstRejections.length < 20)
+        result.firstRejections.push({ recordId: rec.recordId, eventId: r.event_id, reason: r.reason });
     const bytes = valid.reduce((n, s) => n + s.length + 1, 0) + rejected.reduce((n, r) => n + r.raw.length + r.reason.length + 64, 0);
-    if (chunk.ids.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES)) await flush();
+    if (chunk.ids.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES))
+      await flush();
     chunk.ids.push(rec.recordId);
     chunk.valid.push(...valid);
     chunk.rejected.push(...rejected);
