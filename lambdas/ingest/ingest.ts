@@ -152,12 +152,13 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     const valid: string[] = [];
     const rejected: RejectedRow[] = [];
     const parsed = eventsOf(rec.body);
-    if ('error' in parsed) rejected.push({ event_id: null, raw: storable(rec.body), reason: parsed.error, source });
+    if ('error' in parsed) rejected.push({ event_id: null, raw: storable(rec.body), reason: storable(parsed.error), source });
     else
       for (const ev of parsed.events) {
         const v = validateEvent(ev, now, rules);
         if (v.ok) valid.push(JSON.stringify(v.row satisfies EventRow));
-        else rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: v.reason, source });
+        else
+          rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: storable(v.reason), source });
       }
     for (const r of rejected)
       if (result.firstRejections.length < 20)
