@@ -189,7 +189,7 @@ describe.each(DRIVERS)('analytics ingest through the %s driver', (driver) => {
   it('end to end: what the collector sends (SQS double) is what the ingest inserts', async () => {
     const sqs = mockClient(SQSClient);
     const bodies: { id: string; body: string }[] = [];
-    sqs.on(SendMessageBatchCommand).callsFake((input) => {
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries?: { Id: string; MessageBody: string }[] }) => {
       for (const e of input.Entries ?? []) bodies.push({ id: `msg-${bodies.length}`, body: e.MessageBody as string });
       return { Successful: (input.Entries ?? []).map((e) => ({ Id: e.Id, MessageId: 'x', MD5OfMessageBody: 'x' })), Failed: [] };
     });
