@@ -12,6 +12,7 @@ import type { Construct } from 'constructs';
 import { NAMESPACE } from '../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../config';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import { Analytics } from './jobs/analytics';
 import type { StatefulStack } from './stateful-stack';
 
 export interface JobsStackProps extends StackProps {
@@ -129,8 +130,24 @@ export class JobsStack extends Stack {
       }),
     );
 
+    // ---------------------------------------------------------------- analytics: ingest queue + seven aggregations (issue 14)
+    const withDatabaseOnly = (job: ScheduledJob) => {
+      cluster.grantDataApiAccess(job.fn);
+      this.jobs[job.name] = job;
+      return job;
+    };
+    const analytics = new Analytics(this, 'Analytics', {
+      config,
+      alarmTopic: stateful.alarmTopic,
+      logRetention,
+      environment: dbEnv,
+      withData,
+      withDatabaseOnly,
+    });
+
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
+    // (ingest is a queue consumer, not a run: no ledger record, nothing to be stale)
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'ingest');
     withData(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
@@ -159,7 +176,7 @@ export class JobsStack extends Stack {
     stateful.ledger.grantReadData(databaseSize.fn);
 
     this.platformAlarms(config, stateful);
-    this.dashboard(config);
+    this.dashboard(config).addWidgets(...analytics.widgets());
   }
 
   private platformAlarms(config: EnvironmentConfig, stateful: StatefulStack): void {
@@ -233,7 +250,7 @@ export class JobsStack extends Stack {
     );
   }
 
-  private dashboard(config: EnvironmentConfig): void {
+  private dashboard(config: EnvironmentConfig): cloudwatch.Dashboard {
     const dash = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dlc-${config.name}` });
     const archive = this.jobs.archive as ScheduledJob;
     dash.addWidgets(
@@ -250,7 +267,7 @@ export class JobsStack extends Stack {
       new cloudwatch.GraphWidget({
         title: 'Minutes since last success',
         left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill')
+          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'ingest')
           .map(
             (n) =>
               new cloudwatch.Metric({
@@ -269,5 +286,6 @@ export class JobsStack extends Stack {
         width: 12,
       }),
     );
+    return dash;
   }
 }

@@ -3,11 +3,13 @@
  * exporting `register(program)` and a line in this list (plus its npm script).
  */
 import type { Command } from 'commander';
+import * as aggregate from './aggregate';
 import * as archive from './archive';
 import * as backfill from './backfill';
 import * as demo from './demo';
+import * as ingest from './ingest';
 import * as invoke from './invoke';
 import * as migrate from './migrate';
 import * as search from './search';
 
-export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo];
+export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo, ingest, aggregate];
