@@ -261,13 +261,26 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   check(a.timeoutMinutes >= 1 && a.timeoutMinutes <= 15, 'archive.timeoutMinutes must be 1–15 (Lambda maximum)');
   check(a.seedKeyPrefix.length > 0 && a.saverKeyPrefix.length > 0, 'archive key prefixes must not be empty');
   const an = env.analytics;
-  check(Number.isInteger(an.ingestBatchSize) && an.ingestBatchSize >= 1 && an.ingestBatchSize <= 10_000, 'analytics.ingestBatchSize must be 1–10000');
-  check(an.ingestBatchingWindowSeconds >= 0 && an.ingestBatchingWindowSeconds <= 300, 'analytics.ingestBatchingWindowSeconds must be 0–300');
+  check(
+    Number.isInteger(an.ingestBatchSize) && an.ingestBatchSize >= 1 && an.ingestBatchSize <= 10_000,
+    'analytics.ingestBatchSize must be 1–10000',
+  );
+  check(
+    an.ingestBatchingWindowSeconds >= 0 && an.ingestBatchingWindowSeconds <= 300,
+    'analytics.ingestBatchingWindowSeconds must be 0–300',
+  );
   check(an.ingestTimeoutSeconds >= 10 && an.ingestTimeoutSeconds <= 900, 'analytics.ingestTimeoutSeconds must be 10–900');
-  check(Number.isInteger(an.maxReceiveCount) && an.maxReceiveCount >= 1 && an.maxReceiveCount <= 1000, 'analytics.maxReceiveCount must be 1–1000');
+  check(
+    Number.isInteger(an.maxReceiveCount) && an.maxReceiveCount >= 1 && an.maxReceiveCount <= 1000,
+    'analytics.maxReceiveCount must be 1–1000',
+  );
   check(an.rejectedEventsAlarmPerHour >= 0, 'analytics.rejectedEventsAlarmPerHour must be ≥ 0');
-  check(an.aggregationTimeoutMinutes >= 1 && an.aggregationTimeoutMinutes <= 15, 'analytics.aggregationTimeoutMinutes must be 1–15 (Lambda maximum)');
-  for (const [g, m] of Object.entries(an.staleAfterMinutes)) check(m >= 15, `analytics.staleAfterMinutes.${g} must be at least 15 (the watchdog runs every 15 min)`);
+  check(
+    an.aggregationTimeoutMinutes >= 1 && an.aggregationTimeoutMinutes <= 15,
+    'analytics.aggregationTimeoutMinutes must be 1–15 (Lambda maximum)',
+  );
+  for (const [g, m] of Object.entries(an.staleAfterMinutes))
+    check(m >= 15, `analytics.staleAfterMinutes.${g} must be at least 15 (the watchdog runs every 15 min)`);
   const r = env.retention;
   for (const [k, v] of Object.entries(r))
     if (typeof v === 'number') check(Number.isInteger(v) && v >= 1, `retention.${k} must be a positive integer`);

@@ -23,7 +23,9 @@ export interface AggregateOptions {
   json?: boolean;
 }
 
-export type AggregateRun = { job: string; status: 'completed'; result: AggregateResult } | { job: string; status: 'skipped'; reason: string };
+export type AggregateRun =
+  | { job: string; status: 'completed'; result: AggregateResult }
+  | { job: string; status: 'skipped'; reason: string };
 
 /** The jobs asked for, each in runExclusive with the local ledger. */
 export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<AggregateRun[]> {
@@ -31,7 +33,9 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
   if (o.period && (o.from || o.to)) throw new UsageError('Give --period or --from/--to, not both');
   if (!o.from !== !o.to) throw new UsageError('--from and --to go together');
   const names = o.all ? AGGREGATIONS.map((a) => a.name) : [o.job as string];
-  for (const n of names) if (!AGGREGATIONS.some((a) => a.name === n)) throw new UsageError(`Unknown job "${n}": expected one of ${AGGREGATIONS.map((a) => a.name).join(', ')}`);
+  for (const n of names)
+    if (!AGGREGATIONS.some((a) => a.name === n))
+      throw new UsageError(`Unknown job "${n}": expected one of ${AGGREGATIONS.map((a) => a.name).join(', ')}`);
   let timeZone: string;
   try {
     timeZone = assertTimeZone(o.timeZone ?? getEnvironment(process.env.ENV_NAME ?? 'dev').aggregation.timeZone);
@@ -39,7 +43,11 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
     throw new UsageError((e as Error).message);
   }
   const now = parseNow(o.now);
-  const mode: AggregateMode = o.period ? { kind: 'period', start: o.period } : o.from && o.to ? { kind: 'range', from: o.from, to: o.to } : { kind: 'scheduled' };
+  const mode: AggregateMode = o.period
+    ? { kind: 'period', start: o.period }
+    : o.from && o.to
+      ? { kind: 'range', from: o.from, to: o.to }
+      : { kind: 'scheduled' };
   const ledger = new FileRunLedger(o.ledgerFile);
   const out: AggregateRun[] = [];
   for (const job of names) {
@@ -48,7 +56,9 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
         { sql, log: memoryLog(), metrics: memoryMetrics(), ledger, clock: { now: () => now }, leaseMs: 20 * 60_000 },
         { job, mode, timeZone },
       );
-      out.push(r.status === 'completed' ? { job, status: 'completed', result: r.outcome.result } : { job, status: 'skipped', reason: r.reason });
+      out.push(
+        r.status === 'completed' ? { job, status: 'completed', result: r.outcome.result } : { job, status: 'skipped', reason: r.reason },
+      );
     } catch (e) {
       if (e instanceof PeriodError) throw new UsageError(e.message);
       throw e;
@@ -60,7 +70,9 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
 export function register(program: Command): void {
   program
     .command('aggregate')
-    .description('run analytics aggregations on DATABASE_URL: what the schedule would do now, one closed period, or every closed period in a range')
+    .description(
+      'run analytics aggregations on DATABASE_URL: what the schedule would do now, one closed period, or every closed period in a range',
+    )
     .option('--job <name>', `one aggregation: ${AGGREGATIONS.map((a) => a.name).join(', ')}`)
     .option('--all', 'the seven aggregations')
     .option('--period <start>', 'one closed period, by its first local hour/day/Monday/month: 2025-10-26T02, 2025-10-26, 2025-10')
@@ -84,7 +96,9 @@ export function register(program: Command): void {
             console.log(
               `${x.job} → ${x.table}: ${periods} (${x.timeZone}) + ${x.invalidatedBuckets.length} late-data bucket(s); ` +
                 `rows: ${x.rowsComputed} computed, ${x.rowsWritten} written, ${x.rowsZeroed} zeroed` +
-                (x.tokens ? `; token rollups: ${x.tokens.days} day(s), ${x.tokens.userRows} user rows, ${x.tokens.platformRows} platform rows` : ''),
+                (x.tokens
+                  ? `; token rollups: ${x.tokens.days} day(s), ${x.tokens.userRows} user rows, ${x.tokens.platformRows} platform rows`
+                  : ''),
             );
           }
         });

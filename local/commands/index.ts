@@ -12,4 +12,13 @@ import * as invoke from './invoke';
 import * as migrate from './migrate';
 import * as search from './search';
 
-export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo, ingest, aggregate];
+export const COMMANDS: readonly { register(program: Command): void }[] = [
+  migrate,
+  archive,
+  backfill,
+  search,
+  invoke,
+  demo,
+  ingest,
+  aggregate,
+];

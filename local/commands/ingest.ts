@@ -12,7 +12,8 @@ import { fail, output, UsageError, withDatabase } from './common';
 export function parseNow(value: string | undefined): Date {
   if (value === undefined) return new Date();
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t)) throw new UsageError(`--now must be an ISO-8601 instant (2025-10-27T02:00:00+01:00), not "${value}"`);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t))
+    throw new UsageError(`--now must be an ISO-8601 instant (2025-10-27T02:00:00+01:00), not "${value}"`);
   return new Date(t);
 }
 
@@ -23,7 +24,16 @@ export async function ingestFile(
   now: Date,
   linesPerBatch = 5_000,
 ): Promise<Omit<IngestResult, 'failedRecordIds'> & { lines: number; failedLines: number[] }> {
-  const total = { accepted: 0, duplicates: 0, rejected: 0, invalidations: 0, firstRejections: [] as IngestResult['firstRejections'], errors: [] as string[], lines: 0, failedLines: [] as number[] };
+  const total = {
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalidations: 0,
+    firstRejections: [] as IngestResult['firstRejections'],
+    errors: [] as string[],
+    lines: 0,
+    failedLines: [] as number[],
+  };
   const rules = { ...DEFAULT_RULES, retentionDays: getEnvironment(process.env.ENV_NAME ?? 'dev').retention.rawEventsDays };
   let batch: IngestRecord[] = [];
   const flush = async () => {
@@ -64,9 +74,12 @@ export function register(program: Command): void {
       await withDatabase(async (sql) => {
         const r = await ingestFile(sql, file, now);
         output(o.json, r, () => {
-          console.log(`${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected), ${r.invalidations} late-data buckets invalidated`);
+          console.log(
+            `${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected), ${r.invalidations} late-data buckets invalidated`,
+          );
           for (const x of r.firstRejections) console.log(`  ${x.recordId}${x.eventId ? ` (${x.eventId})` : ''}: ${x.reason}`);
-          if (r.failedLines.length > 0) console.log(`${r.failedLines.length} lines NOT ingested (database error: ${r.errors[0]}); rerun: duplicates are skipped`);
+          if (r.failedLines.length > 0)
+            console.log(`${r.failedLines.length} lines NOT ingested (database error: ${r.errors[0]}); rerun: duplicates are skipped`);
         });
         if (r.failedLines.length > 0) fail();
       });

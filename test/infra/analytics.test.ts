@@ -21,9 +21,7 @@ describe('analytics infrastructure (issue 14)', () => {
     t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dlc-dev-analytics-events-dlq', KmsMasterKeyId: Match.anyValue() });
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: 'Analytics events queue and its dead-letter queue' });
     const policies = t.findResources('AWS::SQS::QueuePolicy');
-    const denies = Object.values(policies).filter((p) =>
-      JSON.stringify(p).includes('"aws:SecureTransport":"false"'),
-    );
+    const denies = Object.values(policies).filter((p) => JSON.stringify(p).includes('"aws:SecureTransport":"false"'));
     expect(denies.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -92,13 +90,20 @@ describe('analytics infrastructure (issue 14)', () => {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-analytics-IngestBacklog', MetricName: 'ApproximateAgeOfOldestMessage' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-dev-analytics-IngestBacklog',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+    });
   });
 
   it('shows ingest and aggregation widgets on the dashboard', () => {
     const dash = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0];
     const body = JSON.stringify(dash?.Properties.DashboardBody);
-    for (const title of ['Analytics ingest: events per 5 min', 'Analytics queue: backlog and dead letters', 'Aggregations: minutes since last success'])
+    for (const title of [
+      'Analytics ingest: events per 5 min',
+      'Analytics queue: backlog and dead letters',
+      'Aggregations: minutes since last success',
+    ])
       expect(body).toContain(title);
   });
 
@@ -107,7 +112,7 @@ describe('analytics infrastructure (issue 14)', () => {
       .filter(([id]) => id.includes(idPart))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()));
 
-  it("grants each function at least the actions its code calls (permissions.ts), and the aggregations no queue access", () => {
+  it('grants each function at least the actions its code calls (permissions.ts), and the aggregations no queue access', () => {
     const aggregate = functionActions('AggregatemonthlysummaryFunctionServiceRole');
     expect(aggregate).toEqual(expect.arrayContaining([...AGGREGATE_ACTIONS]));
     expect(aggregate.filter((a) => a.startsWith('sqs:'))).toEqual([]);

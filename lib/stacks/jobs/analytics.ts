@@ -96,7 +96,8 @@ export class Analytics extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'Analytics events could not be written after every retry: they wait in the DLQ. Runbook: README "IngestDlqNotEmpty".',
+      alarmDescription:
+        'Analytics events could not be written after every retry: they wait in the DLQ. Runbook: README "IngestDlqNotEmpty".',
     });
     alarm('EventsRejected', {
       metric: this.ingest.jobMetric('EventsRejected', Duration.hours(1)),
@@ -188,4 +189,3 @@ function minutesSinceLastSuccess(job: string): cloudwatch.Metric {
     period: Duration.minutes(15),
   });
 }
-
