@@ -15,7 +15,14 @@ import { JsonText } from '../lambdas/shared/sql/bulk';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 
 const TZ = 'Europe/Madrid';
-const TYPES = ['message.received', 'message.sent', 'conversation.started', 'response.time_recorded', 'intent.classified', 'conversation.resolved'];
+const TYPES = [
+  'message.received',
+  'message.sent',
+  'conversation.started',
+  'response.time_recorded',
+  'intent.classified',
+  'conversation.resolved',
+];
 
 export interface IngestBench {
   events: number;
@@ -56,7 +63,16 @@ export async function benchIngest(sql: PgSql, events: number, perRecord = 500): 
   await sql.execute('CREATE TEMP TABLE IF NOT EXISTS ceiling_events (LIKE analytics_events INCLUDING DEFAULTS)');
   const rows = Array.from({ length: events }, (_, i) => {
     const e = mk('x', i);
-    return JSON.stringify({ id: e.id, event_type: e.eventType, occurred_at: e.timestamp, property_id: e.propertyId, channel: e.channel, conversation_id: e.conversationId, duration_ms: e.durationMs, metadata: e.metadata });
+    return JSON.stringify({
+      id: e.id,
+      event_type: e.eventType,
+      occurred_at: e.timestamp,
+      property_id: e.propertyId,
+      channel: e.channel,
+      conversation_id: e.conversationId,
+      duration_ms: e.durationMs,
+      metadata: e.metadata,
+    });
   });
   const t1 = performance.now();
   for (let i = 0; i < rows.length; i += 5_000)
@@ -69,7 +85,14 @@ export async function benchIngest(sql: PgSql, events: number, perRecord = 500): 
   const ceilingSeconds = (performance.now() - t1) / 1000;
   const eventsPerSecond = events / seconds;
   const ceilingEventsPerSecond = events / ceilingSeconds;
-  return { events, eventsPerRecord: perRecord, seconds, eventsPerSecond, ceilingEventsPerSecond, shareOfCeiling: eventsPerSecond / ceilingEventsPerSecond };
+  return {
+    events,
+    eventsPerRecord: perRecord,
+    seconds,
+    eventsPerSecond,
+    ceilingEventsPerSecond,
+    shareOfCeiling: eventsPerSecond / ceilingEventsPerSecond,
+  };
 }
 
 export interface AggregateBench {
@@ -113,7 +136,11 @@ export async function benchAggregate(sql: PgSql, events: number): Promise<Aggreg
            'response.ai_generated', 'response.time_recorded', 'response.staff_sent', 'intent.classified', 'intent.action_taken',
            'conversation.resolved', 'conversation.escalated', 'task.created', 'task.completed', 'satisfaction.survey_sent',
            'satisfaction.rating_received'])[1 + (g % 16)] AS type) t`,
-        [{ sqlType: 'timestamptz', value: start }, { sqlType: 'bigint', value: from + 1 }, { sqlType: 'bigint', value: events }],
+        [
+          { sqlType: 'timestamptz', value: start },
+          { sqlType: 'bigint', value: from + 1 },
+          { sqlType: 'bigint', value: events },
+        ],
       );
     await sql.execute('ANALYZE analytics_events');
   });
@@ -126,7 +153,9 @@ export async function benchAggregate(sql: PgSql, events: number): Promise<Aggreg
     for (const j of ['daily_conversation_metrics', 'daily_staff_performance', 'daily_intent_distribution'])
       await runAggregation(deps(at), aggregation(j), { kind: 'scheduled' }, TZ);
   });
-  const [, monthlySeconds] = await timed(() => runAggregation(deps('2025-10-01T01:00:05Z'), aggregation('monthly_summary'), { kind: 'scheduled' }, TZ));
+  const [, monthlySeconds] = await timed(() =>
+    runAggregation(deps('2025-10-01T01:00:05Z'), aggregation('monthly_summary'), { kind: 'scheduled' }, TZ),
+  );
   // Late data: 1 % of the month's (property, hour) buckets get a late event through ingest.
   const buckets = 20 * 720;
   const late = Math.round(buckets / 100);
@@ -137,10 +166,15 @@ export async function benchAggregate(sql: PgSql, events: number): Promise<Aggreg
     propertyId: `prop-${i % 20}`,
     channel: 'whatsapp',
   }));
-  const r = await ingest({ sql, clock: { now: () => new Date(at) }, log: memoryLog() }, [{ recordId: 'late', body: JSON.stringify({ events: lateEvents }) }]);
+  const r = await ingest({ sql, clock: { now: () => new Date(at) }, log: memoryLog() }, [
+    { recordId: 'late', body: JSON.stringify({ events: lateEvents }) },
+  ]);
   if (r.invalidations !== late) throw new Error(`expected ${late} invalidations, got ${r.invalidations}`);
-  const [rerun, lateRerunSeconds] = await timed(() => runAggregation(deps(at), aggregation('hourly_message_counts'), { kind: 'scheduled' }, TZ));
-  if (rerun.invalidatedBuckets.length !== late) throw new Error(`the rerun recomputed ${rerun.invalidatedBuckets.length} late buckets, not ${late}`);
+  const [rerun, lateRerunSeconds] = await timed(() =>
+    runAggregation(deps(at), aggregation('hourly_message_counts'), { kind: 'scheduled' }, TZ),
+  );
+  if (rerun.invalidatedBuckets.length !== late)
+    throw new Error(`the rerun recomputed ${rerun.invalidatedBuckets.length} late buckets, not ${late}`);
   const [, wholeMonthSeconds] = await timed(() =>
     runAggregation(deps(at), aggregation('hourly_message_counts'), { kind: 'range', from: '2025-09-01', to: '2025-10-01' }, TZ),
   );

@@ -67,7 +67,9 @@ async function main() {
       );
     }
     if (which === 'all' || which === 'ingest') {
-      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) => benchIngest(sql, num('INGEST_EVENTS', 200_000)));
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchIngest(sql, num('INGEST_EVENTS', 200_000)),
+      );
       results.ingest = r;
       console.log(
         `ingest (pg driver): ${r.events} events (${r.eventsPerRecord} per SQS record, 10 records per call) in ${r.seconds.toFixed(2)} s = ` +

@@ -102,7 +102,8 @@ const DIMENSIONS = ['channel', 'guestId', 'staffId', 'conversationId', 'taskId']
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const MAX_INT = 2_147_483_647;
 
-export type Validation = { ok: true; row: EventRow } | { ok: false; reason: string };
+/** `json`: the row serialized for jsonb_to_recordset (metadata serialized once). */
+export type Validation = { ok: true; row: EventRow; json: string } | { ok: false; reason: string };
 
 /**
  * Validates one event as received (any JSON value). Every failing rule is listed in the reason,
@@ -146,42 +147,36 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
     problems.push(`durationMs must be an integer from 0 to ${MAX_INT}`);
   if (eventType === 'satisfaction.rating_received' && !(typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 5))
     problems.push('a satisfaction.rating_received event needs value 1–5 (an integer rating)');
+  let metadataJson = '{}';
   if (metadata !== undefined && metadata !== null) {
     if (typeof metadata !== 'object' || Array.isArray(metadata)) problems.push('metadata must be a JSON object');
     else {
-      const bytes = Buffer.byteLength(JSON.stringify(metadata));
+      metadataJson = JSON.stringify(metadata);
+      const bytes = metadataJson.length < rules.maxMetadataBytes / 4 ? metadataJson.length : Buffer.byteLength(metadataJson);
       if (bytes > rules.maxMetadataBytes) problems.push(`metadata is ${bytes} bytes, more than ${rules.maxMetadataBytes}`);
-      if (hasNulChar(metadata)) problems.push('metadata contains a NUL character (\\u0000), which PostgreSQL cannot store');
+      // JSON.stringify writes a NUL (in a key or a value) as the escape \u0000.
+      if (metadataJson.includes('\\u0000')) problems.push('metadata contains a NUL character (\\u0000), which PostgreSQL cannot store');
     }
   }
   for (const k of ['id', 'propertyId', ...DIMENSIONS] as const)
     if (typeof e[k] === 'string' && (e[k] as string).includes('\u0000')) problems.push(`${k} contains a NUL character`);
   if (problems.length > 0) return { ok: false, reason: problems.join('; ') };
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  return {
-    ok: true,
-    row: {
-      id: id as string,
-      event_type: eventType as string,
-      occurred_at: new Date(at as number).toISOString(),
-      property_id: propertyId as string,
-      channel: str(e.channel),
-      guest_id: str(e.guestId),
-      staff_id: str(e.staffId),
-      conversation_id: str(e.conversationId),
-      task_id: str(e.taskId),
-      value: typeof value === 'number' ? value : null,
-      duration_ms: typeof durationMs === 'number' ? durationMs : null,
-      metadata: (metadata as Record<string, unknown> | null | undefined) ?? {},
-    },
+  const row: Omit<EventRow, 'metadata'> = {
+    id: id as string,
+    event_type: eventType as string,
+    occurred_at: new Date(at as number).toISOString(),
+    property_id: propertyId as string,
+    channel: str(e.channel),
+    guest_id: str(e.guestId),
+    staff_id: str(e.staffId),
+    conversation_id: str(e.conversationId),
+    task_id: str(e.taskId),
+    value: typeof value === 'number' ? value : null,
+    duration_ms: typeof durationMs === 'number' ? durationMs : null,
   };
-}
-
-function hasNulChar(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\u0000');
-  if (Array.isArray(v)) return v.some(hasNulChar);
-  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNulChar(x));
-  return false;
+  const json = `${JSON.stringify(row).slice(0, -1)},"metadata":${metadataJson}}`;
+  return { ok: true, row: { ...row, metadata: (metadata as Record<string, unknown> | null | undefined) ?? {} }, json };
 }
 
 /** The id of a raw event, when it has a usable one (for the rejected row). */

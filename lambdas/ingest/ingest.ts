@@ -10,7 +10,7 @@ import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import { JsonText } from '../shared/sql/bulk';
 import { BULK_PARAM_BUDGET_BYTES, type SqlExecutor } from '../shared/sql/types';
-import { DEFAULT_RULES, type EventRow, rawEventId, type ValidationRules, validateEvent } from './event';
+import { DEFAULT_RULES, rawEventId, type ValidationRules, validateEvent } from './event';
 
 /** One unit of delivery: an SQS message (many events, the collector's `{"events": [...]}`) or a file line. */
 export interface IngestRecord {
@@ -156,7 +156,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     else
       for (const ev of parsed.events) {
         const v = validateEvent(ev, now, rules);
-        if (v.ok) valid.push(JSON.stringify(v.row satisfies EventRow));
+        if (v.ok) valid.push(v.json);
         else
           rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: storable(v.reason), source });
       }
