@@ -126,6 +126,9 @@ export function parseLocal(text: string, timeZone: string): Date {
     // prefer the first one (one hour earlier) if it shows the same wall clock.
     const earlier = new Date(t.getTime() - HOUR);
     if (formatInZone(earlier, timeZone).slice(0, 16) === formatInZone(t, timeZone).slice(0, 16)) return earlier;
+    const wall = `${m[1]}-${m[2]}-${pad(d)}T${pad(h)}:${pad(mi)}`;
+    if (formatInZone(t, timeZone).slice(0, 16) !== wall)
+      throw new PeriodError(`${wall} does not exist in ${timeZone} (skipped by a daylight-saving change)`);
     return t;
   }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return new Date(text);
