@@ -25,18 +25,22 @@ export interface AggregationDefinition {
 
 const list = (types: readonly string[]) => types.map((t) => `'${t}'`).join(', ');
 
-/** Buckets and their events: whole periods scan by time, property buckets by (property, time). */
+/**
+ * Buckets and their events, one parameterized index range scan per bucket (LATERAL): whole periods by
+ * time (occurred_at index), property buckets by (property, time), so a late-data run reads only
+ * the rows of its buckets whatever the planner guesses for the jsonb parameter's row count.
+ */
 function eventsCte(types: readonly string[]): string {
   return `b AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text)
 ), ev AS (
-  SELECT b.period_key, e.* FROM b JOIN analytics_events e
-    ON b.property_id IS NULL AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end
-  WHERE e.event_type IN (${list(types)})
-  UNION ALL
-  SELECT b.period_key, e.* FROM b JOIN analytics_events e
-    ON e.property_id = b.property_id AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end
-  WHERE e.event_type IN (${list(types)})
+  SELECT b.period_key, e.* FROM b CROSS JOIN LATERAL (
+    SELECT * FROM analytics_events e
+    WHERE b.property_id IS NULL AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end AND e.event_type IN (${list(types)})
+    UNION ALL
+    SELECT * FROM analytics_events e
+    WHERE e.property_id = b.property_id AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end AND e.event_type IN (${list(types)})
+  ) e
 )`;
 }
 
