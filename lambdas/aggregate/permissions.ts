@@ -4,6 +4,8 @@ export const IAM_ACTIONS = [
   'rds-data:BeginTransaction',
   'rds-data:CommitTransaction',
   'rds-data:RollbackTransaction',
+  // the Data API reads the role's secret with the caller's credentials
+  'secretsmanager:GetSecretValue',
   'dynamodb:PutItem',
   'dynamodb:GetItem',
   'dynamodb:Query',
