@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- archive|archive-costs|backfill]`: speed and memory, measured here (never in tests).
+ * `npm run bench [-- archive|archive-costs|backfill|ingest|aggregate]`: speed and memory, measured here (never in tests).
  * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
  */
 import { startPostgres, startRedis } from '../local/services';
+import { benchAggregate, benchIngest } from './analytics.bench';
 import { benchArchive } from './archive.bench';
 import { benchArchiveCosts } from './archive-costs.bench';
 import { benchBackfill } from './backfill.bench';
@@ -82,6 +83,32 @@ async function main() {
         );
       }
       results.retention = runs;
+    }
+    if (which === 'all' || which === 'ingest') {
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchIngest(sql, num('INGEST_EVENTS', 200_000)),
+      );
+      results.ingest = r;
+      console.log(
+        `ingest (pg driver): ${r.events} events (${r.eventsPerRecord} per SQS record, 10 records per call) in ${r.seconds.toFixed(2)} s = ` +
+          `${Math.round(r.eventsPerSecond)} events/s (target ≥ 50000); ceiling (bare INSERT … SELECT of the same JSON) ` +
+          `${Math.round(r.ceilingEventsPerSecond)} events/s; the ingest path reaches ${Math.round(100 * r.shareOfCeiling)}% of it`,
+      );
+    }
+    if (which === 'all' || which === 'aggregate') {
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchAggregate(sql, num('AGGREGATE_EVENTS', 10_000_000)),
+      );
+      results.aggregate = r;
+      console.log(
+        `aggregate: ${r.events} events over 30 days × 20 properties (generated in ${r.generateSeconds.toFixed(0)} s): ` +
+          `one hourly run ${r.hourlySeconds.toFixed(2)} s (target < 1 s); the three daily jobs for one day ${r.dailyThreeSeconds.toFixed(2)} s (< 10 s); ` +
+          `monthly ${r.monthlySeconds.toFixed(2)} s (< 60 s)`,
+      );
+      console.log(
+        `aggregate, late data: rerun of ${r.lateBuckets} late (property, hour) buckets (1 % of the month) + the new hour ${r.lateRerunSeconds.toFixed(2)} s; ` +
+          `recomputing the whole month ${r.wholeMonthSeconds.toFixed(2)} s; ratio ×${r.ratio.toFixed(1)}`,
+      );
     }
   } finally {
     await redisServer.stop();

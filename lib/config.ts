@@ -76,6 +76,21 @@ export interface AggregationJobConfig {
   readonly granularity: 'hourly' | 'daily' | 'weekly' | 'monthly';
 }
 
+/** Analytics ingestion (SQS → ingest Lambda) and the aggregation functions (issue 14). */
+export interface AnalyticsConfig {
+  /** Records per ingest invocation (each record carries many events) and how long SQS may gather them. */
+  readonly ingestBatchSize: number;
+  readonly ingestBatchingWindowSeconds: number;
+  readonly ingestTimeoutSeconds: number;
+  /** Receives before a message goes to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Rejected events per hour that page (0 pages on the first one). */
+  readonly rejectedEventsAlarmPerHour: number;
+  readonly aggregationTimeoutMinutes: number;
+  /** Stale alarms through the watchdog's minutes-since-last-success, per cadence. */
+  readonly staleAfterMinutes: Readonly<Record<AggregationJobConfig['granularity'], number>>;
+}
+
 export interface AuroraConfig {
   /** 0 enables auto-pause (dev); ≥ 0.5 keeps the cluster warm (prod). */
   readonly minCapacityAcu: number;
@@ -104,6 +119,7 @@ export interface EnvironmentConfig {
   readonly region?: string;
   readonly archive: ArchiveConfig;
   readonly aggregation: { readonly timeZone: string; readonly jobs: readonly AggregationJobConfig[] };
+  readonly analytics: AnalyticsConfig;
   readonly retention: RetentionConfig;
   readonly backfill: { readonly timeoutMinutes: number; readonly batchSize: number };
   readonly aurora: AuroraConfig;
@@ -124,7 +140,9 @@ const aggregationJobs = (timeZone: string): AggregationJobConfig[] => [
   { name: 'daily_conversation_metrics', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
   { name: 'daily_staff_performance', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
   { name: 'daily_intent_distribution', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
-  { name: 'weekly_satisfaction_trends', granularity: 'weekly', schedule: { cron: 'cron(0 2 ? * SUN *)', timeZone } },
+  // Weeks start on Monday (ISO 8601): the week closes at Monday 00:00, so it runs Monday 02:00
+  // (seed 001's Sunday 02:00 would aggregate a week that has six days left; docs/decisions.md).
+  { name: 'weekly_satisfaction_trends', granularity: 'weekly', schedule: { cron: 'cron(0 2 ? * MON *)', timeZone } },
   { name: 'monthly_summary', granularity: 'monthly', schedule: { cron: 'cron(0 3 1 * ? *)', timeZone } },
 ];
 
@@ -227,6 +245,15 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
     staleAfterMinutes: 90,
   },
   aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID) },
+  analytics: {
+    ingestBatchSize: 10,
+    ingestBatchingWindowSeconds: 5,
+    ingestTimeoutSeconds: 60,
+    maxReceiveCount: 5,
+    rejectedEventsAlarmPerHour: 0,
+    aggregationTimeoutMinutes: 15,
+    staleAfterMinutes: { hourly: 90, daily: 26 * 60, weekly: 8 * 24 * 60, monthly: 32 * 24 * 60 },
+  },
   retention: {
     schedule: { cron: 'cron(30 4 * * ? *)', timeZone: MADRID },
     timeZone: MADRID,
@@ -345,6 +372,27 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   check(a.timeoutMinutes >= 1 && a.timeoutMinutes <= 15, 'archive.timeoutMinutes must be 1–15 (Lambda maximum)');
   check(a.seedKeyPrefix.length > 0 && a.saverKeyPrefix.length > 0, 'archive key prefixes must not be empty');
   problems.push(...retentionProblems(env.retention));
+  const an = env.analytics;
+  check(
+    Number.isInteger(an.ingestBatchSize) && an.ingestBatchSize >= 1 && an.ingestBatchSize <= 10_000,
+    'analytics.ingestBatchSize must be 1–10000',
+  );
+  check(
+    an.ingestBatchingWindowSeconds >= 0 && an.ingestBatchingWindowSeconds <= 300,
+    'analytics.ingestBatchingWindowSeconds must be 0–300',
+  );
+  check(an.ingestTimeoutSeconds >= 10 && an.ingestTimeoutSeconds <= 900, 'analytics.ingestTimeoutSeconds must be 10–900');
+  check(
+    Number.isInteger(an.maxReceiveCount) && an.maxReceiveCount >= 1 && an.maxReceiveCount <= 1000,
+    'analytics.maxReceiveCount must be 1–1000',
+  );
+  check(an.rejectedEventsAlarmPerHour >= 0, 'analytics.rejectedEventsAlarmPerHour must be ≥ 0');
+  check(
+    an.aggregationTimeoutMinutes >= 1 && an.aggregationTimeoutMinutes <= 15,
+    'analytics.aggregationTimeoutMinutes must be 1–15 (Lambda maximum)',
+  );
+  for (const [g, m] of Object.entries(an.staleAfterMinutes))
+    check(m >= 15, `analytics.staleAfterMinutes.${g} must be at least 15 (the watchdog runs every 15 min)`);
   check(
     env.aurora.minCapacityAcu >= 0 && env.aurora.maxCapacityAcu >= Math.max(1, env.aurora.minCapacityAcu),
     'aurora capacity: 0 ≤ min ≤ max, max ≥ 1',
@@ -365,6 +413,13 @@ export function validateEnvironment(env: EnvironmentConfig): void {
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Every problem of a retention section (also used for the CLI's `--days` overrides). */
+/** Days a table's rows stay before retention exports and deletes them (its policy's days). */
+export function retentionDaysOf(r: RetentionConfig, table: string): number {
+  const policy = r.policies.find((p) => p.table === table);
+  if (!policy) throw new ConfigError(`No retention policy for table ${table}`);
+  return policy.days;
+}
+
 export function retentionProblems(r: RetentionConfig): string[] {
   const problems: string[] = [];
   const check = (ok: boolean, msg: string) => {

@@ -10,6 +10,7 @@ import { loadMigrations, migrate } from '../lambdas/shared/migrate';
 import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { formatSeconds } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
+import { analyticsStep } from './demo-steps/analytics';
 import { archiveStep } from './demo-steps/archive';
 import { retentionStep } from './demo-steps/retention';
 import { startPostgres, startRedis } from './services';
@@ -30,6 +31,7 @@ export interface DemoContext {
 /** The steps, in order: a new one is a file in local/demo-steps/ and a line here. */
 const STEPS: readonly { readonly title: string; readonly run: (ctx: DemoContext) => Promise<void> }[] = [
   { title: 'Archive: LangGraph checkpoints from Redis into PostgreSQL (seed 000)', run: archiveStep },
+  { title: 'Analytics: a day of events across the DST change, the seven aggregations, late data (seed 001)', run: analyticsStep },
   { title: 'Retention: old rows to S3 cold storage (Parquet), verified, then deleted; DuckDB; restore', run: retentionStep },
 ];
 

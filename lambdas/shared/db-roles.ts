@@ -11,6 +11,8 @@
  * error: a job's tables may arrive in a later migration than its registry entry.
  */
 
+import { AGGREGATIONS } from '../aggregate/registry';
+
 export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
 export interface DbRole {
@@ -87,17 +89,25 @@ export const DB_ROLES = [
       analytics_events: ['INSERT'],
       analytics_events_rejected: ['INSERT'],
       agg_invalidations: ['INSERT'],
+      // read FOR SHARE (is this period already aggregated?): PostgreSQL wants UPDATE on the table for a row lock
+      agg_watermarks: ['SELECT', 'UPDATE'],
     },
   },
   {
     name: 'dlc_aggregate',
-    jobs: ['aggregate'],
-    description: 'analytics_events → agg_* (recomputes whole buckets: delete + insert / upsert), consumes invalidations',
+    // one function per aggregation (lambdas/aggregate/registry.ts), all with this role
+    jobs: ['aggregate', ...AGGREGATIONS.map((a) => a.name)],
+    description: 'analytics_events → agg_* (upserts whole buckets, zeroes emptied ones: never deletes them), consumes invalidations',
     tables: {
       analytics_events: ['SELECT'],
       analytics_cost_config: ['SELECT'],
-      agg_invalidations: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
-      ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+      messages: ['SELECT'],
+      conversations: ['SELECT'],
+      agg_invalidations: ['SELECT', 'DELETE'],
+      agg_watermarks: ['SELECT', 'INSERT', 'UPDATE'],
+      analytics_token_user_daily: ['SELECT', 'INSERT', 'UPDATE'],
+      analytics_token_platform_daily: ['SELECT', 'INSERT', 'UPDATE'],
+      ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE']),
     },
   },
   {

@@ -17,6 +17,7 @@ import { IAM_ACTIONS as watchdogPermissions } from '../../lambdas/watchdog/permi
 import type { EnvironmentConfig } from '../config';
 import { actionsFor, grantExactly, type ServiceResources } from '../constructs/grants';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import { Analytics } from './jobs/analytics';
 import { retentionJob } from './jobs/retention';
 import type { StatefulStack } from './stateful-stack';
 
@@ -179,8 +180,19 @@ export class JobsStack extends Stack {
     // ---------------------------------------------------------------- retention to S3 cold storage (daily)
     retentionJob(this, { config, stateful, common: { ...common, environment: { ...dbEnv('retention'), ...ledgerEnv } } });
 
+    // ---------------------------------------------------------------- analytics: ingest queue + seven aggregations (issue 14)
+    const analytics = new Analytics(this, 'Analytics', {
+      config,
+      alarmTopic: stateful.alarmTopic,
+      logRetention,
+      dbEnv,
+      ledgerEnv,
+      add,
+    });
+
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence): the ledger only
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
+    // (ingest is a queue consumer, not a run: no ledger record, nothing to be stale)
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'ingest');
     add(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
@@ -209,7 +221,7 @@ export class JobsStack extends Stack {
     grantExactly(databaseSize.fn, actionsFor(watchdogPermissions, 'database-size'), resources('database-size'));
 
     this.platformAlarms(config, stateful);
-    this.dashboard(config);
+    this.dashboard(config).addWidgets(...analytics.widgets());
   }
 
   private platformAlarms(config: EnvironmentConfig, stateful: StatefulStack): void {
@@ -283,7 +295,7 @@ export class JobsStack extends Stack {
     );
   }
 
-  private dashboard(config: EnvironmentConfig): void {
+  private dashboard(config: EnvironmentConfig): cloudwatch.Dashboard {
     const dash = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dlc-${config.name}` });
     const archive = this.jobs.archive as ScheduledJob;
     dash.addWidgets(
@@ -300,7 +312,7 @@ export class JobsStack extends Stack {
       new cloudwatch.GraphWidget({
         title: 'Minutes since last success',
         left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill')
+          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'ingest')
           .map(
             (n) =>
               new cloudwatch.Metric({
@@ -319,5 +331,6 @@ export class JobsStack extends Stack {
         width: 12,
       }),
     );
+    return dash;
   }
 }

@@ -3,9 +3,11 @@
  * exporting `register(program)` and a line in this list (plus its npm script).
  */
 import type { Command } from 'commander';
+import * as aggregate from './aggregate';
 import * as archive from './archive';
 import * as backfill from './backfill';
 import * as demo from './demo';
+import * as ingest from './ingest';
 import * as invoke from './invoke';
 import * as migrate from './migrate';
 import * as restore from './restore';
@@ -21,4 +23,6 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   restore,
   invoke,
   demo,
+  ingest,
+  aggregate,
 ];

@@ -2,6 +2,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
 import { buildApp } from '../../lib/app';
 
 /** Each environment is built once (bundling the functions takes a few seconds). */
@@ -180,14 +181,18 @@ describe('jobs stack', () => {
         (f as { Properties: Record<string, unknown> }).Properties,
       ]),
     );
-    expect(Object.keys(byName).sort()).toEqual([
-      'dlc-dev-archive',
-      'dlc-dev-backfill',
-      'dlc-dev-database-size',
-      'dlc-dev-migrate',
-      'dlc-dev-retention',
-      'dlc-dev-watchdog',
-    ]);
+    expect(Object.keys(byName).sort()).toEqual(
+      [
+        'dlc-dev-archive',
+        'dlc-dev-backfill',
+        'dlc-dev-database-size',
+        'dlc-dev-migrate',
+        'dlc-dev-retention',
+        'dlc-dev-watchdog',
+        'dlc-dev-ingest',
+        ...AGGREGATIONS.map((a) => `dlc-dev-${a.name}`),
+      ].sort(),
+    );
     for (const [name, p] of Object.entries(byName)) {
       expect(p.Runtime).toBe('nodejs24.x');
       expect(p.Architectures).toEqual(['arm64']);
@@ -248,7 +253,9 @@ describe('jobs stack', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'dlc-dev-watchdog',
-      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive,retention' }) },
+      Environment: {
+        Variables: Match.objectLike({ WATCHED_JOBS: ['archive', 'retention', ...AGGREGATIONS.map((a) => a.name)].join(',') }),
+      },
     });
   });
 

@@ -43,6 +43,24 @@ const functions = Object.entries(resources)
   .filter((f) => f.name.startsWith(`dlc-${ENV}-`))
   .sort((a, b) => a.name.localeCompare(b.name));
 
+/**
+ * The grants the CDK adds for an SQS event source mapping: Lambda's poller, not the function's
+ * code, calls these with the function's role. Only a function with such a mapping may hold them,
+ * and only on the mapped queue (and its KMS key).
+ */
+const SQS_POLLER_ACTIONS = [
+  'sqs:ReceiveMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:GetQueueUrl',
+  'sqs:DeleteMessage',
+  'sqs:GetQueueAttributes',
+  'kms:Decrypt',
+];
+const sqsSourcesOf = (fnId: string): string[] =>
+  Object.values(resources)
+    .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties.FunctionName).includes(`"${fnId}"`))
+    .map((r) => JSON.stringify(r.Properties.EventSourceArn));
+
 const roleIdOf = (props: Record<string, unknown>): string => {
   const role = props.Role as { 'Fn::GetAtt'?: [string, string] };
   const id = role['Fn::GetAtt']?.[0];
@@ -183,6 +201,16 @@ describe('IAM: every function may do exactly what its code calls', () => {
       }
       const tracing = (fn.props.TracingConfig as { Mode?: string } | undefined)?.Mode === 'Active';
       if (tracing) for (const a of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']) granted.delete(a);
+      const queues = sqsSourcesOf(fn.id);
+      if (queues.length > 0) {
+        for (const s of statements) {
+          const acts = Array.isArray(s.Action) ? s.Action : [s.Action];
+          if (!acts.some((a) => a.startsWith('sqs:'))) continue;
+          // the poller's SQS actions apply to the mapped queue only
+          expect(queues).toContain(JSON.stringify(Array.isArray(s.Resource) && s.Resource.length === 1 ? s.Resource[0] : s.Resource));
+        }
+        for (const a of SQS_POLLER_ACTIONS) if (!actions.includes(a)) granted.delete(a);
+      }
       expect([...granted].sort()).toEqual(actions);
     });
 

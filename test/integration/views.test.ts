@@ -1,3 +1,4 @@
+import { refreshTokenRollups } from '../../lambdas/aggregate/tokens';
 import { p } from '../../lambdas/shared/sql/types';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 
@@ -133,6 +134,8 @@ describe.each(DRIVERS)('seed-named views through the %s driver', (driver) => {
   });
 
   it('analytics_user_daily_view and analytics_platform_daily_view split by UTC day', async () => {
+    // Since migration 006 they read seed 002's token rollups, refreshed by the hourly aggregation.
+    await db.sql.transaction((tx) => refreshTokenRollups(tx));
     const users = await db.sql.query(
       'SELECT aggregate_key, period_date, period_start, period_end, total_tokens, message_count, user_message_count, assistant_message_count, event_count, session_count FROM analytics_user_daily_view ORDER BY aggregate_key, period_start',
     );

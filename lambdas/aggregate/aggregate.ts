@@ -1,0 +1,202 @@
+/**
+ * The one runner of every aggregation in the registry.
+ *
+ * A run recomputes a set of buckets in one transaction that holds the aggregation's advisory lock
+ * (concurrent runs serialize and write the same rows):
+ * - scheduled (no period given): the newly closed period(s) since the watermark (missed runs are
+ *   caught up) plus exactly the (property, period) buckets in the invalidation log, claimed here;
+ * - `period`: one closed period; `range`: every closed period in [from, to). A period that has not
+ *   closed is refused. The invalidations of those periods are claimed (the recompute covers them).
+ * Before recomputing newly closed periods, the watermark is advanced in its own transaction, so an
+ * event ingested from then on for those periods is logged as late data (ingest locks the watermark rows FOR SHARE).
+ */
+import type { Log } from '../shared/observability';
+import type { Clock } from '../shared/runtime';
+import type { Sql } from '../shared/sql/types';
+import { formatInZone } from '../shared/time';
+import {
+  lastClosed,
+  nextPeriod,
+  type Period,
+  PeriodError,
+  parseLocal,
+  parsePeriod,
+  periodContaining,
+  periodsWithin,
+  UNIT,
+} from './periods';
+import type { AggregationDefinition } from './registry';
+import { refreshTokenRollups, type TokenRefresh } from './tokens';
+
+export type AggregateMode = { kind: 'scheduled' } | { kind: 'period'; start: string } | { kind: 'range'; from: string; to: string };
+
+export interface AggregateDeps {
+  readonly sql: Sql;
+  readonly log: Log;
+  readonly clock: Clock;
+}
+
+export interface AggregateResult {
+  readonly job: string;
+  readonly table: string;
+  readonly timeZone: string;
+  /** Whole periods recomputed (every property). */
+  readonly periods: string[];
+  /** (property, period) buckets recomputed from the invalidation log. */
+  readonly invalidatedBuckets: { property_id: string; period: string }[];
+  /** Rows the aggregation produced, rows it changed (inserted or updated), rows it zeroed. */
+  readonly rowsComputed: number;
+  readonly rowsWritten: number;
+  readonly rowsZeroed: number;
+  readonly tokens?: TokenRefresh;
+}
+
+/** Refused: the period has not closed yet (its end is after now). */
+export class PeriodNotClosedError extends PeriodError {}
+
+/** Catch-up bound for a scheduled run after an outage (older periods: `--from/--to`). */
+const MAX_CATCH_UP = 1_000;
+
+interface Bucket {
+  property_id: string | null;
+  period_start: string;
+  period_end: string;
+  period_key: string;
+}
+
+const bucket = (p: Period, property: string | null): Bucket => ({
+  property_id: property,
+  period_start: p.start.toISOString(),
+  period_end: p.end.toISOString(),
+  period_key: p.key,
+});
+
+function closedOnly(def: AggregationDefinition, periods: Period[], now: Date, timeZone: string): void {
+  for (const p of periods)
+    if (p.end > now)
+      throw new PeriodNotClosedError(
+        `${def.name}: the ${def.granularity} period starting ${p.label} has not closed (it ends ${formatInZone(p.end, timeZone)}, ` +
+          `now is ${formatInZone(now, timeZone)}); only closed periods are aggregated`,
+      );
+}
+
+export async function runAggregation(
+  deps: AggregateDeps,
+  def: AggregationDefinition,
+  mode: AggregateMode,
+  timeZone: string,
+): Promise<AggregateResult> {
+  const now = deps.clock.now();
+  const g = def.granularity;
+  let periods: Period[];
+  if (mode.kind === 'period') periods = [parsePeriod(g, mode.start, timeZone)];
+  else if (mode.kind === 'range') {
+    const from = parseLocal(mode.from, timeZone);
+    const to = parseLocal(mode.to, timeZone);
+    if (!(from < to)) throw new PeriodError(`--from ${mode.from} must be before --to ${mode.to}`);
+    periods = periodsWithin(g, from, to, timeZone);
+    if (periods.length === 0) throw new PeriodError(`no whole ${g} period lies in [${mode.from}, ${mode.to}) in ${timeZone}`);
+  } else {
+    const last = lastClosed(g, now, timeZone);
+    const [w] = await deps.sql.query<{ through: string; time_zone: string }>(
+      'SELECT aggregated_through AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
+      [{ sqlType: 'text', value: def.table }],
+    );
+    periods = [last];
+    if (w && w.time_zone === timeZone && Date.parse(w.through) < last.end.getTime()) {
+      periods = [];
+      for (let p = periodContaining(g, new Date(w.through), timeZone); p.start < last.end; p = nextPeriod(p, timeZone)) periods.push(p);
+      if (periods.length > MAX_CATCH_UP) {
+        deps.log.warn(
+          `${def.name}: ${periods.length} periods to catch up; recomputing the latest ${MAX_CATCH_UP} (use --from/--to for older ones)`,
+        );
+        periods = periods.slice(-MAX_CATCH_UP);
+      }
+    }
+  }
+  closedOnly(def, periods, now, timeZone);
+  const first = periods[0] as Period;
+  const lastPeriod = periods.at(-1) as Period;
+
+  if (mode.kind === 'scheduled') {
+    // Its own transaction, committed first: waits for in-flight ingests (they hold the row FOR SHARE).
+    await deps.sql.execute(
+      `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through)
+       SELECT $1::text, $2::text, $3::text, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::timestamptz
+       ON CONFLICT (agg_table) DO UPDATE SET unit = EXCLUDED.unit, time_zone = EXCLUDED.time_zone, event_types = EXCLUDED.event_types,
+         aggregated_through = CASE WHEN agg_watermarks.time_zone = EXCLUDED.time_zone
+                                   THEN GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through)
+                                   ELSE EXCLUDED.aggregated_through END,
+         updated_at = now()`,
+      [
+        { sqlType: 'text', value: def.table },
+        { sqlType: 'text', value: UNIT[g] },
+        { sqlType: 'text', value: timeZone },
+        { sqlType: 'jsonb', value: def.eventTypes },
+        { sqlType: 'timestamptz', value: lastPeriod.end },
+      ],
+    );
+  }
+
+  return deps.sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [{ sqlType: 'text', value: `aggregate:${def.table}` }]);
+    const claimed =
+      mode.kind === 'scheduled'
+        ? await tx.query<{ property_id: string; period_start: string }>(
+            'DELETE FROM agg_invalidations WHERE agg_table = $1::text RETURNING property_id, period_start',
+            [{ sqlType: 'text', value: def.table }],
+          )
+        : await tx.query<{ property_id: string; period_start: string }>(
+            `DELETE FROM agg_invalidations WHERE agg_table = $1::text AND period_start >= $2::timestamptz AND period_start < $3::timestamptz
+             RETURNING property_id, period_start`,
+            [
+              { sqlType: 'text', value: def.table },
+              { sqlType: 'timestamptz', value: first.start },
+              { sqlType: 'timestamptz', value: lastPeriod.end },
+            ],
+          );
+    const whole = new Set(periods.map((p) => p.key));
+    const buckets = periods.map((p) => bucket(p, null));
+    const invalidated: { property_id: string; period: string }[] = [];
+    const seen = new Set<string>();
+    for (const c of claimed) {
+      const p = periodContaining(g, new Date(c.period_start), timeZone);
+      const id = `${c.property_id}\u0000${p.key}`;
+      if (whole.has(p.key) || seen.has(id) || p.end > now) continue;
+      seen.add(id);
+      buckets.push(bucket(p, c.property_id));
+      invalidated.push({ property_id: c.property_id, period: p.key });
+    }
+    invalidated.sort((a, b) => (a.period + a.property_id).localeCompare(b.period + b.property_id));
+    const [r] = await tx.query<{ computed: number; written: number; zeroed: number }>(def.sql, [{ sqlType: 'jsonb', value: buckets }]);
+    const tokens = def.refreshesTokenRollups && mode.kind === 'scheduled' ? await refreshTokenRollups(tx) : undefined;
+    const result: AggregateResult = {
+      job: def.name,
+      table: def.table,
+      timeZone,
+      periods: periods.map((p) => p.key),
+      invalidatedBuckets: invalidated,
+      rowsComputed: r?.computed ?? 0,
+      rowsWritten: r?.written ?? 0,
+      rowsZeroed: r?.zeroed ?? 0,
+      ...(tokens ? { tokens } : {}),
+    };
+    deps.log.info(`${def.name}: ${periods.length} period(s) from ${first.label}, ${invalidated.length} late-data bucket(s)`, {
+      rowsWritten: result.rowsWritten,
+      rowsZeroed: result.rowsZeroed,
+    });
+    return result;
+  });
+}
+
+/** The ledger counters of a run. */
+export function countersOf(r: AggregateResult): Record<string, number> {
+  return {
+    periods_aggregated: r.periods.length,
+    late_buckets_recomputed: r.invalidatedBuckets.length,
+    rows_computed: r.rowsComputed,
+    rows_written: r.rowsWritten,
+    rows_zeroed: r.rowsZeroed,
+    ...(r.tokens ? { token_days_refreshed: r.tokens.days } : {}),
+  };
+}

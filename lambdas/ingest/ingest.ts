@@ -1,0 +1,184 @@
+/**
+ * The ingest path shared by the Lambda (SQS records) and `npm run ingest` (lines of a file):
+ * parse, validate, then per chunk ONE statement that inserts the valid events idempotently (by id),
+ * logs the late-data invalidations of already-aggregated periods, and keeps the rejected events.
+ *
+ * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
+ * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already written stay written.
+ */
+import type { Log, MetricsSink } from '../shared/observability';
+import type { Clock } from '../shared/runtime';
+import { JsonText } from '../shared/sql/bulk';
+import { BULK_PARAM_BUDGET_BYTES, type SqlExecutor } from '../shared/sql/types';
+import { DEFAULT_RULES, rawEventId, type ValidationRules, validateEvent } from './event';
+
+/** One unit of delivery: an SQS message (many events, the collector's `{"events": [...]}`) or a file line. */
+export interface IngestRecord {
+  readonly recordId: string;
+  readonly body: string;
+}
+
+export interface IngestDeps {
+  readonly sql: SqlExecutor;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics?: MetricsSink;
+  readonly rules?: ValidationRules;
+  /** Written to analytics_events_rejected.source. @default 'sqs' */
+  readonly source?: string;
+  /** Events per statement. @default 5000 */
+  readonly chunkEvents?: number;
+}
+
+export interface Rejection {
+  readonly recordId: string;
+  readonly eventId: string | null;
+  readonly reason: string;
+}
+
+export interface IngestResult {
+  /** Events inserted now. */
+  accepted: number;
+  /** Valid events already present (a redelivery): not inserted again. */
+  duplicates: number;
+  rejected: number;
+  /** Late-data invalidation rows written (new (table, property, period) keys). */
+  invalidations: number;
+  /** Records whose chunk the database refused: to be retried by SQS. */
+  failedRecordIds: string[];
+  /** The first rejection reasons (at most 20), for people. */
+  firstRejections: Rejection[];
+  /** The database errors that failed records. */
+  errors: string[];
+}
+
+interface RejectedRow {
+  event_id: string | null;
+  raw: string;
+  reason: string;
+  source: string;
+}
+
+const INSERT = `
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+    id text, event_type text, occurred_at timestamptz, property_id text, channel text, guest_id text, staff_id text,
+    conversation_id text, task_id text, value double precision, duration_ms integer, metadata jsonb)
+), ins AS (
+  INSERT INTO analytics_events (id, event_type, occurred_at, property_id, channel, guest_id, staff_id, conversation_id,
+                                task_id, value, duration_ms, metadata)
+  SELECT id, event_type, occurred_at, property_id, channel, guest_id, staff_id, conversation_id, task_id, value, duration_ms,
+         COALESCE(metadata, '{}'::jsonb)
+  FROM input
+  ON CONFLICT (id) DO NOTHING
+  RETURNING event_type, occurred_at, property_id
+), w AS (
+  SELECT agg_table, unit, time_zone, event_types, aggregated_through FROM agg_watermarks FOR SHARE
+), inv AS (
+  INSERT INTO agg_invalidations (agg_table, property_id, period_start)
+  SELECT DISTINCT w.agg_table, ins.property_id, date_trunc(w.unit, ins.occurred_at, w.time_zone)
+  FROM ins JOIN w ON ins.occurred_at < w.aggregated_through AND ins.event_type = ANY (w.event_types)
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), rej AS (
+  INSERT INTO analytics_events_rejected (event_id, raw, reason, source)
+  SELECT event_id, raw, reason, source FROM jsonb_to_recordset($2::jsonb) AS r(event_id text, raw text, reason text, source text)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM input)::int AS valid, (SELECT count(*) FROM ins)::int AS inserted,
+       (SELECT count(*) FROM inv)::int AS invalidated, (SELECT count(*) FROM rej)::int AS rejected`;
+
+/** PostgreSQL text cannot hold NUL: keep the raw text readable and storable. */
+const storable = (s: string) => s.replaceAll('\u0000', '\\u0000');
+
+/** The events of one record: `{"events": [...]}`, a JSON array, or one event object. */
+export function eventsOf(body: string): { events: unknown[] } | { error: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (e) {
+    return { error: `message body is not JSON: ${(e as Error).message}` };
+  }
+  if (Array.isArray(parsed)) return { events: parsed };
+  if (parsed && typeof parsed === 'object' && 'events' in parsed) {
+    const events = (parsed as { events: unknown }).events;
+    if (!Array.isArray(events)) return { error: '"events" must be an array' };
+    return { events };
+  }
+  return { events: [parsed] };
+}
+
+export async function ingest(deps: IngestDeps, records: readonly IngestRecord[]): Promise<IngestResult> {
+  const rules = deps.rules ?? DEFAULT_RULES;
+  const source = deps.source ?? 'sqs';
+  const now = deps.clock.now();
+  const maxEvents = deps.chunkEvents ?? 5_000;
+  const result: IngestResult = {
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalidations: 0,
+    failedRecordIds: [],
+    firstRejections: [],
+    errors: [],
+  };
+  // Chunks of whole records: a record is never split across statements.
+  let chunk: { ids: string[]; valid: string[]; rejected: RejectedRow[]; bytes: number } = { ids: [], valid: [], rejected: [], bytes: 0 };
+  const flush = async () => {
+    if (chunk.ids.length === 0) return;
+    const c = chunk;
+    chunk = { ids: [], valid: [], rejected: [], bytes: 0 };
+    try {
+      const [r] = await deps.sql.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
+        { sqlType: 'jsonb', value: new JsonText(`[${c.valid.join(',')}]`) },
+        { sqlType: 'jsonb', value: new JsonText(JSON.stringify(c.rejected)) },
+      ]);
+      if (!r) throw new Error('the insert returned no row');
+      result.accepted += r.inserted;
+      result.duplicates += r.valid - r.inserted;
+      result.rejected += r.rejected;
+      result.invalidations += r.invalidated;
+    } catch (err) {
+      const message = (err as Error).message;
+      deps.log.error('Ingest: the database refused a chunk; its records fail and will be retried', {
+        records: c.ids.length,
+        error: message,
+      });
+      result.failedRecordIds.push(...c.ids);
+      result.errors.push(message);
+    }
+  };
+  for (const rec of records) {
+    const valid: string[] = [];
+    const rejected: RejectedRow[] = [];
+    const parsed = eventsOf(rec.body);
+    if ('error' in parsed) rejected.push({ event_id: null, raw: storable(rec.body), reason: storable(parsed.error), source });
+    else
+      for (const ev of parsed.events) {
+        const v = validateEvent(ev, now, rules);
+        if (v.ok) valid.push(v.json);
+        else
+          rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: storable(v.reason), source });
+      }
+    for (const r of rejected)
+      if (result.firstRejections.length < 20)
+        result.firstRejections.push({ recordId: rec.recordId, eventId: r.event_id, reason: r.reason });
+    const bytes = valid.reduce((n, s) => n + s.length + 1, 0) + rejected.reduce((n, r) => n + r.raw.length + r.reason.length + 64, 0);
+    if (chunk.ids.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES))
+      await flush();
+    chunk.ids.push(rec.recordId);
+    chunk.valid.push(...valid);
+    chunk.rejected.push(...rejected);
+    chunk.bytes += bytes;
+  }
+  await flush();
+  if (deps.metrics) {
+    deps.metrics.add('EventsAccepted', result.accepted);
+    deps.metrics.add('EventsDuplicate', result.duplicates);
+    deps.metrics.add('EventsRejected', result.rejected);
+    deps.metrics.add('LateDataInvalidations', result.invalidations);
+    deps.metrics.add('RecordsFailed', result.failedRecordIds.length);
+  }
+  if (result.rejected > 0) deps.log.warn('Ingest: events rejected (kept in analytics_events_rejected)', { rejected: result.rejected });
+  return result;
+}
