@@ -20,7 +20,7 @@ interface Ev {
 }
 
 let seq = 0;
-export async function insertEvents(sql: SqlExecutor, events: Ev[]): Promise<void> {
+async function insertEvents(sql: SqlExecutor, events: Ev[]): Promise<void> {
   const rows = events.map((e) => ({
     id: `e${++seq}`,
     event_type: e.type,
