@@ -12,6 +12,7 @@ import type { Construct } from 'constructs';
 import { NAMESPACE } from '../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../config';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import { addAnalyticsServing } from './jobs/analytics-api';
 import type { StatefulStack } from './stateful-stack';
 
 export interface JobsStackProps extends StackProps {
@@ -129,8 +130,13 @@ export class JobsStack extends Stack {
       }),
     );
 
+    // ---------------------------------------------------------------- analytics read side: API (Function URL, IAM) + scheduled reports
+    const serving = addAnalyticsServing(this, { config, stateful, logRetention, dbEnv });
+    this.jobs[serving.api.name] = serving.api;
+    for (const r of serving.reports) this.jobs[r.name] = r;
+
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill');
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'analytics-api');
     withData(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
@@ -250,7 +256,7 @@ export class JobsStack extends Stack {
       new cloudwatch.GraphWidget({
         title: 'Minutes since last success',
         left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill')
+          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'analytics-api')
           .map(
             (n) =>
               new cloudwatch.Metric({
