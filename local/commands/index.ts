@@ -7,7 +7,20 @@ import * as archive from './archive';
 import * as backfill from './backfill';
 import * as demo from './demo';
 import * as invoke from './invoke';
+import * as metrics from './metrics';
 import * as migrate from './migrate';
+import * as report from './report';
 import * as search from './search';
+import * as timeseries from './timeseries';
 
-export const COMMANDS: readonly { register(program: Command): void }[] = [migrate, archive, backfill, search, invoke, demo];
+export const COMMANDS: readonly { register(program: Command): void }[] = [
+  migrate,
+  archive,
+  backfill,
+  search,
+  invoke,
+  metrics,
+  timeseries,
+  report,
+  demo,
+];

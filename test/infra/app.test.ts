@@ -181,10 +181,14 @@ describe('jobs stack', () => {
       ]),
     );
     expect(Object.keys(byName).sort()).toEqual([
+      'dlc-dev-analytics-api',
       'dlc-dev-archive',
       'dlc-dev-backfill',
       'dlc-dev-database-size',
       'dlc-dev-migrate',
+      'dlc-dev-reports-daily',
+      'dlc-dev-reports-monthly',
+      'dlc-dev-reports-weekly',
       'dlc-dev-watchdog',
     ]);
     for (const [name, p] of Object.entries(byName)) {
@@ -246,7 +250,7 @@ describe('jobs stack', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'dlc-dev-watchdog',
-      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive' }) },
+      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive,reports-daily,reports-weekly,reports-monthly' }) },
     });
   });
 
