@@ -71,7 +71,8 @@ async function main() {
         benchServing(sql, num('SERVING_EVENTS', 10_000_000), num('SERVING_PROPERTIES', 20)),
       );
       results.serving = r;
-      const f = (s: { p50: number; p95: number; max: number }) => `p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
+      const f = (s: { p50: number; p95: number; max: number }) =>
+        `p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
       console.log(
         `serving: ${r.events.toLocaleString('en-US')} events (loaded in ${r.loadEventsS.toFixed(0)} s) and ${r.aggregateRows.toLocaleString('en-US')} aggregate rows ` +
           `(a year, ${r.properties} properties, ${r.loadAggregatesS.toFixed(0)} s)\n` +

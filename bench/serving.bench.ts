@@ -134,15 +134,32 @@ export async function benchServing(sql: PgSql, events: number, properties: numbe
   await computeDashboardMetrics({ sql, clock, settings }, prop(0));
   const dashboard = await timed(200, (i) => computeDashboardMetrics({ sql, clock, settings }, prop(i)));
   const ts = (metric: string) =>
-    timed(200, (i) => queryTimeSeries({ sql, limits }, { metric, granularity: 'day', startDate: yearAgo, endDate: today, propertyId: prop(i) }));
+    timed(200, (i) =>
+      queryTimeSeries({ sql, limits }, { metric, granularity: 'day', startDate: yearAgo, endDate: today, propertyId: prop(i) }),
+    );
   const seriesDaily = await ts('conversations_started');
   const seriesFromHourly = await ts('messages');
   const seriesWeighted = await ts('first_response_avg_ms');
   await generateReport({ sql, timeZone: TZ, now: new Date() }, { type: 'monthly', propertyId: prop(1), dateRange: { start: lastMonth } });
   let htmlBytes = 0;
   const report = await timed(20, async (i) => {
-    const r = await generateReport({ sql, timeZone: TZ, now: new Date() }, { type: 'monthly', propertyId: prop(i), dateRange: { start: lastMonth } });
+    const r = await generateReport(
+      { sql, timeZone: TZ, now: new Date() },
+      { type: 'monthly', propertyId: prop(i), dateRange: { start: lastMonth } },
+    );
     htmlBytes = reportHtml(r).length;
   });
-  return { events, properties, aggregateRows, loadEventsS, loadAggregatesS, dashboard, seriesDaily, seriesFromHourly, seriesWeighted, report, htmlBytes };
+  return {
+    events,
+    properties,
+    aggregateRows,
+    loadEventsS,
+    loadAggregatesS,
+    dashboard,
+    seriesDaily,
+    seriesFromHourly,
+    seriesWeighted,
+    report,
+    htmlBytes,
+  };
 }

@@ -11,6 +11,7 @@ import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { formatSeconds } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
 import { archiveStep } from './demo-steps/archive';
+import { servingStep } from './demo-steps/serving';
 import { startPostgres, startRedis } from './services';
 
 /** What every demo step gets: the private services, a scratch folder, a printer. */
@@ -29,6 +30,7 @@ export interface DemoContext {
 /** The steps, in order: a new one is a file in local/demo-steps/ and a line here. */
 const STEPS: readonly { readonly title: string; readonly run: (ctx: DemoContext) => Promise<void> }[] = [
   { title: 'Archive: LangGraph checkpoints from Redis into PostgreSQL (seed 000)', run: archiveStep },
+  { title: 'Analytics: dashboard, time series and an HTML report (seed 001 read side)', run: servingStep },
 ];
 
 export async function demo(): Promise<number> {

@@ -218,7 +218,7 @@ async function conversations(c: Ctx): Promise<SectionData> {
   const g = c.type === 'daily' ? 'hour' : 'day';
   const ts = (metric: string) =>
     queryTimeSeries(
-      { sql: c.sql, limits: { timeZone: c.tz, maxPoints: 2_000, maxRangeDays: 31 } },
+      { sql: c.sql, limits: { timeZone: c.tz, maxPoints: 2_000, maxRangeDays: 32 } }, // a 31-day month with a fall-back change lasts 31 days and 1 hour
       { metric, granularity: g, startDate: c.start, endDate: c.end, propertyId: c.property },
     );
   const [inbound, outbound] = await Promise.all([ts('messages_received'), ts('messages_sent')]);

@@ -169,6 +169,11 @@ describe.each(DRIVERS)('reports through the %s driver', (driver) => {
     expect(Object.fromEntries((r.sections.channelBreakdown?.channels ?? []).map((c) => [c.channel, c.count]))).toEqual(m?.channels);
   });
 
+  it('a 31-day month with the fall-back change (31 days and 1 hour) is one month, not too long a range', async () => {
+    const r = await generateReport(deps(), { type: 'monthly', propertyId: 'hotel-1', dateRange: { start: '2025-10-01' } });
+    expect(r.sections.conversations?.timeline).toHaveLength(31);
+  });
+
   it('refuses a range that is not one period of its type, an unknown section, an unknown property', async () => {
     await expect(generateReport(deps(), { type: 'weekly', propertyId: 'hotel-1', dateRange: { start: '2025-03-25' } })).rejects.toThrow(
       'a weekly report starts on a Monday (ISO week): 2025-03-25 is not; try 2025-03-24',
