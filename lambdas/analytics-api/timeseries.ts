@@ -143,16 +143,16 @@ export function timeSeriesSql(v: ValidatedQuery, timeZone: string): { text: stri
       bucket =
         granularity === 'hour'
           ? src.period
-          : `to_char(date_trunc(${add(granularity, 'text')}, ${src.period} AT TIME ZONE ${add(timeZone, 'text')}), 'YYYY-MM-DD')`;
+          : `date_trunc(${add(granularity, 'text')}, ${src.period} AT TIME ZONE ${add(timeZone, 'text')})`;
       break;
     case 'day':
     case 'week':
       where = `${src.period} >= ${add(range.fromDate, 'date')} AND ${src.period} < ${add(range.toDate, 'date')}`;
-      bucket = `to_char(date_trunc(${add(granularity, 'text')}, ${src.period}::timestamp), 'YYYY-MM-DD')`;
+      bucket = `date_trunc(${add(granularity, 'text')}, ${src.period}::timestamp)`;
       break;
     case 'month':
       where = `${src.period} >= ${add(range.fromDate.slice(0, 7), 'text')} AND ${src.period} < ${add(range.toDate.slice(0, 7), 'text')}`;
-      bucket = `to_char(date_trunc(${add(granularity, 'text')}, to_date(${src.period}, 'YYYY-MM')::timestamp), 'YYYY-MM-DD')`;
+      bucket = `date_trunc(${add(granularity, 'text')}, to_date(${src.period}, 'YYYY-MM')::timestamp)`;
       break;
   }
   const value = `(${metric.value})::float8`;
@@ -173,11 +173,15 @@ export function timeSeriesSql(v: ValidatedQuery, timeZone: string): { text: stri
   }
   const dims = v.groupBy.map((d, i) => `${d} AS d${i}`);
   const groupCols = ['bucket', ...v.groupBy.map((_, i) => `d${i}`)];
-  const text = `SELECT ${bucket} AS bucket${dims.map((d) => `, ${d}`).join('')}, ${agg} AS value
+  // group by the raw bucket (a timestamp) and format once per group, not once per row
+  const label = granularity === 'hour' ? 'b' : `to_char(b, 'YYYY-MM-DD')`;
+  const text = `SELECT ${label} AS bucket${v.groupBy.map((_, i) => `, d${i}`).join('')}, value FROM (
+    SELECT ${bucket} AS b${dims.map((d) => `, ${d}`).join('')}, ${agg} AS value
     FROM ${src.table}
     WHERE property_id = $1::text AND ${where}
-    GROUP BY ${groupCols.join(', ')}
-    ORDER BY ${groupCols.join(', ')}`;
+    GROUP BY ${['b', ...groupCols.slice(1)].join(', ')}
+  ) g
+  ORDER BY ${['b', ...groupCols.slice(1)].join(', ')}`;
   return { text, params };
 }
 
