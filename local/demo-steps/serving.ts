@@ -36,8 +36,8 @@ async function fill(ctx: DemoContext): Promise<void> {
     SELECT d::date, '${P}', i, n, 0.7 + n / 200.0, n / 2, n / 10 FROM ${D},
       (VALUES ('reservar_mesa', 40), ('horario', 25), ('precio', 18), ('cancelar', 9), ('queja', 4), ('late_checkout', 12)) it(i, n)`);
   await ctx.sql.execute(`INSERT INTO agg_satisfaction_weekly (period_start, property_id, channel, surveys_sent, responses_received, rating_1, rating_2, rating_3, rating_4, rating_5, avg_rating, nps_score)
-    SELECT w::date, '${P}', channel, 50, 29, 1, 1, 4, 9, 14, (1 + 2 + 12 + 36 + 70) / 29.0, (14 - 6) * 100 / 29.0
-    FROM generate_series(date_trunc('week', current_date) - interval '3 weeks', date_trunc('week', current_date) - interval '1 week', interval '1 week') w, ${C}`);
+    SELECT wk::date, '${P}', channel, 50, 29, 1, 1, 4, 9, 14, (1 + 2 + 12 + 36 + 70) / 29.0, (14 - 6) * 100 / 29.0
+    FROM generate_series(date_trunc('week', current_date) - interval '3 weeks', date_trunc('week', current_date) - interval '1 week', interval '1 week') wk, ${C}`);
   const now = Date.now();
   const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
   const ev = (id: string, type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
