@@ -58,10 +58,10 @@ export async function benchServing(sql: PgSql, events: number, properties: numbe
     const to = Math.min(events, from + chunk - 1);
     await sql.execute(
       `INSERT INTO analytics_events (id, event_type, occurred_at, property_id, channel, conversation_id, staff_id, task_id, value, duration_ms, metadata)
-       SELECT 'e' || g, (${types})[1 + (g / $3::int) % ${TYPES.length}], now() - (((g * 7919) % 7776000) || ' seconds')::interval,
-         'prop-' || (g % $3::int), (ARRAY['whatsapp','email','webchat','sms'])[1 + (g / 7) % 4], 'c' || (g / 13), 's' || (g % 37), 't' || (g / 17),
+       SELECT 'e' || g, (${types})[(1 + (g / $3::int) % ${TYPES.length})::int], now() - (((g * 7919) % 7776000) || ' seconds')::interval,
+         'prop-' || (g % $3::int), (ARRAY['whatsapp','email','webchat','sms'])[(1 + (g / 7) % 4)::int], 'c' || (g / 13), 's' || (g % 37), 't' || (g / 17),
          1 + (g % 5), (g * 31) % 20000, CASE WHEN g % 11 = 0 THEN '{"status":"available"}'::jsonb ELSE '{}'::jsonb END
-       FROM generate_series($1::int, $2::int) g`,
+       FROM generate_series($1::bigint, $2::bigint) g`,
       [from, to, properties],
     );
     process.stdout.write(`  events: ${to.toLocaleString('en-US')} / ${events.toLocaleString('en-US')}\n`);
