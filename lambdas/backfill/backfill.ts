@@ -135,6 +135,14 @@ function filterParams(f: BackfillFilters) {
 }
 const AUDIT_IN_SCOPE = `($2::timestamptz IS NULL OR a.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR a.created_at < $3::timestamptz)`;
 const LEAD_IN_SCOPE = `($1::uuid IS NULL OR l.id = $1::uuid)`;
+/**
+ * The lead a conversation was backfilled for, read from what the backfill wrote and nobody changes:
+ * its key `lead:<uuid>` (not `lead_id`, which `ON DELETE SET NULL` empties when the lead is deleted).
+ * One definition, in SQL (sql/009_roles.sql), shared with the rollback function.
+ */
+const BACKFILL_LEAD = 'backfill_lead_of(c.conversation_key)';
+/** What marks a message as the backfill's: its source and its `audit:<id>` key. */
+const BACKFILL_MESSAGE = `m.source = 'audit_backfill' AND m.message_key LIKE 'audit:%'`;
 /** $4 = after (exclusive), $5 = last (inclusive). */
 const LEAD_RANGE = `($4::uuid IS NULL OR l.id > $4::uuid) AND l.id <= $5::uuid`;
 
@@ -252,10 +260,10 @@ async function nextBounds(
   const rows =
     mode === 'rollback'
       ? await pick(
-          `SELECT c.lead_id AS id FROM conversations c
-           WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid)
-             AND (c.source = 'audit_backfill' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.source = 'audit_backfill'))
-           ORDER BY c.lead_id LIMIT $3::int`,
+          `SELECT id FROM (SELECT ${BACKFILL_LEAD} AS id, c.source, c.id AS conversation_id FROM conversations c) c
+           WHERE c.id IS NOT NULL AND ($1::uuid IS NULL OR c.id = $1::uuid) AND ($2::uuid IS NULL OR c.id > $2::uuid)
+             AND (c.source = 'audit_backfill' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.conversation_id AND ${BACKFILL_MESSAGE}))
+           ORDER BY c.id LIMIT $3::int`,
           [p.uuid(f.leadId ?? null), p.uuid(after), want],
         )
       : await pick(
@@ -391,23 +399,19 @@ async function applyBatch(
   };
 }
 
-/** Removes exactly what the backfill created: its messages, then its conversations left empty. */
+/**
+ * Removes exactly what the backfill created: its messages, then its conversations left empty, both
+ * found by what marks them as the backfill's (key and source), never by `lead_id`. The deletes run
+ * in `backfill_rollback_batch` (SECURITY DEFINER, sql/009_roles.sql): the backfill's database role
+ * holds no DELETE privilege, so the rollback can remove nothing but the backfill's own rows.
+ */
 async function rollbackBatch(tx: SqlExecutor, f: BackfillFilters, range: { after: string | null; last: string }): Promise<BatchOutcome> {
-  const params = [...filterParams(f), p.uuid(range.after), p.uuid(range.last)];
-  const inRange = `c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($4::uuid IS NULL OR c.lead_id > $4::uuid) AND c.lead_id <= $5::uuid`;
-  const msgs = await tx.execute(
-    `DELETE FROM messages m USING conversations c
-     WHERE m.conversation_id = c.id AND ${inRange} AND m.source = 'audit_backfill'
-       AND ($2::timestamptz IS NULL OR m.created_at >= $2::timestamptz) AND ($3::timestamptz IS NULL OR m.created_at < $3::timestamptz)`,
-    params,
+  const [row] = await tx.query<{ messages_deleted: number; conversations_deleted: number }>(
+    `SELECT messages_deleted, conversations_deleted
+     FROM backfill_rollback_batch($1::uuid, $2::uuid, $3::uuid, $4::timestamptz, $5::timestamptz)`,
+    [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last), p.ts(f.from ?? null), p.ts(f.to ?? null)],
   );
-  const convs = await tx.execute(
-    `DELETE FROM conversations c
-     WHERE c.lead_id IS NOT NULL AND ($1::uuid IS NULL OR c.lead_id = $1::uuid) AND ($2::uuid IS NULL OR c.lead_id > $2::uuid) AND c.lead_id <= $3::uuid
-       AND c.source = 'audit_backfill' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`,
-    [p.uuid(f.leadId ?? null), p.uuid(range.after), p.uuid(range.last)],
-  );
-  return { stats: { messagesDeleted: msgs.rowCount, conversationsDeleted: convs.rowCount }, preview: [] };
+  return { stats: { messagesDeleted: row?.messages_deleted ?? 0, conversationsDeleted: row?.conversations_deleted ?? 0 }, preview: [] };
 }
 
 /** Each finished run leaves its own audit row (seed 003: "[4/4] Recording audit log"). */
@@ -415,7 +419,7 @@ async function recordRun(sql: Sql, mode: BackfillMode, f: BackfillFilters, total
   await sql.transaction(async (tx) => {
     if (mode === 'rollback' && !f.leadId && !f.from && !f.to) {
       // A full rollback also removes the backfill's own run records (seed 003's rollback.sql).
-      await tx.execute(`DELETE FROM audits WHERE action = $1::text AND lead_id IS NULL`, [RUN_ACTION]);
+      await tx.query('SELECT backfill_forget_runs() AS n'); // deletes only rows whose action is RUN_ACTION and lead_id NULL
     }
     await tx.execute(
       `INSERT INTO audits (lead_id, actor, action, payload, created_at) VALUES (NULL, 'system', $1::text, $2::jsonb, now())`,

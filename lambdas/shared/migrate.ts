@@ -17,7 +17,7 @@ export class MigrationError extends Error {
 
 const FILE = /^(\d{3,})_[a-z0-9_]+\.sql$/;
 /** Arbitrary constant: one advisory lock key for every migrator of this database. */
-const LOCK_KEY = 7_305_411_002;
+export const LOCK_KEY = 7_305_411_002;
 
 export function checksum(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');

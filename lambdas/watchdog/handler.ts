@@ -1,18 +1,27 @@
-/** Watchdog Lambda: every 15 minutes (ledger only); with `{ "measureDatabase": true }` also the database size. */
-import { createLedger, createSql, loadRuntimeConfig } from '../shared/deps';
+/**
+ * Watchdog Lambda, every 15 minutes: minutes since each watched job's last success, from the run
+ * ledger only (read-only: GetItem, Query). No database access: the database size is measured by
+ * the separate `database-size` function (./database-size.ts), which alone holds a database role.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError } from '../../lib/config';
+import { DynamoRunLedgerReader } from '../shared/ledger/dynamodb-reader';
 import { powertools } from '../shared/observability';
 import { systemClock } from '../shared/runtime';
 import { watch } from './watchdog';
 
-const config = loadRuntimeConfig();
+const table = process.env.LEDGER_TABLE;
+if (!table) throw new ConfigError('LEDGER_TABLE is required');
 const { log, metrics } = powertools('watchdog');
-const ledger = createLedger(config.ledger);
-const sql = createSql(config.sql);
+const ledger = new DynamoRunLedgerReader({ client: new DynamoDBClient({}), tableName: table });
 const jobs = (process.env.WATCHED_JOBS ?? '')
   .split(',')
   .filter(Boolean)
   .map((name) => ({ name }));
 
 export async function handler(event: { measureDatabase?: boolean } | undefined) {
-  return watch({ ledger, log, metrics, clock: systemClock, sql }, jobs, { measureDatabase: event?.measureDatabase === true });
+  if (event?.measureDatabase) {
+    throw new ConfigError('The watchdog has no database access: invoke the database-size function to measure the database');
+  }
+  return watch({ ledger, log, metrics, clock: systemClock }, jobs, { measureDatabase: false });
 }

@@ -3,7 +3,7 @@
  * daily, weekly or monthly cadences can page when stale: CloudWatch alarms cannot look back
  * more than a day), and on request the database size (for the growth-anomaly alarm).
  */
-import type { RunLedger } from '../shared/ledger/types';
+import type { RunLedgerReader } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
@@ -18,7 +18,7 @@ export interface WatchdogResult {
 }
 
 export async function watch(
-  deps: { ledger: RunLedger; log: Log; metrics: MetricsSink; clock: Clock; sql?: Sql },
+  deps: { ledger: RunLedgerReader; log: Log; metrics: MetricsSink; clock: Clock; sql?: Sql },
   jobs: readonly WatchedJob[],
   options: { measureDatabase: boolean },
 ): Promise<WatchdogResult> {
@@ -40,12 +40,19 @@ export async function watch(
     if (minutes !== null) deps.metrics.add(`MinutesSinceLastSuccess_${job.name}`, minutes, 'None');
   }
   let databaseBytes: number | undefined;
-  if (options.measureDatabase && deps.sql) {
-    const [row] = await deps.sql.query<{ bytes: number }>('SELECT pg_database_size(current_database())::bigint AS bytes');
-    databaseBytes = row?.bytes;
-    if (databaseBytes !== undefined) deps.metrics.add('DatabaseSizeBytes', databaseBytes, 'Bytes');
-  }
+  if (options.measureDatabase && deps.sql) databaseBytes = await measureDatabaseSize(deps.sql, deps.metrics);
   deps.log.info('Watchdog', { minutesSinceSuccess, databaseBytes });
   deps.metrics.flush();
   return { minutesSinceSuccess, databaseBytes };
+}
+
+/**
+ * The database size (for the growth-anomaly alarm): the one statement the `database-size`
+ * function runs, as the `dlc_watchdog` role (no table privilege at all).
+ */
+export async function measureDatabaseSize(sql: Sql, metrics: MetricsSink): Promise<number | undefined> {
+  const [row] = await sql.query<{ bytes: number }>('SELECT pg_database_size(current_database())::bigint AS bytes');
+  const bytes = row?.bytes;
+  if (bytes !== undefined) metrics.add('DatabaseSizeBytes', bytes, 'Bytes');
+  return bytes;
 }

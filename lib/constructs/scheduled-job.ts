@@ -61,11 +61,16 @@ export class ScheduledJob extends Construct {
   readonly schedule?: scheduler.Schedule;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly name: string;
+  /** The handler file (relative to the project root): its folder holds the function's permissions.ts. */
+  readonly entry: string;
+  readonly functionName: string;
 
   constructor(scope: Construct, id: string, props: ScheduledJobProps) {
     super(scope, id);
     this.name = props.name;
+    this.entry = props.entry;
     const functionName = `dlc-${props.envName}-${props.name}`;
+    this.functionName = functionName;
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetention,

@@ -4,15 +4,23 @@ import { join } from 'node:path';
 import { CustomResource, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { IAM_ACTIONS as archivePermissions } from '../../lambdas/archive/permissions';
+import { IAM_ACTIONS as backfillPermissions } from '../../lambdas/backfill/permissions';
+import { IAM_ACTIONS as migratePermissions } from '../../lambdas/migrate/permissions';
+import { DB_ROLES, roleForJob } from '../../lambdas/shared/db-roles';
 import { NAMESPACE } from '../../lambdas/shared/observability';
+import { IAM_ACTIONS as watchdogPermissions } from '../../lambdas/watchdog/permissions';
 import type { EnvironmentConfig } from '../config';
+import { actionsFor, grantExactly, type ServiceResources } from '../constructs/grants';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
 import { addAnalyticsServing } from './jobs/analytics-api';
+
+type Permissions = readonly string[] | Readonly<Record<string, readonly string[]>>;
+
 import type { StatefulStack } from './stateful-stack';
 
 export interface JobsStackProps extends StackProps {
@@ -27,6 +35,11 @@ export function sqlDigest(dir = join(PROJECT_ROOT, 'sql')): string {
   return hash.digest('hex');
 }
 
+/** A digest of the role registry: the migration custom resource re-runs (and reconciles the roles) when it changes. */
+export function rolesDigest(): string {
+  return createHash('sha256').update(JSON.stringify(DB_ROLES)).digest('hex');
+}
+
 const RETENTION: Record<number, logs.RetentionDays> = {
   14: logs.RetentionDays.TWO_WEEKS,
   30: logs.RetentionDays.ONE_MONTH,
@@ -36,29 +49,53 @@ const RETENTION: Record<number, logs.RetentionDays> = {
 /** The jobs: functions, schedules, alarms, the migration custom resource, the dashboard. */
 export class JobsStack extends Stack {
   readonly jobs: Record<string, ScheduledJob> = {};
+  /** Data API settings for a job's function: its own database role's secret (lambdas/shared/db-roles.ts). */
+  readonly databaseEnvironment: (job: string) => Record<string, string>;
+  /** What each service's actions apply to, for a job: pass to `grantExactly` with its permissions.ts. */
+  readonly serviceResources: (job: string) => ServiceResources;
 
   constructor(scope: Construct, id: string, props: JobsStackProps) {
     super(scope, id, props);
     const { config, stateful } = props;
     const logRetention = RETENTION[config.logRetentionDays] ?? logs.RetentionDays.ONE_MONTH;
     const cluster = stateful.cluster;
-    const dbEnv = {
-      DB_DRIVER: 'data-api',
-      DB_CLUSTER_ARN: cluster.clusterArn,
-      DB_SECRET_ARN: cluster.secret?.secretArn ?? '',
-      DB_NAME: config.aurora.databaseName,
-      LEDGER_TABLE: stateful.ledger.tableName,
+    const masterSecret = cluster.secret;
+    if (!masterSecret) throw new Error('The Aurora cluster has no master secret');
+    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention };
+    const ledgerEnv = { LEDGER_TABLE: stateful.ledger.tableName };
+    /** Data API settings for a job: its own role's secret (the registry), never the master's. */
+    const dbEnv = (job: string) => {
+      const role = roleForJob(job);
+      const secret = role && stateful.roleSecrets[role.name];
+      if (!secret) throw new Error(`No database role for job ${job} in lambdas/shared/db-roles.ts`);
+      return {
+        DB_DRIVER: 'data-api',
+        DB_CLUSTER_ARN: cluster.clusterArn,
+        DB_SECRET_ARN: secret.secretArn,
+        DB_NAME: config.aurora.databaseName,
+      };
     };
-    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, environment: dbEnv };
-    const withData = (job: ScheduledJob) => {
-      cluster.grantDataApiAccess(job.fn);
-      stateful.ledger.grantReadWriteData(job.fn);
+    /** The resources each service's actions apply to, for a job (its role's secret only). */
+    const resources = (job: string, secrets?: readonly string[]): ServiceResources => {
+      const role = roleForJob(job);
+      const roleSecret = role ? stateful.roleSecrets[role.name]?.secretArn : undefined;
+      return {
+        'rds-data': [cluster.clusterArn],
+        secretsmanager: secrets ?? (roleSecret ? [roleSecret] : []),
+        dynamodb: [stateful.ledger.tableArn],
+        elasticache: [stateful.cache.attrArn, stateful.archiveCacheUser.attrArn],
+      };
+    };
+    this.databaseEnvironment = dbEnv;
+    this.serviceResources = (job) => resources(job);
+    const add = (job: ScheduledJob, permissions: Permissions, secrets?: readonly string[]) => {
+      grantExactly(job.fn, actionsFor(permissions, job.name), resources(job.name, secrets));
       this.jobs[job.name] = job;
       return job;
     };
 
     // ---------------------------------------------------------------- archive (hourly, in the VPC)
-    const archive = withData(
+    add(
       new ScheduledJob(this, 'Archive', {
         ...common,
         name: 'archive',
@@ -69,7 +106,8 @@ export class JobsStack extends Stack {
         vpc: { vpc: stateful.vpc, securityGroups: [stateful.archiveSecurityGroup] },
         staleAfter: Duration.minutes(config.archive.staleAfterMinutes),
         environment: {
-          ...dbEnv,
+          ...dbEnv('archive'),
+          ...ledgerEnv,
           VALKEY_ENDPOINT: `${stateful.cache.attrEndpointAddress}:${stateful.cache.attrEndpointPort}`,
           VALKEY_CACHE_NAME: stateful.cache.serverlessCacheName,
           VALKEY_USER: stateful.archiveCacheUser.userId,
@@ -78,23 +116,30 @@ export class JobsStack extends Stack {
           TZ: config.archive.schedule.timeZone,
         },
       }),
-    );
-    archive.fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['elasticache:Connect'],
-        resources: [stateful.cache.attrArn, stateful.archiveCacheUser.attrArn],
-      }),
+      archivePermissions,
     );
 
-    // ---------------------------------------------------------------- migrations (each deploy whose sql/ changed)
-    const migrate = withData(
+    // ---------------------------------------------------------------- migrations + database roles (each deploy whose sql/ or roles changed)
+    // The only function with the master secret; it also reads every role's secret to set its password.
+    const migrate = add(
       new ScheduledJob(this, 'Migrate', {
         ...common,
         name: 'migrate',
         entry: 'lambdas/migrate/handler.ts',
         timeout: Duration.minutes(10),
         copyDirs: ['sql'],
+        environment: {
+          DB_DRIVER: 'data-api',
+          DB_CLUSTER_ARN: cluster.clusterArn,
+          DB_SECRET_ARN: masterSecret.secretArn,
+          DB_NAME: config.aurora.databaseName,
+          DB_ROLE_SECRETS: this.toJsonString(
+            Object.fromEntries(Object.entries(stateful.roleSecrets).map(([r, sec]) => [r, sec.secretArn])),
+          ),
+        },
       }),
+      migratePermissions,
+      [masterSecret.secretArn, ...Object.values(stateful.roleSecrets).map((sec) => sec.secretArn)],
     );
     const provider = new cr.Provider(this, 'MigrationsProvider', {
       onEventHandler: migrate.fn,
@@ -115,54 +160,56 @@ export class JobsStack extends Stack {
     const migrations = new CustomResource(this, 'Migrations', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::SchemaMigrations',
-      properties: { sqlDigest: sqlDigest() },
+      properties: { sqlDigest: sqlDigest(), rolesDigest: rolesDigest() },
     });
     migrations.node.addDependency(cluster);
 
     // ---------------------------------------------------------------- backfill (manual: npm run backfill -- --env <env>)
-    withData(
+    add(
       new ScheduledJob(this, 'Backfill', {
         ...common,
         name: 'backfill',
         entry: 'lambdas/backfill/handler.ts',
         timeout: Duration.minutes(config.backfill.timeoutMinutes),
         memorySize: 1024,
+        environment: { ...dbEnv('backfill'), ...ledgerEnv },
       }),
+      backfillPermissions,
     );
 
     // ---------------------------------------------------------------- analytics read side: API (Function URL, IAM) + scheduled reports
-    const serving = addAnalyticsServing(this, { config, stateful, logRetention, dbEnv });
+    const serving = addAnalyticsServing(this, { config, stateful, logRetention });
     this.jobs[serving.api.name] = serving.api;
     for (const r of serving.reports) this.jobs[r.name] = r;
 
-    // ---------------------------------------------------------------- watchdog (jobs that run on a cadence)
+    // ---------------------------------------------------------------- watchdog (jobs that run on a cadence): the ledger only
     const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'analytics-api');
-    withData(
+    add(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
         name: 'watchdog',
         entry: 'lambdas/watchdog/handler.ts',
         timeout: Duration.minutes(1),
-        schedule: { cron: 'cron(0/15 * * * ? *)', timeZone: 'UTC', input: { measureDatabase: false } },
-        environment: { ...dbEnv, WATCHED_JOBS: watched.join(',') },
+        schedule: { cron: 'cron(0/15 * * * ? *)', timeZone: 'UTC', input: {} },
+        environment: { ...ledgerEnv, WATCHED_JOBS: watched.join(',') },
       }),
+      watchdogPermissions,
     );
     // The database size is measured once a day in dev/staging (a query wakes an auto-paused
-    // cluster) and hourly in prod.
+    // cluster) and hourly in prod, by its own function: the only watchdog code with a database role.
     const databaseSize = new ScheduledJob(this, 'DatabaseSize', {
       ...common,
       name: 'database-size',
-      entry: 'lambdas/watchdog/handler.ts',
+      entry: 'lambdas/watchdog/database-size.ts',
       timeout: Duration.minutes(2),
       schedule: {
         cron: config.aurora.minCapacityAcu === 0 ? 'cron(15 6 * * ? *)' : 'cron(15 * * * ? *)',
         timeZone: 'UTC',
-        input: { measureDatabase: true },
+        input: {},
       },
-      environment: { ...dbEnv, WATCHED_JOBS: '' },
+      environment: dbEnv('database-size'),
     });
-    cluster.grantDataApiAccess(databaseSize.fn);
-    stateful.ledger.grantReadData(databaseSize.fn);
+    grantExactly(databaseSize.fn, actionsFor(watchdogPermissions, 'database-size'), resources('database-size'));
 
     this.platformAlarms(config, stateful);
     this.dashboard(config);

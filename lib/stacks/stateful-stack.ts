@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { DB_ROLES } from '../../lambdas/shared/db-roles';
 import type { EnvironmentConfig } from '../config';
 
 export interface StatefulStackProps extends StackProps {
@@ -32,6 +33,8 @@ export class StatefulStack extends Stack {
   readonly ledger: dynamodb.TableV2;
   readonly alarmTopic: sns.Topic;
   readonly config: EnvironmentConfig;
+  /** One secret per database role of the registry (lambdas/shared/db-roles.ts), by role name. */
+  readonly roleSecrets: Readonly<Record<string, rds.DatabaseSecret>>;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -175,6 +178,22 @@ export class StatefulStack extends Stack {
           'Rotation needs a rotation Lambda inside this NAT-less VPC plus a Secrets Manager interface endpoint (~7 USD/month per AZ); the secret is only read by the Data API. Rotate with `aws secretsmanager rotate-secret` during maintenance (runbook).',
       });
     }
+    // One secret per database role (the registry): each job's Data API calls use its role's secret;
+    // the migration function sets each role's password from it (lambdas/shared/db-role-reconcile.ts).
+    const roleSecrets: Record<string, rds.DatabaseSecret> = {};
+    for (const role of DB_ROLES) {
+      const s = new rds.DatabaseSecret(this, `DbRoleSecret_${role.name}`, {
+        username: role.name,
+        secretName: `${prefix}/db/${role.name}`,
+      });
+      Validations.of(s).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Same as the master secret: rotation needs a rotation Lambda in this NAT-less VPC. Rotate by putting a new password in the secret and redeploying (the migration function sets it; runbook).',
+      });
+      roleSecrets[role.name] = s;
+    }
+    this.roleSecrets = roleSecrets;
     if (!config.aurora.deletionProtection) {
       Validations.of(this.cluster).acknowledge({
         id: 'AwsSolutions-RDS10',

@@ -197,7 +197,8 @@ describe('jobs stack', () => {
       expect((p.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         ENV_NAME: 'dev',
-        DB_DRIVER: 'data-api',
+        // the 15-minute watchdog reads the ledger only: no database settings at all
+        ...(name === 'dlc-dev-watchdog' ? {} : { DB_DRIVER: 'data-api' }),
       });
       expect(p.VpcConfig !== undefined).toBe(name === 'dlc-dev-archive');
     }

@@ -1,13 +1,14 @@
 import { type BackfillRequest, type BackfillResult, backfill } from '../../lambdas/backfill/backfill';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
-import type { SqlExecutor } from '../../lambdas/shared/sql/types';
+import type { SqlExecutor as Executor, Sql } from '../../lambdas/shared/sql/types';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const L = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const A = (n: number) => `aaaaaaaa-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
-async function seed(db: SqlExecutor): Promise<void> {
+async function seed(db: Executor): Promise<void> {
   await db.execute(`INSERT INTO leads (id, customer_id, channel, messenger_psid, phone, stage, created_at) VALUES
     ('${L(1)}', 'cust-1', 'messenger', 'psid-1', NULL, 'done', '2025-01-01T10:00:00Z'),
     ('${L(2)}', NULL, 'whatsapp', NULL, '+34600000000', 'new', '2025-01-02T10:00:00Z'),
@@ -29,15 +30,22 @@ async function seed(db: SqlExecutor): Promise<void> {
 
 describe.each(DRIVERS)('backfill from the audit log through the %s driver', (driver) => {
   let db: TestDb;
+  /** The job connects as its own database role (no DELETE privilege: its rollback goes through its SECURITY DEFINER function). */
+  let asBackfill: Sql;
   beforeEach(async () => {
     db = await testDb(driver);
     await seed(db.direct);
+    await reconcileTestRoles(db);
+    asBackfill = roleSql(db, 'dlc_backfill', driver);
   });
-  afterEach(() => db.close());
+  afterEach(async () => {
+    await asBackfill.close();
+    await db.close();
+  });
 
   const run = (req: Partial<BackfillRequest>, budget = 600_000): Promise<BackfillResult> =>
     backfill(
-      { sql: db.sql, log: memoryLog(), deadline: deadline({ budgetMs: budget }, 0), clock: { now: () => new Date() }, runId: 'run-1' },
+      { sql: asBackfill, log: memoryLog(), deadline: deadline({ budgetMs: budget }, 0), clock: { now: () => new Date() }, runId: 'run-1' },
       { mode: 'apply', batchSize: 2, ...req },
     );
   const snapshot = async () => ({
@@ -188,6 +196,33 @@ describe.each(DRIVERS)('backfill from the audit log through the %s driver', (dri
     });
   });
 
+  it('rollback removes what the backfill created even after its lead was deleted (lead_id set NULL)', async () => {
+    // Prepare
+    const before = await snapshot();
+    await run({});
+    await db.direct.execute(`DELETE FROM leads WHERE id = '${L(1)}'`); // ON DELETE SET NULL empties lead_id
+    const [orphaned] = await db.direct.query<{ lead_id: string | null }>(
+      `SELECT lead_id FROM conversations WHERE conversation_key = 'lead:${L(1)}'`,
+    );
+    expect(orphaned).toEqual({ lead_id: null });
+    // Act
+    const rb = await run({ mode: 'rollback' });
+    // Assess: both conversations and all six messages are gone, nothing else touched
+    expect(rb.totals).toMatchObject({ messagesDeleted: 6, conversationsDeleted: 2 });
+    const after = await snapshot();
+    expect({ conversations: after.conversations, messages: after.messages }).toEqual({
+      conversations: before.conversations,
+      messages: before.messages,
+    });
+    // the filter by lead still finds it by its key
+    await run({});
+    await db.direct.execute(`UPDATE conversations SET lead_id = NULL WHERE conversation_key = 'lead:${L(2)}'`);
+    expect((await run({ mode: 'rollback', filters: { leadId: L(2) } })).totals).toMatchObject({
+      messagesDeleted: 2,
+      conversationsDeleted: 1,
+    });
+  });
+
   it('handles bad payloads with a clear count and loses nothing', async () => {
     const deep = `${'{"a":'.repeat(300)}1${'}'.repeat(300)}`;
     await db.direct.execute(`INSERT INTO audits (id, lead_id, actor, action, payload, created_at) VALUES
@@ -223,7 +258,7 @@ describe.each(DRIVERS)('backfill from the audit log through the %s driver', (dri
     let calls = 0;
     const first = await backfill(
       {
-        sql: db.sql,
+        sql: asBackfill,
         log: memoryLog(),
         deadline: { remainingMs: () => 0, shouldStop: () => calls++ > 0 },
         clock: { now: () => new Date() },

@@ -46,6 +46,32 @@ describe.each(DRIVERS)('Sql port through the %s driver', (driver) => {
     ]);
   });
 
+  it('sends and returns bigints beyond 2^53 exactly (bigint values, p.bigint, untyped numbers)', async () => {
+    // Prepare: 2^53 + 1 is not a double; a driver that goes through Number sends 2^53
+    const big = 9007199254740993n;
+    await db.direct.execute('CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL)');
+    await db.sql.execute('INSERT INTO big (id, name) VALUES ($1::bigint, $2::text), ($3::bigint, $4::text)', [
+      big,
+      'big',
+      p.bigint(-big),
+      'negative',
+    ]);
+    // Act
+    const asText = await db.direct.query<{ id: string }>('SELECT id::text AS id FROM big ORDER BY id');
+    const rows = await db.sql.query<{ id: unknown; small: unknown; n: unknown }>(
+      'SELECT id, 7::bigint AS small, 7::int AS n FROM big WHERE id = $1::bigint OR id = $2::bigint ORDER BY id',
+      [p.bigint(big), -big],
+    );
+    // Assess: stored exactly, found exactly, read back exactly (a bigint, not a rounded number)
+    expect(asText.map((r) => r.id)).toEqual(['-9007199254740993', '9007199254740993']);
+    expect(rows).toEqual([
+      { id: -big, small: 7, n: 7 },
+      { id: big, small: 7, n: 7 },
+    ]);
+    const [edge] = await db.sql.query<{ v: unknown }>('SELECT $1::bigint AS v', [Number.MAX_SAFE_INTEGER]);
+    expect(edge?.v).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it('writes many rows with one jsonb parameter (no arrays)', async () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ id: 1000 + i, name: `n${i}` }));
     const res = await db.sql.execute(

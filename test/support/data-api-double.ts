@@ -9,7 +9,7 @@
  * (a stringValue is varchar unless a typeHint says otherwise), so an uncast parameter that would
  * fail on Aurora fails here too. Results are JSON records (formatRecordsAs: JSON) with
  * timestamps printed as the Data API prints them ("YYYY-MM-DD HH:MM:SS.ffffff", UTC) and
- * json/jsonb/numeric as strings.
+ * json/jsonb/numeric as strings, integers as JSON numbers (as text with `resultSetOptions.longReturnType: STRING`).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -46,6 +46,19 @@ const TYPE_NAMES: Record<number, string> = {
   3802: 'jsonb',
 };
 const NUMBER_TYPES = new Set(['int2', 'int4', 'int8', 'float4', 'float8']);
+const INTEGER_TYPES = new Set(['int2', 'int4', 'int8']);
+/** java.sql.Types codes, as the service reports them in columnMetadata.type. */
+const JDBC_TYPES: Record<string, number> = {
+  int2: 5,
+  int4: 4,
+  int8: -5,
+  float4: 7,
+  float8: 8,
+  numeric: 2,
+  bool: -7,
+  text: 12,
+  varchar: 12,
+};
 const meta = { $metadata: {} };
 
 export interface DataApiCall {
@@ -159,7 +172,7 @@ export class DataApiDouble {
       const records = res.rows.map((row: Record<string, string | null>) => {
         const rec: Record<string, unknown> = {};
         res.fields.forEach((f, i) => {
-          rec[f.name] = formatValue(row[f.name] ?? null, types[i] as string);
+          rec[f.name] = formatValue(row[f.name] ?? null, types[i] as string, input.resultSetOptions?.longReturnType === 'STRING');
         });
         return rec;
       });
@@ -172,7 +185,12 @@ export class DataApiDouble {
       }
       out.formattedRecords = formatted;
       if (input.includeResultMetadata) {
-        out.columnMetadata = res.fields.map((f, i) => ({ name: f.name, label: f.name, typeName: types[i] }));
+        out.columnMetadata = res.fields.map((f, i) => ({
+          name: f.name,
+          label: f.name,
+          typeName: types[i],
+          type: JDBC_TYPES[types[i] as string] ?? 1111,
+        }));
       }
     }
     return out;
@@ -257,8 +275,10 @@ function translate(sql: string, parameters: readonly SqlParameter[]): { text: st
   return { text, values };
 }
 
-function formatValue(raw: string | null, type: string): unknown {
+/** As the service prints a value in JSON records: integers as numbers unless `longReturnType: STRING`. */
+function formatValue(raw: string | null, type: string, longsAsStrings: boolean): unknown {
   if (raw === null) return null;
+  if (longsAsStrings && INTEGER_TYPES.has(type)) return raw;
   if (NUMBER_TYPES.has(type)) return Number(raw);
   if (type === 'bool') return raw === 't';
   if (type === 'timestamptz') return raw.replace(/\+00(:00)?$/, '');

@@ -36,6 +36,26 @@ describe('toDataApiStatement', () => {
     ]);
   });
 
+  it('sends integers beyond 2^53 exactly, as DECIMAL text (longValue is a JS number)', () => {
+    // Act
+    const { parameters } = toDataApiStatement('SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint, $5::int', [
+      9007199254740993n,
+      p.bigint(-9007199254740993n),
+      p.bigint(Number.MAX_SAFE_INTEGER),
+      2 ** 60,
+      p.int(7),
+    ]);
+    // Assess
+    expect(parameters).toEqual([
+      { name: 'p1', value: { stringValue: '9007199254740993' }, typeHint: 'DECIMAL' },
+      { name: 'p2', value: { stringValue: '-9007199254740993' }, typeHint: 'DECIMAL' },
+      { name: 'p3', value: { longValue: Number.MAX_SAFE_INTEGER } },
+      { name: 'p4', value: { stringValue: '1152921504606846976' }, typeHint: 'DECIMAL' },
+      { name: 'p5', value: { longValue: 7 } },
+    ]);
+    expect(() => toDataApiStatement('SELECT $1::int', [p.int(1.5)])).toThrow('Parameter $1: 1.5 is not an integer');
+  });
+
   it('refuses an array parameter with the way out in the message', () => {
     expect(() => toDataApiStatement('SELECT $1', [[1, 2] as never])).toThrow(/array.*jsonb_to_recordset/);
   });

@@ -1,26 +1,19 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoRunLedgerOptions, DynamoRunLedgerReader, ledgerKey as pk } from './dynamodb-reader';
 import type { RunLedger, RunRecord } from './types';
 
-export interface DynamoRunLedgerOptions {
-  readonly client: DynamoDBClient;
-  readonly tableName: string;
-  /** History entries expire (DynamoDB TTL) after this many days. @default 90 */
-  readonly historyDays?: number;
-}
+export type { DynamoRunLedgerOptions };
 
 /**
  * Single-table layout: pk `job#<name>`; sk `lock` | `last` | `last_success` | `run#<startedAt>#<runId>`.
  * TTL attribute `expiresAt` (epoch seconds) on history items.
  */
-export class DynamoRunLedger implements RunLedger {
-  private readonly doc: DynamoDBDocumentClient;
-  private readonly table: string;
+export class DynamoRunLedger extends DynamoRunLedgerReader implements RunLedger {
   private readonly historyDays: number;
 
   constructor(options: DynamoRunLedgerOptions) {
-    this.doc = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
-    this.table = options.tableName;
+    super(options);
     this.historyDays = options.historyDays ?? 90;
   }
 
@@ -69,33 +62,6 @@ export class DynamoRunLedger implements RunLedger {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...base, sk: 'last_success' } }));
     }
   }
-
-  lastRun(job: string): Promise<RunRecord | undefined> {
-    return this.get(job, 'last');
-  }
-
-  lastSuccess(job: string): Promise<RunRecord | undefined> {
-    return this.get(job, 'last_success');
-  }
-
-  async history(job: string, limit = 20): Promise<RunRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
-        ExpressionAttributeValues: { ':pk': pk(job), ':run': 'run#' },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    return (out.Items ?? []).map((i) => i.run as RunRecord);
-  }
-
-  private async get(job: string, sk: string): Promise<RunRecord | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: pk(job), sk } }));
-    return out.Item?.run as RunRecord | undefined;
-  }
 }
 
-const pk = (job: string) => `job#${job}`;
 const isoUtc = (s: string) => new Date(s).toISOString();

@@ -20,6 +20,9 @@ export interface RunRecord {
   readonly error?: string;
 }
 
+/** What reads the ledger without writing it (the watchdog). */
+export type RunLedgerReader = Pick<RunLedger, 'lastRun' | 'lastSuccess' | 'history'>;
+
 export interface RunLedger {
   /**
    * Takes the job's lease for `leaseMs` if it is free, expired, or already ours.

@@ -14,7 +14,7 @@ import {
 import { DataApiLimitError, SqlError } from './errors';
 import { rewritePlaceholders } from './lexer';
 import { DATA_API_LIMITS, type ExecResult, type Row, type Sql, type SqlExecutor, type SqlParam } from './types';
-import { normalizeParam, pgTimestampToIso } from './values';
+import { exactInteger, normalizeParam, pgTimestampToIso } from './values';
 
 /** The only part of RDSDataClient the driver uses: tests pass a double here. */
 export type RdsDataSender = Pick<RDSDataClient, 'send'>;
@@ -50,7 +50,7 @@ export function toDataApiStatement(text: string, params: readonly SqlParam[]): {
     switch (sqlType) {
       case 'integer':
       case 'bigint':
-        return { name, value: { longValue: Number(value) } };
+        return integerParam(name, value, i);
       case 'boolean':
         return { name, value: { booleanValue: Boolean(value) } };
       case 'numeric':
@@ -62,6 +62,19 @@ export function toDataApiStatement(text: string, params: readonly SqlParam[]): {
     }
   });
   return { sql, parameters };
+}
+
+/**
+ * An integer parameter, exactly: `longValue` is a JS number (the SDK's Long), which cannot hold
+ * integers beyond ±2^53, so those go as a DECIMAL string (PostgreSQL `numeric`, which every
+ * `$n::bigint` cast turns into the exact bigint). `9007199254740993n` is sent as written.
+ */
+function integerParam(name: string, value: string | number | boolean, index: number): SqlParameter {
+  const text = typeof value === 'number' ? (Number.isInteger(value) ? BigInt(value).toString() : String(value)) : String(value);
+  if (!/^-?\d+$/.test(text)) throw new TypeError(`Parameter $${index + 1}: ${text} is not an integer`);
+  const n = Number(text);
+  if (Number.isSafeInteger(n)) return { name, value: { longValue: n } };
+  return { name, value: { stringValue: text }, typeHint: 'DECIMAL' };
 }
 
 /** RDS Data API driver: the production default (no VPC, no connection pool). */
@@ -175,6 +188,8 @@ class DataApiExecutor implements SqlExecutor {
           parameters,
           transactionId: this.transactionId,
           formatRecordsAs: wantRows ? 'JSON' : 'NONE',
+          // BIGINT as a JSON number would be rounded by JSON.parse beyond 2^53: ask for text.
+          ...(wantRows ? { resultSetOptions: { longReturnType: 'STRING', decimalReturnType: 'STRING' } as const } : {}),
           includeResultMetadata: wantRows,
         }),
       text,
@@ -231,6 +246,10 @@ function mapError(err: unknown, statement: string): SqlError {
   return new SqlError(`${e.name ?? 'Error'}: ${message}`, statement, undefined, { cause: err });
 }
 
+/** Integer columns, which come back as text (`longReturnType: STRING`): by name, or by JDBC type (BIGINT, INTEGER, SMALLINT, TINYINT). */
+const INTEGER_TYPES = new Set(['int8', 'int4', 'int2', 'serial', 'serial4', 'serial8', 'bigserial', 'smallserial']);
+const INTEGER_JDBC_TYPES = new Set([-5, 4, 5, -6]);
+
 /** formattedRecords (JSON) + column metadata → rows of plain values, as the pg driver returns. */
 function parseRecords(out: ExecuteStatementCommandOutput): Row[] {
   if (!out.formattedRecords) return [];
@@ -244,7 +263,9 @@ function parseRecords(out: ExecuteStatementCommandOutput): Row[] {
     if (type === 'json' || type === 'jsonb') converters.push([name, (v) => (typeof v === 'string' ? JSON.parse(v) : v)]);
     else if (type === 'timestamptz' || type === 'timestamp')
       converters.push([name, (v) => (typeof v === 'string' ? pgTimestampToIso(v) : v)]);
-    else if (type === 'numeric' || type === 'int8' || type === 'float8' || type === 'float4')
+    else if (INTEGER_TYPES.has(type) || INTEGER_JDBC_TYPES.has(col.type ?? 0))
+      converters.push([name, (v) => (typeof v === 'string' ? exactInteger(v) : v)]);
+    else if (type === 'numeric' || type === 'float8' || type === 'float4')
       converters.push([name, (v) => (typeof v === 'string' ? Number(v) : v)]);
   }
   if (converters.length === 0) return rows;

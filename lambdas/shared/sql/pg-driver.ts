@@ -1,7 +1,7 @@
 import { Pool, type PoolClient, type PoolConfig, types } from 'pg';
 import { SqlError } from './errors';
 import type { ExecResult, Row, Sql, SqlExecutor, SqlParam } from './types';
-import { normalizeParam, pgTimestampToIso } from './values';
+import { exactInteger, normalizeParam, pgTimestampToIso } from './values';
 
 const OID = { int8: 20, numeric: 1700, timestamp: 1114, timestamptz: 1184, date: 1082 } as const;
 
@@ -10,6 +10,7 @@ const parsers = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     switch (oid) {
       case OID.int8:
+        return exactInteger;
       case OID.numeric:
         return (v: string) => Number(v);
       case OID.timestamp:

@@ -8,7 +8,9 @@
  * - every parameter is cast in the SQL (`$1::text`, `$2::timestamptz`, `$3::jsonb`), because the
  *   Data API sends strings as `text` and PostgreSQL does not coerce text to other types.
  * - result rows hold plain JSON values: timestamps come back as ISO-8601 strings (UTC), bigint and
- *   numeric as numbers, json/jsonb as parsed values, dates as `YYYY-MM-DD`.
+ *   numeric as numbers, json/jsonb as parsed values, dates as `YYYY-MM-DD`. A bigint beyond ±2^53
+ *   comes back as a JS `bigint` (exact), never as a rounded number; integer parameters are sent exactly.
+ *   (`numeric` stays a number: cast it to text in SQL when every digit matters.)
  */
 
 /** An explicit type for a parameter, when the JS value alone is ambiguous. */

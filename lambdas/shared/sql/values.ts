@@ -70,3 +70,13 @@ export function pgTimestampToIso(text: string): string {
   if (Number.isNaN(d.getTime())) return text;
   return d.toISOString();
 }
+
+/**
+ * An integer column's text as a plain value: a number when it is exact (|n| ≤ 2^53 − 1), else a
+ * `bigint` — never a silently rounded number. Both drivers read `bigint` columns through it.
+ */
+export function exactInteger(text: string): number | bigint {
+  const n = Number(text);
+  if (Number.isSafeInteger(n)) return n;
+  return /^-?\d+$/.test(text) ? BigInt(text) : n;
+}

@@ -1,0 +1,165 @@
+/**
+ * The database roles: ONE registry read by the database side (the reconcile step the migration
+ * function runs after the SQL files: `reconcileRoles`) and by the CDK (one Secrets Manager secret
+ * per role; each job's Data API calls use its role's secret).
+ *
+ * Each role gets exactly the privileges its job's statements need; `REVOKE ALL` first, so a
+ * privilege removed here is removed from the database at the next deploy. The master user runs
+ * migrations only. Adding a job's role is adding an entry.
+ *
+ * Grants on tables or functions that do not exist (yet) are skipped with a warning, never an
+ * error: a job's tables may arrive in a later migration than its registry entry.
+ */
+
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+export interface DbRole {
+  /** PostgreSQL role name (lower case, `dlc_` prefix). */
+  readonly name: string;
+  /** The functions (`dlc-<env>-<job>`) whose Data API calls use this role's secret. */
+  readonly jobs: readonly string[];
+  readonly description: string;
+  /** Table or view → privileges. */
+  readonly tables: Readonly<Record<string, readonly TablePrivilege[]>>;
+  /** Functions it may EXECUTE, with their argument types (`detect_language(text)`). */
+  readonly functions?: readonly string[];
+  /** Sequences it may use (identity columns need none: PostgreSQL draws their values itself). */
+  readonly sequences?: readonly string[];
+}
+
+const AGGREGATES = [
+  'agg_message_counts_hourly',
+  'agg_response_times_hourly',
+  'agg_conversation_metrics_daily',
+  'agg_staff_performance_daily',
+  'agg_intent_distribution_daily',
+  'agg_satisfaction_weekly',
+  'agg_monthly_summary',
+] as const;
+const ANALYTICS_VIEWS = [
+  'analytics_messages_view',
+  'analytics_agent_steps_view',
+  'analytics_conversations_view',
+  'analytics_user_daily_view',
+  'analytics_platform_daily_view',
+] as const;
+const each = <T extends string>(names: readonly T[], privileges: readonly TablePrivilege[]) =>
+  Object.fromEntries(names.map((n) => [n, privileges])) as Record<T, readonly TablePrivilege[]>;
+
+export const DB_ROLES = [
+  {
+    name: 'dlc_archive',
+    jobs: ['archive'],
+    description:
+      'Redis checkpoints → conversations and messages: upserts conversations, inserts messages and quarantine rows; deletes nothing',
+    tables: {
+      conversations: ['SELECT', 'INSERT', 'UPDATE'],
+      messages: ['SELECT', 'INSERT'],
+      checkpoint_quarantine: ['SELECT', 'INSERT', 'UPDATE'],
+    },
+    functions: ['detect_language(text)'],
+  },
+  {
+    name: 'dlc_backfill',
+    jobs: ['backfill'],
+    description:
+      'audits → conversations and messages; its rollback deletes only its own rows, through SECURITY DEFINER functions (no DELETE privilege)',
+    tables: {
+      leads: ['SELECT'],
+      audits: ['SELECT', 'INSERT'],
+      conversations: ['SELECT', 'INSERT', 'UPDATE'],
+      messages: ['SELECT', 'INSERT'],
+    },
+    functions: [
+      'detect_language(text)',
+      'audit_message_role(text)',
+      'audit_message_text(jsonb)',
+      'backfill_lead_of(text)',
+      'backfill_rollback_batch(uuid,uuid,uuid,timestamptz,timestamptz)',
+      'backfill_forget_runs()',
+    ],
+  },
+  {
+    name: 'dlc_ingest',
+    jobs: ['ingest'],
+    description: 'SQS events → analytics_events (rejected ones kept apart), late events invalidate their buckets',
+    tables: {
+      analytics_events: ['INSERT'],
+      analytics_events_rejected: ['INSERT'],
+      agg_invalidations: ['INSERT'],
+    },
+  },
+  {
+    name: 'dlc_aggregate',
+    jobs: ['aggregate'],
+    description: 'analytics_events → agg_* (recomputes whole buckets: delete + insert / upsert), consumes invalidations',
+    tables: {
+      analytics_events: ['SELECT'],
+      analytics_cost_config: ['SELECT'],
+      agg_invalidations: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+      ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+    },
+  },
+  {
+    name: 'dlc_analytics_api',
+    jobs: ['analytics-api', 'reports-daily', 'reports-weekly', 'reports-monthly'],
+    description: 'dashboard, time series, reports: read-only',
+    tables: {
+      analytics_events: ['SELECT'],
+      analytics_cost_config: ['SELECT'],
+      ...each(AGGREGATES, ['SELECT']),
+      ...each(ANALYTICS_VIEWS, ['SELECT']),
+    },
+  },
+  {
+    name: 'dlc_retention',
+    jobs: ['retention'],
+    description: 'the only role that deletes history: export → verify → manifest → delete; restore inserts back',
+    tables: {
+      analytics_events: ['SELECT', 'INSERT', 'DELETE'],
+      ...each(AGGREGATES, ['SELECT', 'INSERT', 'DELETE']),
+      conversations: ['SELECT', 'INSERT', 'DELETE'],
+      messages: ['SELECT', 'INSERT', 'DELETE'],
+      archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
+    },
+  },
+  {
+    name: 'dlc_watchdog',
+    jobs: ['database-size'],
+    description: 'pg_database_size(current_database()) only: no table at all',
+    tables: {},
+  },
+] as const satisfies readonly DbRole[];
+
+export type DbRoleName = (typeof DB_ROLES)[number]['name'];
+
+/** The role a function connects as, or undefined (no database access; the migration function uses the master user). */
+export function roleForJob(job: string): DbRole | undefined {
+  return (DB_ROLES as readonly DbRole[]).find((r) => r.jobs.includes(job));
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+const FUNCTION_SIGNATURE = /^[a-z_][a-z0-9_]*\(([a-z ]+(,[a-z ]+)*)?\)$/;
+
+/** Refuses a malformed registry (run by the reconcile step and by a unit test). */
+export function validateRoles(roles: readonly DbRole[] = DB_ROLES): void {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  const jobs = new Set<string>();
+  for (const r of roles) {
+    if (!IDENT.test(r.name) || !r.name.startsWith('dlc_')) problems.push(`role "${r.name}" must match dlc_[a-z0-9_]+`);
+    if (names.has(r.name)) problems.push(`role "${r.name}" appears twice`);
+    names.add(r.name);
+    for (const j of r.jobs) {
+      if (jobs.has(j)) problems.push(`job "${j}" has two roles`);
+      jobs.add(j);
+    }
+    for (const [t, privs] of Object.entries(r.tables)) {
+      if (!IDENT.test(t)) problems.push(`${r.name}: table "${t}" is not a plain identifier`);
+      if (privs.length === 0) problems.push(`${r.name}: table "${t}" lists no privilege`);
+    }
+    for (const f of r.functions ?? []) if (!FUNCTION_SIGNATURE.test(f)) problems.push(`${r.name}: function "${f}" must be name(type,…)`);
+    for (const s of r.sequences ?? []) if (!IDENT.test(s)) problems.push(`${r.name}: sequence "${s}" is not a plain identifier`);
+  }
+  if (problems.length) throw new RangeError(`Invalid database role registry:\n - ${problems.join('\n - ')}`);
+}

@@ -1,0 +1,68 @@
+/**
+ * Reads a Secrets Manager secret (`GetSecretValue`) with a SigV4-signed HTTPS request: the
+ * migration function reads the database roles' secrets to set their passwords. (No Secrets
+ * Manager SDK client is installed; the signer and credential chain are the SDK's own.)
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+function toBuffer(d: string | ArrayBuffer | ArrayBufferView): Buffer {
+  if (typeof d === 'string') return Buffer.from(d, 'utf8');
+  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.from(d);
+}
+
+class NodeSha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret ? createHmac('sha256', toBuffer(secret)) : createHash('sha256');
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+export class SecretError extends Error {
+  override readonly name = 'SecretError';
+}
+
+/** The one Secrets Manager action this code calls (the IAM test reads this constant's use). */
+const GET_SECRET_VALUE = 'secretsmanager.GetSecretValue';
+
+export interface SecretReaderOptions {
+  readonly region: string;
+  readonly credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
+  readonly fetch?: typeof fetch;
+}
+
+/** `{ username, password }` of a database secret (as RDS and `rds.DatabaseSecret` write them). */
+export async function readDatabaseSecret(arn: string, o: SecretReaderOptions): Promise<{ username: string; password: string }> {
+  const hostname = `secretsmanager.${o.region}.amazonaws.com`;
+  const body = JSON.stringify({ SecretId: arn });
+  const signer = new SignatureV4({
+    service: 'secretsmanager',
+    region: o.region,
+    credentials: o.credentials ?? defaultProvider(),
+    sha256: NodeSha256,
+  });
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: 'https:',
+    hostname,
+    path: '/',
+    headers: { host: hostname, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': GET_SECRET_VALUE },
+    body,
+  });
+  const res = await (o.fetch ?? fetch)(`https://${hostname}/`, { method: 'POST', headers: signed.headers as Record<string, string>, body });
+  const text = await res.text();
+  if (!res.ok) throw new SecretError(`GetSecretValue ${arn} failed: HTTP ${res.status} ${text.slice(0, 300)}`);
+  const secret = (JSON.parse(text) as { SecretString?: string }).SecretString;
+  const parsed = secret ? (JSON.parse(secret) as { username?: unknown; password?: unknown }) : {};
+  if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string')
+    throw new SecretError(`Secret ${arn} has no string username and password`);
+  return { username: parsed.username, password: parsed.password };
+}

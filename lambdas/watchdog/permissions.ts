@@ -1,0 +1,17 @@
+/**
+ * The AWS API actions each function of this folder calls (see test/infra/iam.test.ts).
+ * - `watchdog` (every 15 minutes, handler.ts): reads the run ledger; no database access at all.
+ * - `database-size` (database-size.ts): one statement through the Data API as dlc_watchdog; no ledger.
+ *   (The Data API driver is bundled whole, so its transaction calls count as calls.)
+ */
+export const IAM_ACTIONS = {
+  watchdog: ['dynamodb:GetItem', 'dynamodb:Query'],
+  'database-size': [
+    'rds-data:BatchExecuteStatement',
+    'rds-data:BeginTransaction',
+    'rds-data:CommitTransaction',
+    'rds-data:ExecuteStatement',
+    'rds-data:RollbackTransaction',
+    'secretsmanager:GetSecretValue',
+  ],
+} as const;
