@@ -6,8 +6,9 @@
 import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
 import { archiveCheckpoints } from '../lambdas/archive/archive';
-import { parseSeedCheckpoint } from '../lambdas/archive/parse';
+import { parseSeedCheckpoint } from '../lambdas/archive/layouts/seed';
 import { CheckpointStore, connectRedis } from '../lambdas/archive/redis-store';
+import { assembleMessages } from '../lambdas/archive/thread';
 import { memoryLog } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
@@ -53,13 +54,14 @@ async function naive(sql: PgSql, redis: Redis): Promise<number> {
     const raw = await redis.get(key);
     if (!raw) continue;
     const cp = parseSeedCheckpoint(key, raw, PREFIX);
+    const { messages: parsed } = assembleMessages([cp.snapshot], cp.time ?? new Date());
     await sql.transaction(async (tx) => {
       const [conv] = await tx.query<{ id: string }>(
         `INSERT INTO conversations (conversation_key, source, customer_id, started_at) VALUES ($1::text, 'redis_archive', $2::text, now())
          ON CONFLICT (conversation_key) DO UPDATE SET updated_at = now() RETURNING id`,
         [cp.conversationKey, cp.customerId],
       );
-      for (const m of cp.messages) {
+      for (const m of parsed) {
         const r = await tx.execute(
           `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source)
            VALUES ($1::uuid, $2::text, $3::int, $4::text, $5::text, $6::timestamptz, 'redis_archive') ON CONFLICT DO NOTHING`,

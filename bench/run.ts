@@ -7,6 +7,7 @@ import { benchArchive } from './archive.bench';
 import { benchArchiveCosts } from './archive-costs.bench';
 import { benchBackfill } from './backfill.bench';
 import { withMigratedDatabase } from './db';
+import { benchRetention } from './retention.bench';
 import { benchServing } from './serving.bench';
 
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -82,6 +83,23 @@ async function main() {
           `  1-year daily series, weighted mean:  ${f(r.seriesWeighted)}\n` +
           `  monthly report + HTML (${r.htmlBytes} bytes): ${f(r.report)}  (target < 1000 ms)`,
       );
+    }
+    if (which === 'retention') {
+      // Sizes in order (RETENTION_MESSAGES=1000000,5000000): peak RSS must not grow with N.
+      const sizes = (process.env.RETENTION_MESSAGES ?? '1000000').split(',').map(Number);
+      const runs = [];
+      for (const n of sizes) {
+        const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) => benchRetention(sql, n));
+        runs.push(r);
+        console.log(
+          `retention: ${r.rows} messages (inserted in ${r.insertSeconds.toFixed(0)} s); export+verify+delete ${r.export.seconds.toFixed(1)} s = ` +
+            `${Math.round(r.export.rowsPerSecond)} rows/s end to end, ${r.export.objects} objects, ${(r.export.bytes / 1e6).toFixed(1)} MB, peak RSS ${r.export.peakRssMb} MiB; ` +
+            `phases: export ${Math.round(r.phases.exportRowsPerSecond)} rows/s, verify ${Math.round(r.phases.verifyRowsPerSecond)}, delete ${Math.round(r.phases.deleteRowsPerSecond)}; ` +
+            `writer alone ${Math.round(r.writerAlone.rowsPerSecond)} rows/s → export is ${Math.round(100 * r.exportShareOfWriter)}% of it; ` +
+            `restore ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
+        );
+      }
+      results.retention = runs;
     }
   } finally {
     await redisServer.stop();

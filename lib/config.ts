@@ -33,14 +33,41 @@ export interface ArchiveConfig {
   readonly staleAfterMinutes: number;
 }
 
+/**
+ * One retention policy per table: the ONE registry the retention job (export → verify → manifest +
+ * delete), the restore and the CDK (S3 prefixes, Glue tables) all read. Adding a table is adding an entry.
+ */
+export interface RetentionPolicy {
+  readonly table: string;
+  /**
+   * The row's time: one column, or several read as `coalesce(a, b, …)` (conversations: the last
+   * message, else the start). Rows older than `days` (in `RetentionConfig.timeZone`) expire.
+   */
+  readonly timeColumns: readonly string[];
+  /** How the time column is stored: `timestamptz`, a `date` (daily/weekly periods) or `YYYY-MM` text (months). */
+  readonly timeKind: 'timestamptz' | 'date' | 'month';
+  /** A unique key (the primary key), the keyset after the time: pages are ordered by (time, key). */
+  readonly keyColumns: readonly string[];
+  readonly days: number;
+  /** Off: the table is never read, exported or deleted. */
+  readonly enabled: boolean;
+  /** `no-messages`: a conversation goes only once no message of it is left (they expire first). */
+  readonly requires?: 'no-messages';
+}
+
 export interface RetentionConfig {
   readonly schedule: ScheduleConfig;
-  readonly rawEventsDays: number;
-  readonly hourlyAggregatesDays: number;
-  readonly dailyAggregatesDays: number;
-  readonly weeklyAggregatesDays: number;
-  readonly monthlyAggregatesDays: number;
-  readonly conversationsDays: number;
+  /** Days are counted in this zone: the cutoff is the same wall-clock time `days` calendar days ago. */
+  readonly timeZone: string;
+  readonly timeoutMinutes: number;
+  /** Stale alarm: no successful run for this long (a daily job: 26 h). */
+  readonly staleAfterHours: number;
+  /** Rows per object at most (one object = one Parquet file = one manifest row). */
+  readonly maxRowsPerObject: number;
+  /** Rows per Parquet row group: the writer's memory is about one row group. */
+  readonly rowGroupRows: number;
+  /** Processed in this order: messages before conversations (a conversation waits for its messages). */
+  readonly policies: readonly RetentionPolicy[];
 }
 
 export interface AggregationJobConfig {
@@ -155,6 +182,89 @@ const analyticsServing = (timeZone: string): AnalyticsServingConfig => ({
     { type: 'monthly', schedule: { cron: 'cron(30 3 1 * ? *)', timeZone }, after: [...DAILY_AGGREGATIONS, 'monthly_summary'] },
   ],
 });
+/**
+ * Seed 000 (messages: 6 months), seed 001's cleanup (raw events 90 days; hourly aggregates 30,
+ * daily 365, weekly 730, monthly 1095), quarantined checkpoints a year. `audits` and `leads` (the
+ * backfill's source of truth) have no entry: they are never touched unless one is added here.
+ */
+export const RETENTION_POLICIES: readonly RetentionPolicy[] = [
+  { table: 'messages', timeColumns: ['created_at'], timeKind: 'timestamptz', keyColumns: ['id'], days: 180, enabled: true },
+  {
+    table: 'conversations',
+    timeColumns: ['last_message_at', 'started_at'],
+    timeKind: 'timestamptz',
+    keyColumns: ['id'],
+    days: 180,
+    enabled: true,
+    requires: 'no-messages',
+  },
+  { table: 'analytics_events', timeColumns: ['occurred_at'], timeKind: 'timestamptz', keyColumns: ['id'], days: 90, enabled: true },
+  {
+    table: 'analytics_events_rejected',
+    timeColumns: ['rejected_at'],
+    timeKind: 'timestamptz',
+    keyColumns: ['id'],
+    days: 90,
+    enabled: true,
+  },
+  {
+    table: 'agg_message_counts_hourly',
+    timeColumns: ['period_start'],
+    timeKind: 'timestamptz',
+    keyColumns: ['property_id', 'channel', 'direction'],
+    days: 30,
+    enabled: true,
+  },
+  {
+    table: 'agg_response_times_hourly',
+    timeColumns: ['period_start'],
+    timeKind: 'timestamptz',
+    keyColumns: ['property_id', 'channel'],
+    days: 30,
+    enabled: true,
+  },
+  {
+    table: 'agg_conversation_metrics_daily',
+    timeColumns: ['period_date'],
+    timeKind: 'date',
+    keyColumns: ['property_id', 'channel'],
+    days: 365,
+    enabled: true,
+  },
+  {
+    table: 'agg_staff_performance_daily',
+    timeColumns: ['period_date'],
+    timeKind: 'date',
+    keyColumns: ['property_id', 'staff_id'],
+    days: 365,
+    enabled: true,
+  },
+  {
+    table: 'agg_intent_distribution_daily',
+    timeColumns: ['period_date'],
+    timeKind: 'date',
+    keyColumns: ['property_id', 'intent'],
+    days: 365,
+    enabled: true,
+  },
+  {
+    table: 'agg_satisfaction_weekly',
+    timeColumns: ['period_start'],
+    timeKind: 'date',
+    keyColumns: ['property_id', 'channel'],
+    days: 730,
+    enabled: true,
+  },
+  {
+    table: 'agg_monthly_summary',
+    timeColumns: ['period_month'],
+    timeKind: 'month',
+    keyColumns: ['property_id'],
+    days: 1095,
+    enabled: true,
+  },
+  { table: 'checkpoint_quarantine', timeColumns: ['last_seen_at'], timeKind: 'timestamptz', keyColumns: ['id'], days: 365, enabled: true },
+];
 
 const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'> = {
   archive: {
@@ -174,12 +284,12 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
   analyticsServing: analyticsServing(MADRID),
   retention: {
     schedule: { cron: 'cron(30 4 * * ? *)', timeZone: MADRID },
-    rawEventsDays: 90,
-    hourlyAggregatesDays: 30,
-    dailyAggregatesDays: 365,
-    weeklyAggregatesDays: 730,
-    monthlyAggregatesDays: 1095,
-    conversationsDays: 180,
+    timeZone: MADRID,
+    timeoutMinutes: 15,
+    staleAfterHours: 26,
+    maxRowsPerObject: 250_000,
+    rowGroupRows: 10_000,
+    policies: RETENTION_POLICIES,
   },
   backfill: { timeoutMinutes: 15, batchSize: 5_000 },
   valkey: { maxDataStorageGb: 1, maxEcpuPerSecond: 5_000 },
@@ -297,9 +407,7 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   check(a.batchSize >= 1 && a.batchSize <= 5_000, 'archive.batchSize must be 1–5000');
   check(a.timeoutMinutes >= 1 && a.timeoutMinutes <= 15, 'archive.timeoutMinutes must be 1–15 (Lambda maximum)');
   check(a.seedKeyPrefix.length > 0 && a.saverKeyPrefix.length > 0, 'archive key prefixes must not be empty');
-  const r = env.retention;
-  for (const [k, v] of Object.entries(r))
-    if (typeof v === 'number') check(Number.isInteger(v) && v >= 1, `retention.${k} must be a positive integer`);
+  problems.push(...retentionProblems(env.retention));
   check(
     env.aurora.minCapacityAcu >= 0 && env.aurora.maxCapacityAcu >= Math.max(1, env.aurora.minCapacityAcu),
     'aurora capacity: 0 ≤ min ≤ max, max ≥ 1',
@@ -315,4 +423,36 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   for (const u of env.alarms.httpsEndpoints) check(/^https:\/\/\S+$/.test(u), `alarms.httpsEndpoints: "${u}" is not an https URL`);
   check(env.account === undefined || /^\d{12}$/.test(env.account), `account "${env.account}" must be 12 digits`);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration for ${env.name}:\n - ${problems.join('\n - ')}`);
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Every problem of a retention section (also used for the CLI's `--days` overrides). */
+export function retentionProblems(r: RetentionConfig): string[] {
+  const problems: string[] = [];
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) problems.push(msg);
+  };
+  try {
+    assertTimeZone(r.timeZone);
+  } catch (e) {
+    problems.push(`retention: ${(e as Error).message}`);
+  }
+  check(r.timeoutMinutes >= 1 && r.timeoutMinutes <= 15, 'retention.timeoutMinutes must be 1–15 (Lambda maximum)');
+  check(r.staleAfterHours >= 1, 'retention.staleAfterHours must be ≥ 1');
+  check(Number.isInteger(r.maxRowsPerObject) && r.maxRowsPerObject >= 1, 'retention.maxRowsPerObject must be a positive integer');
+  check(Number.isInteger(r.rowGroupRows) && r.rowGroupRows >= 1, 'retention.rowGroupRows must be a positive integer');
+  const seen = new Set<string>();
+  for (const p of r.policies) {
+    check(IDENTIFIER.test(p.table), `retention: table "${p.table}" is not a plain lower-case identifier`);
+    check(!seen.has(p.table), `retention: table "${p.table}" has two policies`);
+    seen.add(p.table);
+    check(Number.isInteger(p.days) && p.days >= 1, `retention.${p.table}.days must be a positive integer`);
+    check(p.timeColumns.length >= 1, `retention.${p.table}: at least one time column`);
+    check(p.keyColumns.length >= 1, `retention.${p.table}: at least one key column`);
+    for (const c of [...p.timeColumns, ...p.keyColumns])
+      check(IDENTIFIER.test(c), `retention.${p.table}: column "${c}" is not an identifier`);
+    check(p.timeKind === 'timestamptz' || p.timeColumns.length === 1, `retention.${p.table}: a date/month time is one column`);
+  }
+  return problems;
 }

@@ -11,6 +11,7 @@ import { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { formatSeconds } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
 import { archiveStep } from './demo-steps/archive';
+import { retentionStep } from './demo-steps/retention';
 import { servingStep } from './demo-steps/serving';
 import { startPostgres, startRedis } from './services';
 
@@ -31,6 +32,7 @@ export interface DemoContext {
 const STEPS: readonly { readonly title: string; readonly run: (ctx: DemoContext) => Promise<void> }[] = [
   { title: 'Archive: LangGraph checkpoints from Redis into PostgreSQL (seed 000)', run: archiveStep },
   { title: 'Analytics: dashboard, time series and an HTML report (seed 001 read side)', run: servingStep },
+  { title: 'Retention: old rows to S3 cold storage (Parquet), verified, then deleted; DuckDB; restore', run: retentionStep },
 ];
 
 export async function demo(): Promise<number> {

@@ -1,26 +1,26 @@
 /**
  * The archival job (seed 000): checkpoints older than the cutoff move from Redis to PostgreSQL,
  * then leave Redis — only after their messages are committed, and only if unchanged since read.
+ *
+ * discover (discover.ts) → assemble (assemble.ts, thread.ts, layouts/) → judge (judge.ts) →
+ * write (write.ts; quarantine.ts) → delete (delete.ts, behind the one rule in delete-rule.ts).
+ * This file only runs the stages batch by batch and counts.
  */
-import { createHash } from 'node:crypto';
 import type { ArchiveConfig } from '../../lib/config';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
-import { jsonChunks } from '../shared/sql/bulk';
-import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
+import type { Sql } from '../shared/sql/types';
 import { formatInZone, formatSeconds } from '../shared/time';
-import {
-  type ArchivedMessage,
-  CheckpointFormatError,
-  type ParsedCheckpoint,
-  parseSaverCheckpoint,
-  parseSeedCheckpoint,
-  saverKeyParts,
-  seedKeyParts,
-  toDate,
-} from './parse';
-import type { CheckpointStore, RawEntry } from './redis-store';
+import { type AssembledUnit, assemble } from './assemble';
+import { appearedSince, deleteUnit } from './delete';
+import { COMPANION_PREFIXES, discover, type Unit } from './discover';
+import { judge } from './judge';
+import { type QuarantineItem, quarantine, redact } from './quarantine';
+import type { CheckpointStore } from './redis-store';
+import type { AssembledMessages } from './thread';
+import { safeLabel } from './values';
+import { writeUnits } from './write';
 
 export const JOB = 'archive';
 const HOUR = 3_600_000;
@@ -36,7 +36,7 @@ export type ArchiveSettings = Pick<
   readonly companionPrefixes?: readonly string[];
 };
 
-export const DEFAULT_COMPANION_PREFIXES = ['checkpoint_blob:', 'checkpoint_write:', 'write_keys_zset:', 'checkpoint_latest:'];
+export const DEFAULT_COMPANION_PREFIXES = COMPANION_PREFIXES;
 
 export interface ArchiveDeps {
   readonly sql: Sql;
@@ -55,11 +55,16 @@ export const COUNTERS = [
   'checkpoints_archived',
   'checkpoints_changed',
   'checkpoints_malformed',
+  'checkpoints_blocked',
   'checkpoints_without_age',
   'conversations_failed',
   'messages_archived',
+  'messages_updated',
   'messages_invalid',
+  'messages_id_conflicts',
   'keys_deleted',
+  'keys_orphaned',
+  'quarantine_failed',
 ] as const;
 export type ArchiveCounters = Record<(typeof COUNTERS)[number], number>;
 
@@ -67,66 +72,19 @@ export interface ArchiveOutcome extends JobOutcome {
   readonly counters: ArchiveCounters;
 }
 
-/** One unit of work: a seed-layout key, or every key of one saver thread. */
-type Unit =
-  | { readonly kind: 'seed'; readonly key: string }
-  | { readonly kind: 'saver'; readonly thread: string; readonly docs: string[]; readonly companions: string[] };
-
 interface Ready {
-  readonly unit: Unit;
-  readonly conversation: ParsedCheckpoint;
-  /** Keys to compare-and-delete after commit, with the value read. */
-  readonly reads: RawEntry[];
-  /** Raw values with invalid messages: a copy is quarantined before Redis loses them. */
-  readonly partial: { key: string; value: string; error: string }[];
-  /** Saver docs that could not be parsed: they keep the thread (and its companions) in Redis. */
-  readonly keepThread: boolean;
+  readonly u: AssembledUnit;
+  readonly messages: AssembledMessages;
+  readonly newestMs: number;
 }
 
-// ---------------------------------------------------------------- discovery
-
-async function discover(store: CheckpointStore, s: ArchiveSettings): Promise<Unit[]> {
-  const units: Unit[] = [];
-  for await (const keys of store.scan(`${s.seedKeyPrefix}*`)) for (const key of keys) units.push({ kind: 'seed', key });
-  const threads = new Map<string, { docs: string[]; companions: string[] }>();
-  const thread = (name: string) => {
-    let t = threads.get(name);
-    if (!t) {
-      t = { docs: [], companions: [] };
-      threads.set(name, t);
-    }
-    return t;
-  };
-  for await (const keys of store.scan(`${s.saverKeyPrefix}*`)) {
-    for (const key of keys) {
-      if (key.startsWith(s.seedKeyPrefix)) continue;
-      const parts = saverKeyParts(key, s.saverKeyPrefix);
-      if (parts) thread(parts.thread).docs.push(key);
-    }
-  }
-  for (const prefix of s.companionPrefixes ?? DEFAULT_COMPANION_PREFIXES) {
-    if (s.saverKeyPrefix.startsWith(prefix) || prefix.startsWith(s.saverKeyPrefix)) continue;
-    for await (const keys of store.scan(`${prefix}*`)) {
-      for (const key of keys) {
-        const t = companionThread(key, prefix);
-        if (t !== undefined && threads.has(t)) thread(t).companions.push(key);
-      }
-    }
-  }
-  for (const [name, t] of threads) if (t.docs.length > 0) units.push({ kind: 'saver', thread: name, ...t });
-  return units;
-}
-
-/** Segments after the thread: blob `ns:channel:version`, write `ns:cid:task:idx`, zset `ns:cid`, latest `ns`. */
-const TRAILING: Record<string, number> = { checkpoint_blob: 3, checkpoint_write: 4, write_keys_zset: 2, checkpoint_latest: 1 };
-function companionThread(key: string, prefix: string): string | undefined {
-  const family = prefix.replace(/:$/, '');
-  const parts = key.slice(prefix.length).split(':');
-  const trailing = TRAILING[family] ?? 1;
-  return parts.length > trailing ? parts.slice(0, parts.length - trailing).join(':') : undefined;
-}
-
-// ---------------------------------------------------------------- the job
+const item = (e: AssembledUnit['reads'][number], error: string, layout: string): QuarantineItem => ({
+  key: e.key,
+  raw: e.raw,
+  error,
+  layout,
+  keyType: e.kind === 'other' ? e.detail : e.kind,
+});
 
 export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings): Promise<ArchiveOutcome> {
   const { sql, store, log, deadline } = deps;
@@ -137,68 +95,148 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   const started = clock.now();
   log.info(`Starting conversation archival run at ${formatInZone(started, s.timeZone)}`, { runId: deps.runId });
 
-  const units = await discover(store, s);
-  log.info(`Found ${units.length} checkpoints to examine`, { seed: units.filter((u) => u.kind === 'seed').length });
+  /** Quarantines one item; never throws. Returns whether PostgreSQL now holds its copy. */
+  const keep = async (q: QuarantineItem, logIt = true, countsAsError = true): Promise<boolean> => {
+    const outcome = await quarantine(sql, q, deps.runId, log);
+    if (outcome === 'new' && countsAsError) newErrors++;
+    if (outcome === 'failed') c.quarantine_failed++;
+    if (logIt)
+      log.error(`Malformed checkpoint ${safeLabel(q.key)}: ${q.error}`, {
+        key: safeLabel(q.key),
+        bytes: q.raw?.length ?? 0,
+        quarantined: outcome !== 'failed',
+        firstSeen: outcome === 'new',
+      });
+    return outcome !== 'failed';
+  };
+
+  const discovery = await discover(store, s, async (m) => {
+    c.checkpoints_malformed++;
+    await keep(item(m.entry, m.error, m.layout));
+  });
+  const units = discovery.units;
+  c.keys_orphaned = discovery.orphans;
+  const knownDocs = new Set<string>();
+  const blockedBy = new Map<string, number>();
+  for (const u of units)
+    if (u.kind === 'saver') {
+      for (const k of u.docs) knownDocs.add(k);
+      for (const k of u.blockedBy) knownDocs.add(k);
+      blockedBy.set(u.thread, u.blockedBy.length);
+    }
+  log.info(`Found ${units.length} checkpoints to examine`, {
+    seed: units.filter((u) => u.kind === 'seed').length,
+    orphanedCompanionKeys: discovery.orphans,
+  });
   let workRemaining = false;
   let aborted = false;
   let next = 0;
   const processBatch = async (batch: Unit[]) => {
     const now = clock.now();
+    const cutoffMs = now.getTime() - s.cutoffHours * HOUR;
     const ready: Ready[] = [];
-    for (const prepared of await prepare(store, batch, s, now)) {
+    for (const u of await assemble(store, batch, s)) {
       c.checkpoints_examined++;
-      if (prepared.kind === 'fresh') c.checkpoints_fresh++;
-      else if (prepared.kind === 'no-age') {
+      const blocked = u.unit.kind === 'saver' ? (blockedBy.get(u.unit.thread) ?? 0) : 0;
+      const j = judge(u, now, s, blocked);
+      if (j.kind === 'gone') c.checkpoints_examined--;
+      else if (j.kind === 'changed') {
+        c.checkpoints_changed++;
+        log.warn(`Checkpoint ${safeLabel(u.name)} changed since discovery: left for the next run`);
+      } else if (j.kind === 'no-age') {
         c.checkpoints_without_age++;
-        log.warn(`Checkpoint ${prepared.key} has no time and no TTL: left in Redis`);
-      } else if (prepared.kind === 'gone') c.checkpoints_examined--;
-      else if (prepared.kind === 'malformed') {
-        c.checkpoints_malformed++;
-        const isNew = await quarantine(
-          sql,
-          [{ key: prepared.key, value: prepared.value, error: prepared.error, layout: prepared.layout }],
-          deps.runId,
-        );
-        newErrors += isNew;
-        log.error(`Malformed checkpoint ${prepared.key}: ${prepared.error}`, {
-          key: prepared.key,
-          quarantined: true,
-          firstSeen: isNew > 0,
-        });
-      } else {
-        if (prepared.malformed.length > 0) {
-          c.checkpoints_malformed += prepared.malformed.length;
-          newErrors += await quarantine(sql, prepared.malformed, deps.runId);
+        log.warn(`Checkpoint ${safeLabel(u.name)} has no time and no TTL: left in Redis`);
+      } else if (j.kind === 'fresh') {
+        c.checkpoints_fresh++;
+        for (const pr of u.problems) {
+          c.checkpoints_malformed++;
+          await keep(item(pr.entry, pr.error, u.layout));
         }
-        ready.push(prepared.ready);
+      } else if (j.kind === 'malformed') {
+        c.checkpoints_malformed++;
+        for (const pr of u.problems) await keep(item(pr.entry, pr.error, u.layout));
+      } else if (j.kind === 'blocked') {
+        // Old, but not all of it can be read: every key stays in Redis and PostgreSQL keeps a copy of each.
+        c.checkpoints_blocked++;
+        c.checkpoints_malformed += u.problems.length;
+        const bad = new Map(u.problems.map((pr) => [pr.entry.key, pr.error]));
+        log.error(`Cannot archive ${safeLabel(u.name)} whole (${j.reason}): kept in Redis, its keys quarantined`, { keys: u.reads.length });
+        for (const e of u.reads) await keep(item(e, bad.get(e.key) ?? `Kept with its thread: ${j.reason}`, u.layout), bad.has(e.key));
+      } else {
+        c.messages_invalid += j.messages.invalid.length;
+        c.messages_id_conflicts += j.messages.idConflicts;
+        ready.push({ u, messages: j.messages, newestMs: j.newestMs });
       }
     }
     if (ready.length === 0) return;
     c.checkpoints_expired += ready.length;
     log.info(`Found ${ready.length} expired checkpoints to archive`);
-    for (const r of ready) c.messages_invalid += r.conversation.invalid.length;
 
-    const committed = await writeWithRetry(deps, s, ready, sleep, (failed, err) => {
+    const committed = await writeWithRetry(deps, s, ready, sleep, async (failed, err) => {
       c.conversations_failed++;
-      log.error(`Failed to archive ${failed.conversation.conversationKey} after retry, skipping`, { error: (err as Error).message });
+      log.error(`Failed to archive ${safeLabel(failed.u.conversationKey ?? failed.u.name)} after retry, skipping`, {
+        error: redact((err as Error)?.message ?? String(err)),
+      });
+      // Kept in Redis, and a copy in PostgreSQL before the TTL takes it.
+      for (const e of failed.u.reads)
+        await keep(item(e, `Conversation could not be written: ${redact((err as Error)?.message ?? '')}`, failed.u.layout), false, false);
     });
     c.messages_archived += committed.inserted;
+    c.messages_updated += committed.updated;
     if (committed.aborted) {
       if (!aborted) log.error('Database unreachable: stopping this run; unarchived checkpoints stay in Redis', {});
       aborted = true;
       workRemaining = true;
       return;
     }
+    // Invalid messages are not rows: their checkpoint's copy in quarantine is what keeps them.
+    const invalidKept = new Map<Ready, boolean>();
+    for (const r of committed.done) {
+      let kept = true;
+      const sources = new Map<string, string[]>();
+      for (const inv of r.messages.invalid) sources.set(inv.source, [...(sources.get(inv.source) ?? []), `#${inv.index} ${inv.reason}`]);
+      for (const [source, reasons] of sources) {
+        const e = r.u.reads.find((x) => x.key === source);
+        if (!e) continue;
+        const error = `${reasons.length} invalid message(s) skipped: ${reasons.slice(0, 10).join('; ')}`;
+        kept = (await keep(item(e, error, r.u.layout), false)) && kept;
+      }
+      invalidKept.set(r, kept);
+    }
+    const threads = new Set(committed.done.flatMap((r) => (r.u.unit.kind === 'saver' ? [r.u.unit.thread] : [])));
+    const appeared = threads.size > 0 ? await appearedSince(store, s.saverKeyPrefix, knownDocs, threads) : new Map<string, number>();
     // Conversations are independent: their deletes go out together (one key per command, so
     // auto-pipelining batches them per node without cross-slot commands).
-    const deletions = await Promise.all(committed.done.map((r) => deleteArchived(store, r)));
+    const outcomes = await Promise.all(
+      committed.done.map((r) =>
+        deleteUnit(
+          store,
+          r.u,
+          {
+            documentsFound: r.u.unit.kind === 'saver' ? r.u.unit.docs.length : 1,
+            documentsParsed: r.u.docs.length - r.u.problems.filter((pr) => r.u.docs.some((d) => d.entry.key === pr.entry.key)).length,
+            blockedBy: r.u.unit.kind === 'saver' ? (blockedBy.get(r.u.unit.thread) ?? 0) : 0,
+            problems: r.u.problems.length,
+            newestMs: r.newestMs,
+            cutoffMs,
+            missingBlobs: r.u.missingBlobs.length,
+            committed: true,
+            invalidKept: invalidKept.get(r) ?? false,
+          },
+          r.u.unit.kind === 'saver' ? (appeared.get(r.u.unit.thread) ?? 0) : 0,
+        ),
+      ),
+    );
     committed.done.forEach((r, i) => {
-      const deleted = deletions[i] as { keys: number; changed: boolean };
-      c.keys_deleted += deleted.keys;
-      if (deleted.changed) {
+      const o = outcomes[i] as Awaited<ReturnType<typeof deleteUnit>>;
+      c.keys_deleted += o.keys;
+      if (o.verdict.delete && !o.raced) c.checkpoints_archived++;
+      else {
         c.checkpoints_changed++;
-        log.warn(`Checkpoint ${unitName(r.unit)} changed after it was read: archived, not deleted (the next run takes the rest)`);
-      } else c.checkpoints_archived++;
+        log.warn(
+          `Checkpoint ${safeLabel(r.u.name)} ${o.raced ? 'changed while it was deleted' : `kept (rule ${o.verdict.delete ? '' : o.verdict.rule}: ${o.verdict.delete ? '' : o.verdict.reason})`}: archived, not deleted (the next run takes the rest)`,
+        );
+      }
     });
   };
   // Batches run `concurrency` at a time: Redis reads and parsing of one overlap the database
@@ -227,12 +265,13 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   };
   await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
   const seconds = formatSeconds(clock.now().getTime() - started.getTime());
+  const errors = c.conversations_failed + newErrors + c.quarantine_failed;
   if (failure) {
-    log.error(`Archival run failed after ${seconds}: ${(failure.error as Error)?.message ?? failure.error}`, { ...c });
-    throw new JobFailed({ counters: c, errors: c.conversations_failed + newErrors, workRemaining: true }, failure.error);
+    log.error(`Archival run failed after ${seconds}: ${redact((failure.error as Error)?.message ?? String(failure.error))}`, { ...c });
+    throw new JobFailed({ counters: c, errors, workRemaining: true }, failure.error);
   }
   log.info(`Completed archival run in ${seconds}`, { ...c, aborted });
-  return { counters: c, errors: c.conversations_failed + newErrors, workRemaining };
+  return { counters: c, errors, workRemaining };
 }
 
 /** The whole run: lease lock, ledger record, metrics (see runExclusive). */
@@ -275,250 +314,18 @@ export function healthRecord(run: {
   };
 }
 
-// ---------------------------------------------------------------- read + parse
-
-type Prepared =
-  | { kind: 'fresh'; key: string }
-  | { kind: 'gone'; key: string }
-  | { kind: 'no-age'; key: string }
-  | { kind: 'malformed'; key: string; value: string; error: string; layout: string }
-  | { kind: 'ready'; ready: Ready; malformed: { key: string; value: string; error: string; layout: string }[] };
-
-function ageTime(parsedTime: Date | undefined, nsTime: Date | undefined, entry: RawEntry, s: ArchiveSettings, now: Date): Date | undefined {
-  if (parsedTime) return parsedTime;
-  if (nsTime) return nsTime;
-  if (entry.pttlMs >= 0) return new Date(now.getTime() - (s.checkpointTtlHours * HOUR - entry.pttlMs));
-  return undefined;
-}
-
-async function prepare(store: CheckpointStore, batch: Unit[], s: ArchiveSettings, now: Date): Promise<Prepared[]> {
-  const keys = batch.flatMap((u) => (u.kind === 'seed' ? [u.key] : u.docs));
-  const entries = new Map((await store.read(keys)).map((e) => [e.key, e]));
-  const cutoff = now.getTime() - s.cutoffHours * HOUR;
-  const out: Prepared[] = [];
-  const needBlobs: { unit: Unit & { kind: 'saver' }; idx: number }[] = [];
-  for (const unit of batch) {
-    if (unit.kind === 'seed') {
-      const e = entries.get(unit.key);
-      if (!e || e.value === null) {
-        out.push({ kind: 'gone', key: unit.key });
-        continue;
-      }
-      try {
-        const parsed = parseSeedCheckpoint(unit.key, e.value, s.seedKeyPrefix);
-        const ns = seedKeyParts(unit.key, s.seedKeyPrefix)?.ns;
-        const t = ageTime(parsed.time, ns && /^\d+$/.test(ns) ? toDate(Number(ns)) : undefined, e, s, now);
-        if (!t) out.push({ kind: 'no-age', key: unit.key });
-        else if (t.getTime() > cutoff) out.push({ kind: 'fresh', key: unit.key });
-        else
-          out.push({
-            kind: 'ready',
-            malformed: [],
-            ready: { unit, conversation: parsed, reads: [e], partial: partialCopy(unit.key, e.value, parsed), keepThread: false },
-          });
-      } catch (err) {
-        out.push(malformed(unit.key, e.value, err, 'seed'));
-      }
-    } else {
-      out.push({ kind: 'gone', key: unit.thread });
-      needBlobs.push({ unit, idx: out.length - 1 });
-    }
-  }
-  // Saver threads: every document of the thread; the newest decides the thread's age.
-  for (const { unit, idx } of needBlobs) {
-    const docs = unit.docs.map((k) => entries.get(k)).filter((e): e is RawEntry => !!e && e.value !== null);
-    if (docs.length === 0) continue;
-    const parsed: { entry: RawEntry; cp: ParsedCheckpoint }[] = [];
-    const bad: { key: string; value: string; error: string; layout: string }[] = [];
-    for (const entry of docs) {
-      try {
-        parsed.push({ entry, cp: parseSaverCheckpoint(entry.value as string) });
-      } catch (err) {
-        const m = malformed(entry.key, entry.value as string, err, 'saver');
-        bad.push({ key: entry.key, value: m.value, error: m.error, layout: 'saver' });
-      }
-    }
-    if (parsed.length === 0) {
-      out[idx] = {
-        kind: 'malformed',
-        key: bad[0]?.key ?? unit.thread,
-        value: bad[0]?.value ?? '',
-        error: bad.map((b) => b.error).join('; '),
-        layout: 'saver',
-      };
-      if (bad.length > 1) out.push(...bad.slice(1).map((b) => ({ kind: 'malformed' as const, ...b })));
-      continue;
-    }
-    const times = parsed.map(({ entry, cp }) => ageTime(cp.time, undefined, entry, s, now));
-    if (times.some((t) => !t)) {
-      out[idx] = { kind: 'no-age', key: unit.thread };
-      continue;
-    }
-    const newest = Math.max(...times.map((t) => (t as Date).getTime()));
-    if (newest > cutoff) {
-      out[idx] = { kind: 'fresh', key: unit.thread };
-      continue;
-    }
-    // Fill messages kept in a blob (JS saver), then merge every document's messages, newest first.
-    for (const item of parsed) {
-      if (item.cp.messages.length === 0 && item.cp.messagesBlobVersion !== undefined) {
-        const blobKey = `checkpoint_blob:${unit.thread}:${item.cp.namespace ?? ''}:messages:${item.cp.messagesBlobVersion}`;
-        const [blob] = await store.read([blobKey]);
-        if (blob?.value) {
-          try {
-            item.cp = parseSaverCheckpoint(item.entry.value as string, blob.value);
-          } catch (err) {
-            bad.push({ key: item.entry.key, value: item.entry.value as string, error: (err as Error).message, layout: 'saver' });
-          }
-        }
-      }
-    }
-    parsed.sort((a, b) => (b.cp.time?.getTime() ?? 0) - (a.cp.time?.getTime() ?? 0));
-    const seen = new Set<string>();
-    const messages: ArchivedMessage[] = [];
-    const invalid = [];
-    for (const { cp } of parsed) {
-      for (const m of cp.messages) {
-        if (seen.has(m.key)) continue;
-        seen.add(m.key);
-        messages.push(m);
-      }
-      invalid.push(...cp.invalid);
-    }
-    const head = parsed[0]?.cp as ParsedCheckpoint;
-    const conversation: ParsedCheckpoint = {
-      ...head,
-      customerId: parsed.find((x) => x.cp.customerId)?.cp.customerId ?? null,
-      messages,
-      invalid,
-    };
-    const partial = parsed.flatMap(({ entry, cp }) => partialCopy(entry.key, entry.value as string, cp));
-    out[idx] = {
-      kind: 'ready',
-      malformed: bad,
-      ready: { unit, conversation, reads: parsed.map((x) => x.entry), partial, keepThread: bad.length > 0 },
-    };
-  }
-  return out;
-}
-
-function partialCopy(key: string, value: string, cp: ParsedCheckpoint): Ready['partial'] {
-  if (cp.invalid.length === 0) return [];
-  const error = `${cp.invalid.length} invalid message(s) skipped: ${cp.invalid
-    .slice(0, 10)
-    .map((i) => `#${i.index} ${i.reason}`)
-    .join('; ')}`;
-  return [{ key, value, error }];
-}
-
-function malformed(key: string, value: string, err: unknown, layout: string) {
-  const message = err instanceof CheckpointFormatError ? err.message : `unexpected: ${(err as Error).message}`;
-  return { kind: 'malformed' as const, key, value, error: message, layout };
-}
-
-const unitName = (u: Unit) => (u.kind === 'seed' ? u.key : `thread ${u.thread}`);
-
-// ---------------------------------------------------------------- write
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-/** Inserts quarantine rows once per (key, value); returns how many were new. */
-async function quarantine(
-  sql: SqlExecutor,
-  rows: { key: string; value: string; error: string; layout?: string }[],
-  runId: string | undefined,
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const payload = rows.map((r) => ({
-    redis_key: r.key,
-    value_sha256: sha256(r.value),
-    layout: r.layout ?? null,
-    error: r.error,
-    raw_value: r.value,
-  }));
-  const res = await sql.query<{ inserted: boolean }>(
-    `INSERT INTO checkpoint_quarantine (redis_key, value_sha256, layout, error, raw_value, run_id)
-     SELECT r.redis_key, r.value_sha256, r.layout, r.error, r.raw_value, $2::text
-     FROM jsonb_to_recordset($1::jsonb) AS r(redis_key text, value_sha256 text, layout text, error text, raw_value text)
-     ON CONFLICT (redis_key, value_sha256) DO UPDATE
-       SET last_seen_at = now(), seen_count = checkpoint_quarantine.seen_count + 1, run_id = EXCLUDED.run_id
-     RETURNING (xmax = 0) AS inserted`,
-    [p.json(payload), p.text(runId ?? null)],
-  );
-  return res.filter((r) => r.inserted).length;
-}
-
-async function writeBatch(tx: SqlExecutor, ready: Ready[], runId: string | undefined): Promise<number> {
-  const conversations = [...ready]
-    .sort((a, b) => cmp(a.conversation.conversationKey, b.conversation.conversationKey))
-    .map((r) => {
-      const times = r.conversation.messages.map((m) => m.createdAt).sort();
-      return {
-        key: r.conversation.conversationKey,
-        customer_id: r.conversation.customerId,
-        started_at: times[0] ?? (r.conversation.time ?? new Date(0)).toISOString(),
-        last_message_at: times[times.length - 1] ?? null,
-        metadata: {
-          archived_from: r.conversation.layout === 'seed' ? 'langgraph_checkpoint' : 'langgraph_redis_saver',
-          archive_run: runId ?? null,
-        },
-      };
-    });
-  for (const chunk of jsonChunks(conversations)) {
-    await tx.execute(
-      `INSERT INTO conversations (conversation_key, source, customer_id, started_at, last_message_at, metadata)
-       SELECT r.key, 'redis_archive', r.customer_id, r.started_at, r.last_message_at, r.metadata
-       FROM jsonb_to_recordset($1::jsonb) AS r(key text, customer_id text, started_at timestamptz, last_message_at timestamptz, metadata jsonb)
-       ON CONFLICT (conversation_key) DO UPDATE SET
-         customer_id     = COALESCE(EXCLUDED.customer_id, conversations.customer_id),
-         started_at      = LEAST(conversations.started_at, EXCLUDED.started_at),
-         last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
-         metadata        = conversations.metadata || EXCLUDED.metadata,
-         updated_at      = now()`,
-      [chunk.param],
-    );
-  }
-  const rows = ready.flatMap((r) =>
-    r.conversation.messages.map((m) => ({
-      ck: r.conversation.conversationKey,
-      k: m.key,
-      s: m.seq,
-      r: m.role,
-      c: m.content,
-      t: m.createdAt,
-      it: m.inputTokens,
-      ot: m.outputTokens,
-      ct: m.cachedTokens,
-      rt: m.reasoningTokens,
-      mo: m.model,
-      md: m.metadata,
-    })),
-  );
-  // Conversation order keeps concurrent batches from locking rows in opposite orders; seq order
-  // keeps ids in message order (messages that share a time are read back by id).
-  rows.sort((a, b) => cmp(a.ck, b.ck) || a.s - b.s || cmp(a.k, b.k));
-  let inserted = 0;
-  for (const chunk of jsonChunks(rows)) {
-    const res = await tx.execute(
-      `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
-                             input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
-       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c)
-       FROM jsonb_to_recordset($1::jsonb) AS r(ck text, k text, s int, r text, c text, t timestamptz,
-                                               it int, ot int, ct int, rt int, mo text, md jsonb)
-       JOIN conversations c ON c.conversation_key = r.ck
-       ON CONFLICT (conversation_id, message_key) DO NOTHING`,
-      [chunk.param],
-    );
-    inserted += res.rowCount;
-  }
-  const partial = ready.flatMap((r) => r.partial.map((x) => ({ ...x, layout: r.conversation.layout })));
-  await quarantine(tx, partial, runId);
-  return inserted;
-}
+// ---------------------------------------------------------------- write, with retries
 
 const CONNECTION_ERROR =
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|terminat|Connection|connect|shutting down|DatabaseUnavailable|not available/i;
+
+const toWrite = (r: Ready) => ({
+  conversationKey: r.u.conversationKey as string,
+  customerId: r.u.customerId,
+  layout: r.u.layout,
+  messages: r.messages.messages,
+  fallbackTime: new Date(r.newestMs),
+});
 
 /**
  * One transaction per batch, retried (seed 000: 2 attempts, 5 s apart). If it still fails, each
@@ -530,49 +337,37 @@ async function writeWithRetry(
   s: ArchiveSettings,
   ready: Ready[],
   sleep: (ms: number) => Promise<void>,
-  onFailed: (r: Ready, err: unknown) => void,
-): Promise<{ done: Ready[]; inserted: number; aborted: boolean }> {
+  onFailed: (r: Ready, err: unknown) => Promise<void>,
+): Promise<{ done: Ready[]; inserted: number; updated: number; aborted: boolean }> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= s.retryAttempts; attempt++) {
     try {
-      const inserted = await deps.sql.transaction((tx) => writeBatch(tx, ready, deps.runId));
-      return { done: ready, inserted, aborted: false };
+      const w = await deps.sql.transaction((tx) => writeUnits(tx, ready.map(toWrite), deps.runId));
+      return { done: ready, ...w, aborted: false };
     } catch (err) {
       lastError = err;
-      deps.log.warn(`Archive write failed (attempt ${attempt}/${s.retryAttempts})`, { error: (err as Error).message });
+      deps.log.warn(`Archive write failed (attempt ${attempt}/${s.retryAttempts})`, {
+        error: redact((err as Error)?.message ?? String(err)),
+      });
       if (attempt < s.retryAttempts) await sleep(s.retryDelayMs);
     }
   }
   if (CONNECTION_ERROR.test((lastError as Error)?.message ?? '')) {
-    for (const r of ready) onFailed(r, lastError);
-    return { done: [], inserted: 0, aborted: true };
+    for (const r of ready) await onFailed(r, lastError);
+    return { done: [], inserted: 0, updated: 0, aborted: true };
   }
   const done: Ready[] = [];
   let inserted = 0;
+  let updated = 0;
   for (const r of ready) {
     try {
-      inserted += await deps.sql.transaction((tx) => writeBatch(tx, [r], deps.runId));
+      const w = await deps.sql.transaction((tx) => writeUnits(tx, [toWrite(r)], deps.runId));
+      inserted += w.inserted;
+      updated += w.updated;
       done.push(r);
     } catch (err) {
-      onFailed(r, err);
+      await onFailed(r, err);
     }
   }
-  return { done, inserted, aborted: false };
-}
-
-// ---------------------------------------------------------------- delete
-
-async function deleteArchived(store: CheckpointStore, r: Ready): Promise<{ keys: number; changed: boolean }> {
-  const outcomes = await Promise.all(
-    r.reads.flatMap((e) =>
-      e.value !== null && (e.kind === 'string' || e.kind === 'json') ? [store.compareAndDelete(e.key, e.value, e.kind)] : [],
-    ),
-  );
-  let keys = outcomes.filter(Boolean).length;
-  const changed = keys < outcomes.length;
-  // Companion keys go only with the whole thread: every document deleted, none left unparsed.
-  if (r.unit.kind === 'saver' && !changed && !r.keepThread && r.reads.length === r.unit.docs.length) {
-    keys += await store.deleteEach(r.unit.companions);
-  }
-  return { keys, changed };
+  return { done, inserted, updated, aborted: false };
 }

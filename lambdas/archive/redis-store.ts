@@ -7,20 +7,40 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
 
+export { ARCHIVE_KEY_PATTERNS, ARCHIVE_REDIS_COMMANDS, archiveAccessString } from './acl';
+
+export type EntryKind = 'string' | 'json' | 'zset' | 'missing' | 'other';
+
 export interface RawEntry {
   readonly key: string;
-  /** The value as read (GET, or JSON.GET for RedisJSON documents); null when the key is gone. */
+  /** The value's bytes as read (GET, JSON.GET, or a zset's members and scores); null when absent or unreadable. */
+  readonly raw: Buffer | null;
+  /** The value as text (UTF-8). */
   readonly value: string | null;
-  readonly kind: 'string' | 'json' | 'missing' | 'other';
+  readonly kind: EntryKind;
+  /** For `other`: the Redis type, or the error that kept it from being read. */
+  readonly detail?: string;
   /** Milliseconds to live; -1 without expiry, -2 missing. */
   readonly pttlMs: number;
 }
 
 const COMPARE_AND_DELETE = `
+local t = redis.call('TYPE', KEYS[1])['ok']
 local v
-if ARGV[2] == 'json' then v = redis.call('JSON.GET', KEYS[1]) else v = redis.call('GET', KEYS[1]) end
+if ARGV[2] == 'json' then
+  if t ~= 'ReJSON-RL' then return 0 end
+  v = redis.call('JSON.GET', KEYS[1])
+elseif ARGV[2] == 'zset' then
+  if t ~= 'zset' then return 0 end
+  v = table.concat(redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), '\\n')
+else
+  if t ~= 'string' then return 0 end
+  v = redis.call('GET', KEYS[1])
+end
 if v == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+type CasClient = RedisClient & { compareAndDelete(key: string, expected: Buffer | string, kind: string): Promise<number> };
 
 export class CheckpointStore {
   constructor(
@@ -43,36 +63,47 @@ export class CheckpointStore {
     }
   }
 
-  /** Values and PTTLs of `keys`, pipelined; RedisJSON documents are read with JSON.GET. */
+  /**
+   * Values (as bytes) and PTTLs of `keys`, pipelined: strings with GET, RedisJSON documents with
+   * JSON.GET, sorted sets as members and scores; any other type, or a value that cannot be read,
+   * comes back as `other` with the reason — never as missing.
+   */
   async read(keys: readonly string[]): Promise<RawEntry[]> {
     const c = this.client;
-    const results = await Promise.all(
+    return Promise.all(
       keys.map(async (key): Promise<RawEntry> => {
-        const [value, pttl] = await Promise.all([c.get(key).catch((e: Error) => e), c.pttl(key)]);
-        if (!(value instanceof Error)) return { key, value, kind: value === null ? 'missing' : 'string', pttlMs: pttl };
+        const [value, pttl] = await Promise.all([c.getBuffer(key).catch((e: Error) => e), c.pttl(key)]);
+        if (!(value instanceof Error)) return entry(key, value, value === null ? 'missing' : 'string', pttl);
         if (!/WRONGTYPE/.test(value.message)) throw value;
-        const json = (await c.call('JSON.GET', key).catch(() => null)) as string | null;
-        return json === null ? { key, value: null, kind: 'other', pttlMs: pttl } : { key, value: json, kind: 'json', pttlMs: pttl };
+        const type = await c.type(key);
+        if (type === 'zset') {
+          const members = await c.zrange(key, 0, -1, 'WITHSCORES');
+          return entry(key, Buffer.from(members.join('\n')), 'zset', pttl);
+        }
+        if (type === 'ReJSON-RL') {
+          const json = await (c.callBuffer('JSON.GET', key) as Promise<Buffer | null>).catch((e: Error) => e);
+          if (json instanceof Error)
+            return { key, raw: null, value: null, kind: 'other', detail: `JSON.GET failed: ${json.message}`, pttlMs: pttl };
+          return entry(key, json, json === null ? 'missing' : 'json', pttl);
+        }
+        if (type === 'none') return entry(key, null, 'missing', pttl);
+        return { key, raw: null, value: null, kind: 'other', detail: `a key of type ${type}`, pttlMs: pttl };
       }),
     );
-    return results;
   }
 
   /** Deletes `key` only if it still holds `expected` (it was not rewritten since it was read). */
-  async compareAndDelete(key: string, expected: string, kind: 'string' | 'json'): Promise<boolean> {
-    const c = this.client as RedisClient & { compareAndDelete(key: string, expected: string, kind: string): Promise<number> };
-    return (await c.compareAndDelete(key, expected, kind)) === 1;
-  }
-
-  /** Deletes keys one at a time (they may live in different slots). Returns how many existed. */
-  async deleteEach(keys: readonly string[]): Promise<number> {
-    const counts = await Promise.all(keys.map((k) => this.client.del(k)));
-    return counts.reduce((a, b) => a + b, 0);
+  async compareAndDelete(key: string, expected: Buffer | string, kind: 'string' | 'json' | 'zset'): Promise<boolean> {
+    return (await (this.client as CasClient).compareAndDelete(key, expected, kind)) === 1;
   }
 
   async quit(): Promise<void> {
     await this.client.quit();
   }
+}
+
+function entry(key: string, raw: Buffer | null, kind: EntryKind, pttlMs: number): RawEntry {
+  return { key, raw, value: raw === null ? null : raw.toString('utf8'), kind, pttlMs };
 }
 
 export interface ConnectOptions {
@@ -105,12 +136,23 @@ export async function connectRedis(options: ConnectOptions): Promise<RedisClient
     password,
   };
   if (options.clusterEndpoint) {
-    return new Cluster([options.clusterEndpoint], {
+    const cluster = new Cluster([options.clusterEndpoint], {
       enableAutoPipelining: true,
       dnsLookup: (address, callback) => callback(null, address),
       slotsRefreshTimeout: 5_000,
       redisOptions: { ...common, tls: options.clusterTls === false ? undefined : {} },
     });
+    // Until the slot map is in, `nodes('master')` knows only the seed node: a SCAN then would see
+    // one master's keys. Wait for it.
+    if (cluster.status !== 'ready')
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('Redis cluster: not ready after 10 s')), 10_000);
+        cluster.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    return cluster;
   }
   if (!options.url) throw new Error('Redis: give a url or a clusterEndpoint');
   const url = new URL(options.url);

@@ -51,10 +51,10 @@ export const DB_ROLES = [
     name: 'dlc_archive',
     jobs: ['archive'],
     description:
-      'Redis checkpoints → conversations and messages: upserts conversations, inserts messages and quarantine rows; deletes nothing',
+      'Redis checkpoints → conversations and messages: upserts conversations and messages (a changed message takes its newest version; large contents appended in pieces), inserts and appends quarantine rows; deletes nothing',
     tables: {
       conversations: ['SELECT', 'INSERT', 'UPDATE'],
-      messages: ['SELECT', 'INSERT'],
+      messages: ['SELECT', 'INSERT', 'UPDATE'],
       checkpoint_quarantine: ['SELECT', 'INSERT', 'UPDATE'],
     },
     functions: ['detect_language(text)'],
@@ -117,6 +117,8 @@ export const DB_ROLES = [
     description: 'the only role that deletes history: export → verify → manifest → delete; restore inserts back',
     tables: {
       analytics_events: ['SELECT', 'INSERT', 'DELETE'],
+      analytics_events_rejected: ['SELECT', 'INSERT', 'DELETE'],
+      checkpoint_quarantine: ['SELECT', 'INSERT', 'DELETE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'DELETE']),
       conversations: ['SELECT', 'INSERT', 'DELETE'],
       messages: ['SELECT', 'INSERT', 'DELETE'],

@@ -18,10 +18,10 @@ import type { EnvironmentConfig } from '../config';
 import { actionsFor, grantExactly, type ServiceResources } from '../constructs/grants';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
 import { addAnalyticsServing } from './jobs/analytics-api';
+import { retentionJob } from './jobs/retention';
+import type { StatefulStack } from './stateful-stack';
 
 type Permissions = readonly string[] | Readonly<Record<string, readonly string[]>>;
-
-import type { StatefulStack } from './stateful-stack';
 
 export interface JobsStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -181,6 +181,8 @@ export class JobsStack extends Stack {
     const serving = addAnalyticsServing(this, { config, stateful, logRetention });
     this.jobs[serving.api.name] = serving.api;
     for (const r of serving.reports) this.jobs[r.name] = r;
+    // ---------------------------------------------------------------- retention to S3 cold storage (daily)
+    retentionJob(this, { config, stateful, common: { ...common, environment: { ...dbEnv('retention'), ...ledgerEnv } } });
 
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence): the ledger only
     const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'analytics-api');

@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { archiveAccessString } from '../../lambdas/archive/acl';
 import { DB_ROLES } from '../../lambdas/shared/db-roles';
 import type { EnvironmentConfig } from '../config';
 
@@ -106,7 +107,8 @@ export class StatefulStack extends Stack {
       engine: 'valkey',
       userId: `${prefix}-archive`,
       userName: `${prefix}-archive`,
-      accessString: 'on ~* resetchannels -@all +@read +@keyspace +@scripting +@connection +json.get',
+      // Exactly the key families and commands the archive sends (lambdas/archive/acl.ts; tested under that ACL).
+      accessString: archiveAccessString(),
       authenticationMode: { Type: 'iam' },
     });
     const userGroup = new elasticache.CfnUserGroup(this, 'CacheUserGroup', {

@@ -10,6 +10,8 @@ import * as invoke from './invoke';
 import * as metrics from './metrics';
 import * as migrate from './migrate';
 import * as report from './report';
+import * as restore from './restore';
+import * as retention from './retention';
 import * as search from './search';
 import * as timeseries from './timeseries';
 
@@ -18,6 +20,8 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   archive,
   backfill,
   search,
+  retention,
+  restore,
   invoke,
   metrics,
   timeseries,

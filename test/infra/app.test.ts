@@ -189,6 +189,7 @@ describe('jobs stack', () => {
       'dlc-dev-reports-daily',
       'dlc-dev-reports-monthly',
       'dlc-dev-reports-weekly',
+      'dlc-dev-retention',
       'dlc-dev-watchdog',
     ]);
     for (const [name, p] of Object.entries(byName)) {
@@ -251,7 +252,7 @@ describe('jobs stack', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'dlc-dev-watchdog',
-      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive,reports-daily,reports-weekly,reports-monthly' }) },
+      Environment: { Variables: Match.objectLike({ WATCHED_JOBS: 'archive,reports-daily,reports-weekly,reports-monthly,retention' }) },
     });
   });
 

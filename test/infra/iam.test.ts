@@ -78,6 +78,8 @@ const SDK_SERVICES: Record<string, string> = {
   client_dynamodb: 'dynamodb',
   lib_dynamodb: 'dynamodb',
   client_s3: 's3',
+  // esbuild's `import_client_s3` is read as `client_s` + a de-duplication digit by the pattern below
+  client_s: 's3',
   client_sqs: 'sqs',
   client_cloudwatch: 'cloudwatch',
   client_lambda: 'lambda',

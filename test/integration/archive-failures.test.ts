@@ -122,6 +122,9 @@ describe('archive job when things go wrong', () => {
       expect(out.errors).toBe(1);
       expect(await redis.keys(`${PREFIX}*`)).toEqual([`${PREFIX}bad-key:1`]);
       expect(out.log.lines.some((l) => l.message === `Failed to archive ${'x'.repeat(600)} after retry, skipping`)).toBe(true);
+      // and PostgreSQL holds its raw checkpoint before Redis expires it (issue 13, defect 6)
+      const q = await db.direct.query<{ redis_key: string }>('SELECT redis_key FROM checkpoint_quarantine');
+      expect(q).toEqual([{ redis_key: `${PREFIX}bad-key:1` }]);
     } finally {
       await db.close();
     }

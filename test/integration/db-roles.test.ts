@@ -53,7 +53,7 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     const skipped = Object.fromEntries(reconciled.map((r) => [r.role, r.skipped]));
     expect(skipped.dlc_archive).toEqual([]);
     expect(skipped.dlc_backfill).toEqual([]);
-    expect(skipped.dlc_ingest).toEqual(expect.arrayContaining(['table analytics_events_rejected', 'table agg_invalidations']));
+    expect(skipped.dlc_ingest).toEqual(expect.arrayContaining(['table agg_invalidations']));
     const existing = new Set(
       (
         await db.direct.query<{ n: string }>(

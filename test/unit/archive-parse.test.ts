@@ -1,12 +1,9 @@
-import {
-  CheckpointFormatError,
-  parseLangChainMessage,
-  parseSaverCheckpoint,
-  parseSeedCheckpoint,
-  saverKeyParts,
-  seedKeyParts,
-  toDate,
-} from '../../lambdas/archive/parse';
+import { decodeBlob } from '../../lambdas/archive/layouts/blob';
+import { parseSaverDoc } from '../../lambdas/archive/layouts/saver-doc';
+import { parseSeedCheckpoint, seedKeyParts } from '../../lambdas/archive/layouts/seed';
+import { parseLangChainMessage } from '../../lambdas/archive/messages';
+import { assembleMessages } from '../../lambdas/archive/thread';
+import { CheckpointFormatError, jsonFaultPosition, toDate } from '../../lambdas/archive/values';
 
 describe('checkpoint keys', () => {
   it('splits seed keys on the last colon: conversation ids may contain colons', () => {
@@ -17,9 +14,36 @@ describe('checkpoint keys', () => {
     expect(seedKeyParts('other:key', 'langgraph:checkpoint:')).toBeUndefined();
   });
 
-  it('reads thread, ns and id from saver keys', () => {
-    expect(saverKeyParts('checkpoint:thread-1::cp-9', 'checkpoint:')).toEqual({ thread: 'thread-1', ns: '', id: 'cp-9' });
-    expect(saverKeyParts('checkpoint:too-short', 'checkpoint:')).toBeUndefined();
+  it('takes thread and namespace from the document, and refuses a document that does not explain its key', () => {
+    const doc = (o: Record<string, unknown>) => JSON.stringify({ checkpoint: { channel_values: {} }, ...o });
+    const js = parseSaverDoc(
+      'checkpoint:wa:msg:1::cp-9',
+      doc({ thread_id: 'wa:msg:1', checkpoint_ns: '__empty__', checkpoint_id: 'cp-9' }),
+      'checkpoint:',
+    );
+    expect(js).toMatchObject({ thread: 'wa:msg:1', ns: '', nsKey: '', layout: 'saver-full' });
+    const py = parseSaverDoc(
+      'checkpoint:t:__empty__:cp-9',
+      doc({ thread_id: 't', checkpoint_ns: '__empty__', checkpoint_id: 'cp-9' }),
+      'checkpoint:',
+    );
+    expect(py).toMatchObject({ thread: 't', nsKey: '__empty__' });
+    const sub = parseSaverDoc(
+      'checkpoint:t:tools:abc-1:cp-2',
+      doc({ thread_id: 't', checkpoint_ns: 'tools:abc-1', checkpoint_id: 'cp-2' }),
+      'checkpoint:',
+    );
+    expect(sub).toMatchObject({ thread: 't', ns: 'tools:abc-1' });
+    expect(
+      parseSaverDoc('checkpoint:t::shallow', doc({ thread_id: 't', checkpoint_ns: '', checkpoint_id: 'x' }), 'checkpoint:').layout,
+    ).toBe('saver-shallow');
+    expect(
+      parseSaverDoc('checkpoint:t:__empty__', doc({ thread_id: 't', checkpoint_ns: '__empty__', checkpoint_id: 'x' }), 'checkpoint:')
+        .layout,
+    ).toBe('saver-shallow');
+    expect(() =>
+      parseSaverDoc('checkpoint:other::cp-9', doc({ thread_id: 't', checkpoint_ns: '', checkpoint_id: 'cp-9' }), 'checkpoint:'),
+    ).toThrow(/do not explain its key/);
   });
 });
 
@@ -35,31 +59,43 @@ describe('toDate', () => {
 });
 
 describe('parseSeedCheckpoint', () => {
-  it('refuses what it cannot understand, saying why', () => {
+  it('refuses what it cannot understand, saying why without quoting it', () => {
     const parse = (raw: string) => () => parseSeedCheckpoint('langgraph:checkpoint:c:1', raw, 'langgraph:checkpoint:');
     expect(parse('nope')).toThrow(CheckpointFormatError);
+    expect(parse('kZOkaGVsbG8=')).toThrow('Checkpoint value is not valid JSON (12 bytes, fault at character 0)');
     expect(parse('[]')).toThrow('Checkpoint value is not a JSON object');
     expect(parse('{"v":2,"data":{}}')).toThrow('Unsupported checkpoint version 2');
     expect(parse('{"v":1}')).toThrow('Checkpoint has no "data" object');
     expect(parse('{"v":1,"data":{"messages":{}}}')).toThrow('Checkpoint data.messages is not an array');
   });
 
-  it('gives repeated identical messages distinct keys, stable across runs', () => {
-    const raw = JSON.stringify({
-      v: 1,
-      ts: 1698765432,
-      data: {
-        conversation_id: 'c',
-        messages: [
-          { role: 'user', content: 'ok' },
-          { role: 'user', content: 'ok' },
-        ],
-      },
-    });
-    const a = parseSeedCheckpoint('k', raw, 'langgraph:checkpoint:');
-    const b = parseSeedCheckpoint('k', raw, 'langgraph:checkpoint:');
-    expect(a.messages.map((m) => m.key)).toEqual(b.messages.map((m) => m.key));
-    expect(new Set(a.messages.map((m) => m.key)).size).toBe(2);
+  it('gives repeated identical messages distinct keys, stable across runs and checkpoints', () => {
+    const raw = (ts: number) =>
+      JSON.stringify({
+        v: 1,
+        ts,
+        data: {
+          conversation_id: 'c',
+          messages: [
+            { role: 'user', content: 'ok' },
+            { role: 'user', content: 'ok' },
+          ],
+        },
+      });
+    const keys = (ts: number) => {
+      const cp = parseSeedCheckpoint('k', raw(ts), 'langgraph:checkpoint:');
+      return assembleMessages([cp.snapshot], new Date()).messages.map((m) => m.key);
+    };
+    expect(keys(1698765432)).toEqual(keys(1698769999));
+    expect(new Set(keys(1698765432)).size).toBe(2);
+  });
+});
+
+describe('jsonFaultPosition', () => {
+  it('finds where a value stops being JSON', () => {
+    expect(jsonFaultPosition('{"a":1,}')).toBe(7);
+    expect(jsonFaultPosition('[1,2')).toBe(4);
+    expect(jsonFaultPosition('{"a":1} x')).toBe(8);
   });
 });
 
@@ -74,20 +110,20 @@ describe('parseLangChainMessage', () => {
     expect(parseLangChainMessage({ lc: 1, type: 'constructor', id: ['x', 'RemoveMessage'], kwargs: {} })).toEqual({
       reason: 'unknown message class RemoveMessage',
     });
-    expect(parseLangChainMessage({ type: 'human', content: 42 })).toEqual({ reason: 'content is neither text nor text parts' });
+    expect(parseLangChainMessage({ type: 'human', content: 42 })).toEqual({
+      reason: 'content is neither text nor a list of parts (a number)',
+    });
   });
 });
 
-describe('parseSaverCheckpoint', () => {
-  it('asks for the messages blob when the checkpoint does not carry its messages', () => {
-    const doc = JSON.stringify({
-      thread_id: 't',
-      checkpoint_ns: '',
-      checkpoint: { ts: '2025-10-28T13:00:00Z', channel_values: {}, channel_versions: { messages: 5 } },
-    });
-    expect(parseSaverCheckpoint(doc)).toMatchObject({ messages: [], messagesBlobVersion: '5' });
-    const withBlob = parseSaverCheckpoint(doc, JSON.stringify([{ type: 'human', content: 'from blob' }]));
-    expect(withBlob.messages.map((m) => m.content)).toEqual(['from blob']);
-    expect(withBlob.time?.toISOString()).toBe('2025-10-28T13:00:00.000Z');
+describe('decodeBlob', () => {
+  it('reads the JS saver value, Python json blobs (base64 or text), and refuses msgpack', () => {
+    expect(decodeBlob(JSON.stringify({ type: 'json', value: [1] }))).toEqual({ empty: false, value: [1] });
+    expect(decodeBlob(JSON.stringify({ type: 'json', blob: Buffer.from('[2]').toString('base64') }))).toEqual({ empty: false, value: [2] });
+    expect(decodeBlob(JSON.stringify({ type: 'json', blob: '[3]' }))).toEqual({ empty: false, value: [3] });
+    expect(decodeBlob(JSON.stringify({ type: 'empty', blob: '' }))).toEqual({ empty: true });
+    expect(() => decodeBlob(JSON.stringify({ type: 'msgpack', blob: 'kZOkaGVsbG8=' }))).toThrow(
+      'Channel blob of type msgpack cannot be decoded here',
+    );
   });
 });

@@ -10,14 +10,18 @@ describe('environment config', () => {
     const dev = getEnvironment('dev');
     expect(dev.archive).toMatchObject({ cutoffHours: 23, retryAttempts: 2, retryDelayMs: 5000, staleAfterMinutes: 90 });
     expect(dev.archive.schedule).toEqual({ cron: 'cron(0 * * * ? *)', timeZone: 'Europe/Madrid' });
-    expect(dev.retention).toMatchObject({
-      rawEventsDays: 90,
-      hourlyAggregatesDays: 30,
-      dailyAggregatesDays: 365,
-      weeklyAggregatesDays: 730,
-      monthlyAggregatesDays: 1095,
-      conversationsDays: 180,
+    const days = Object.fromEntries(dev.retention.policies.map((p) => [p.table, p.days]));
+    expect(days).toMatchObject({
+      messages: 180,
+      conversations: 180,
+      analytics_events: 90,
+      agg_message_counts_hourly: 30,
+      agg_conversation_metrics_daily: 365,
+      agg_satisfaction_weekly: 730,
+      agg_monthly_summary: 1095,
     });
+    expect(days).not.toHaveProperty('audits');
+    expect(days).not.toHaveProperty('leads');
     expect(dev.aggregation.jobs).toHaveLength(7);
     expect(dev.aurora.minCapacityAcu).toBe(0);
     expect(getEnvironment('prod').aurora.minCapacityAcu).toBeGreaterThanOrEqual(0.5);

@@ -1,0 +1,128 @@
+/**
+ * Retention end to end on N message rows (pg driver, s3rver): export → verify → manifest + delete,
+ * then restore; peak RSS per size; and, as the ceiling, the Parquet writer alone (with the same
+ * SHA-256 per row) on the very same rows, read back from the objects.
+ */
+import { type PassThrough, Writable } from 'node:stream';
+import { S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
+import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
+import { restore } from '../lambdas/retention/restore';
+import { applyRetention } from '../lambdas/retention/retention';
+import { memoryLog } from '../lambdas/shared/observability';
+import { deadline } from '../lambdas/shared/runtime';
+import type { PgSql } from '../lambdas/shared/sql/pg-driver';
+import { getEnvironment } from '../lib/config';
+import { startS3 } from '../local/services';
+import { RssSampler } from './rss';
+
+export interface RetentionBench {
+  readonly rows: number;
+  readonly export: { seconds: number; rowsPerSecond: number; peakRssMb: number; objects: number; bytes: number };
+  /** Within the run: streaming rows to S3, reading objects back, the manifest + delete transactions. */
+  readonly phases: { exportRowsPerSecond: number; verifyRowsPerSecond: number; deleteRowsPerSecond: number };
+  readonly restore: { seconds: number; rowsPerSecond: number; peakRssMb: number };
+  readonly writerAlone: { seconds: number; rowsPerSecond: number };
+  readonly exportShareOfWriter: number;
+  readonly insertSeconds: number;
+}
+
+async function seed(sql: PgSql, n: number): Promise<number> {
+  const t0 = performance.now();
+  const conversations = Math.max(1, Math.floor(n / 20));
+  await sql.execute(
+    `INSERT INTO conversations (id, conversation_key, source, started_at, last_message_at)
+     SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid, 'bench-' || i, 'live', '2025-01-01', '2025-03-01'
+       FROM generate_series(1, $1::integer) i`,
+    [conversations],
+  );
+  const chunk = 250_000;
+  for (let start = 1; start <= n; start += chunk) {
+    await sql.execute(
+      `INSERT INTO messages (conversation_id, message_key, role, content, created_at, source, input_tokens, output_tokens, model, metadata)
+       SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(1 + i % $3::integer), 12, '0'))::uuid, 'k' || i,
+              (ARRAY['user', 'assistant'])[1 + i % 2],
+              left(repeat(md5(i::text) || ' hola, quiero reservar una mesa para dos ', 1 + i % 10), 20 + (i * 37) % 380),
+              '2025-01-01 00:00:00+00'::timestamptz + i * interval '1.7 seconds' + (i % 1000) * interval '1 microsecond',
+              'live', i % 500, i % 300, 'gpt-4o-mini',
+              jsonb_build_object('n', i, 'tool_calls', jsonb_build_array(jsonb_build_object('name', 'book', 'args', jsonb_build_object('people', 1 + i % 6))))
+         FROM generate_series($1::integer, $2::integer) i`,
+      [start, Math.min(n, start + chunk - 1), conversations],
+    );
+  }
+  await sql.execute('ANALYZE messages');
+  return (performance.now() - t0) / 1000;
+}
+
+export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBench> {
+  const insertSeconds = await seed(sql, n);
+  const bucket = 'bench-cold';
+  const s3 = await startS3([bucket]);
+  try {
+    const client = s3Client(s3.url, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, region: 'us-east-1' });
+    const store = new S3ColdStore(client, bucket);
+    const settings = getEnvironment('prod').retention;
+    const log = memoryLog();
+    global.gc?.();
+    let rss = new RssSampler();
+    let t0 = performance.now();
+    const out = await applyRetention({ sql, store, log, deadline: deadline(undefined), runId: 'bench' }, settings, {
+      tables: ['messages'],
+    });
+    const exportSeconds = (performance.now() - t0) / 1000;
+    const exportRss = rss.stop();
+    const [t] = out.tables;
+    if (!t || t.rowsDeleted !== n || t.verificationFailures !== 0)
+      throw new Error(`bench: expected ${n} rows exported and deleted, got ${JSON.stringify(t)}`);
+
+    // The ceiling: the writer alone (same canonical SHA-256, same row groups) on the same rows, from the objects.
+    const keys = await sql.query<{ object_key: string; bytes: number }>(
+      "SELECT object_key, bytes FROM archive_manifest WHERE table_name = 'messages'",
+    );
+    let writerMs = 0;
+    for (const k of keys) {
+      const rows: TextRow[] = [];
+      let columns: readonly string[] = [];
+      await readBack(store.reader(k.object_key, Number(k.bytes)), async (r, c) => {
+        columns = c;
+        for (const x of r) rows.push(x);
+      });
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const start = performance.now();
+      const w = await ParquetStreamWriter.open(sink as unknown as PassThrough, columns, settings.rowGroupRows);
+      for (const r of rows) await w.add(r);
+      await w.finish({ table: 'messages', day: 'x', rowsMd5: '', keyMin: [], keyMax: [], columns: [], schemaVersion: 1 });
+      writerMs += performance.now() - start;
+    }
+
+    global.gc?.();
+    rss = new RssSampler();
+    t0 = performance.now();
+    const back = await restore({ sql, store, log }, settings.policies, { table: 'messages', from: '1900-01-01', to: '2100-01-01' });
+    const restoreSeconds = (performance.now() - t0) / 1000;
+    const restoreRss = rss.stop();
+    if (back.rowsInserted !== n) throw new Error(`bench: restored ${back.rowsInserted} of ${n}`);
+    const writerRate = n / (writerMs / 1000);
+    const exportRate = n / (t.ms.export / 1000);
+    return {
+      rows: n,
+      insertSeconds,
+      phases: {
+        exportRowsPerSecond: exportRate,
+        verifyRowsPerSecond: n / (t.ms.verify / 1000),
+        deleteRowsPerSecond: n / (t.ms.commit / 1000),
+      },
+      export: {
+        seconds: exportSeconds,
+        rowsPerSecond: n / exportSeconds,
+        peakRssMb: exportRss,
+        objects: t.objectsWritten,
+        bytes: t.bytesWritten,
+      },
+      restore: { seconds: restoreSeconds, rowsPerSecond: n / restoreSeconds, peakRssMb: restoreRss },
+      writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate },
+      exportShareOfWriter: exportRate / writerRate,
+    };
+  } finally {
+    await s3.stop();
+  }
+}

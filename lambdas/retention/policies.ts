@@ -1,0 +1,138 @@
+/**
+ * SQL for one table policy (lib/config.ts RETENTION_POLICIES), written once for both drivers:
+ * every parameter cast, keyset pages ordered by (time, key…), values read as PostgreSQL text.
+ */
+import type { RetentionPolicy } from '../../lib/config';
+import type { SqlExecutor, SqlParam } from '../shared/sql/types';
+import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+
+export interface Column {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** The table as it is now: its stored columns (generated ones are derived and not exported). */
+export interface TableShape {
+  readonly policy: RetentionPolicy;
+  readonly columns: readonly Column[];
+  readonly types: ReadonlyMap<string, string>;
+  readonly hasIdentity: boolean;
+}
+
+export const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+export async function tableShape(sql: SqlExecutor, policy: RetentionPolicy): Promise<TableShape> {
+  const rows = await sql.query<{ name: string; type: string; generated: boolean; identity: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity
+       FROM pg_attribute a
+      WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [policy.table],
+  );
+  if (rows.length === 0) throw new Error(`retention: table ${policy.table} does not exist`);
+  const types = new Map(rows.map((r) => [r.name, r.type]));
+  for (const c of [...policy.timeColumns, ...policy.keyColumns])
+    if (!types.has(c)) throw new Error(`retention: ${policy.table}.${c} (named by its policy) does not exist`);
+  return {
+    policy,
+    columns: rows.filter((r) => !r.generated).map((r) => ({ name: r.name, type: r.type })),
+    types,
+    hasIdentity: rows.some((r) => r.identity),
+  };
+}
+
+/** The row's time in SQL, on alias `t`. */
+export function timeExpr(policy: RetentionPolicy, alias = 't'): string {
+  const cols = policy.timeColumns.map((c) => `${alias}.${q(c)}`);
+  return cols.length === 1 ? (cols[0] as string) : `coalesce(${cols.join(', ')})`;
+}
+
+const timeCast = (policy: RetentionPolicy) =>
+  policy.timeKind === 'timestamptz' ? 'timestamptz' : policy.timeKind === 'date' ? 'date' : 'text';
+
+/**
+ * The cutoff: the same wall-clock time `days` calendar days ago in `timeZone` (correct across
+ * daylight-saving changes). Date periods expire when before the cutoff's date, months before its month.
+ */
+export function cutoffFor(policy: RetentionPolicy, days: number, now: Date, timeZone: string): { instant: Date; value: string } {
+  // Wall clock in the zone: `YYYY-MM-DDTHH:MM:SS±hh:mm`.
+  const [y, m, d, hh, mm, ss] = (formatInZone(now, timeZone).match(/\d+/g) ?? []).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const instant = new Date(zonedTimeToUtc(y, m, d - days, hh, mm, timeZone).getTime() + ss * 1000 + now.getUTCMilliseconds());
+  const date = localDate(instant, timeZone);
+  const value = policy.timeKind === 'timestamptz' ? instant.toISOString() : policy.timeKind === 'date' ? date : date.slice(0, 7);
+  return { instant, value };
+}
+
+/** Builds a statement's `$n` parameters in order. */
+export class Params {
+  readonly values: SqlParam[] = [];
+  add(v: SqlParam): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+/** Expired (and, for conversations, empty) rows of the policy's table, alias `t`. */
+export function expiredWhere(policy: RetentionPolicy, cutoff: string, ps: Params): string {
+  const parts = [`${timeExpr(policy)} < ${ps.add(cutoff)}::text::${timeCast(policy)}`];
+  if (policy.requires === 'no-messages') parts.push('NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = t.id)');
+  return parts.join(' AND ');
+}
+
+/** A time we can name a UTC day for (finite, years 1–9999); others are counted and kept. */
+export function exportableWhere(policy: RetentionPolicy): string {
+  const t = timeExpr(policy);
+  if (policy.timeKind === 'month') return 'true';
+  const year = policy.timeKind === 'timestamptz' ? `extract(year FROM ${t} AT TIME ZONE 'UTC')` : `extract(year FROM ${t})`;
+  return `isfinite(${t}) AND ${year} BETWEEN 1 AND 9999`;
+}
+
+/** The UTC day (YYYY-MM-DD) of the row: the object's partition. */
+export function dayExpr(policy: RetentionPolicy): string {
+  const t = timeExpr(policy);
+  if (policy.timeKind === 'timestamptz') return `to_char(${t} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
+  if (policy.timeKind === 'date') return `to_char(${t}, 'YYYY-MM-DD')`;
+  return `${t} || '-01'`;
+}
+
+/** Rows of one UTC day (sargable on the time column). */
+export function dayWhere(policy: RetentionPolicy, day: string, ps: Params): string {
+  const t = timeExpr(policy);
+  if (policy.timeKind === 'timestamptz') {
+    const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    return `${t} >= ${ps.add(`${day} 00:00:00+00`)}::text::timestamptz AND ${t} < ${ps.add(`${next} 00:00:00+00`)}::text::timestamptz`;
+  }
+  if (policy.timeKind === 'date') return `${t} = ${ps.add(day)}::text::date`;
+  return `${t} = ${ps.add(day.slice(0, 7))}::text`;
+}
+
+/** The keyset: (time, key…) as SQL expressions and the casts of their text values. */
+export function keyset(shape: TableShape): { exprs: string[]; casts: string[] } {
+  const { policy } = shape;
+  return {
+    exprs: [timeExpr(policy), ...policy.keyColumns.map((c) => `t.${q(c)}`)],
+    casts: [timeCast(policy), ...policy.keyColumns.map((c) => shape.types.get(c) as string)],
+  };
+}
+
+/** `(time, key…) <op> (values)` with each value cast from its text. */
+export function keysetCompare(shape: TableShape, op: '>' | '>=' | '<=', values: readonly string[], ps: Params): string {
+  const { exprs, casts } = keyset(shape);
+  const rhs = values.map((v, i) => `${ps.add(v)}::text::${casts[i]}`);
+  return `(${exprs.join(', ')}) ${op} (${rhs.join(', ')})`;
+}
+
+/** Time bound of a keyset value, as a timestamptz text for the manifest. */
+export function keyTimeAsTimestamp(policy: RetentionPolicy, value: string): string {
+  if (policy.timeKind === 'timestamptz') return value;
+  if (policy.timeKind === 'date') return `${value} 00:00:00+00`;
+  return `${value}-01 00:00:00+00`;
+}

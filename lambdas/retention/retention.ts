@@ -1,0 +1,528 @@
+/**
+ * Retention to S3 cold storage: per table policy (lib/config.ts), expired rows are exported by UTC
+ * day to Parquet objects with deterministic keys, read back and verified, then — in ONE transaction —
+ * recorded in `archive_manifest` and deleted, only if they are exactly the rows exported (DESIGN
+ * invariant 3). The delete happens in exactly one place: `commitObject`.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { RetentionConfig, RetentionPolicy } from '../../lib/config';
+import type { RunLedger } from '../shared/ledger/types';
+import type { Log, MetricsSink } from '../shared/observability';
+import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
+import { DataApiLimitError } from '../shared/sql/errors';
+import type { Sql } from '../shared/sql/types';
+import type { ColdStore } from './cold-store';
+import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
+import {
+  cutoffFor,
+  dayExpr,
+  dayWhere,
+  expiredWhere,
+  exportableWhere,
+  keyset,
+  keysetCompare,
+  keyTimeAsTimestamp,
+  Params,
+  q,
+  type TableShape,
+  tableShape,
+} from './policies';
+
+export const JOB = 'retention';
+export const SCHEMA_VERSION = 1;
+
+export type RetentionSettings = Pick<RetentionConfig, 'timeZone' | 'maxRowsPerObject' | 'rowGroupRows' | 'policies'> & {
+  /** Rows per database page (the Data API driver shrinks it when a page would pass 1 MiB). @default 5000 */
+  readonly pageRows?: number;
+};
+
+export interface RetentionInput {
+  /** Print what would go; write nothing. */
+  readonly dryRun?: boolean;
+  /** Only these tables (names from the registry). */
+  readonly tables?: readonly string[];
+  /** Days per table for this run (`--days messages=30`). */
+  readonly days?: Readonly<Record<string, number>>;
+}
+
+export interface RetentionDeps {
+  readonly sql: Sql;
+  readonly store: ColdStore;
+  readonly log: Log;
+  readonly deadline: Deadline;
+  readonly clock?: Clock;
+  readonly runId?: string;
+  /** Told after each object (progress bars). */
+  readonly onProgress?: (p: { table: string; rowsDone: number; rowsTotal: number }) => void;
+}
+
+export interface DayPlan {
+  readonly day: string;
+  readonly rows: number;
+  readonly bytes?: number;
+}
+
+export interface TableReport {
+  readonly table: string;
+  readonly cutoff: string;
+  days: DayPlan[];
+  rowsExported: number;
+  rowsDeleted: number;
+  objectsWritten: number;
+  objectsRecovered: number;
+  bytesWritten: number;
+  verificationFailures: number;
+  objectsChanged: number;
+  rowsUnexportable: number;
+  workRemaining: boolean;
+  /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction. */
+  readonly ms: { export: number; verify: number; commit: number };
+}
+
+export const COUNTERS = [
+  'rows_exported',
+  'rows_deleted',
+  'objects_written',
+  'objects_recovered',
+  'bytes_written',
+  'verification_failures',
+  'objects_changed',
+  'rows_unexportable',
+] as const;
+export type RetentionCounters = Record<(typeof COUNTERS)[number], number>;
+
+export interface RetentionOutcome extends JobOutcome {
+  readonly counters: RetentionCounters;
+  readonly tables: readonly TableReport[];
+  readonly dryRun: boolean;
+}
+
+interface ExportRow {
+  readonly key: string[];
+  readonly h: string;
+  readonly values: TextRow;
+}
+
+/** The object key: `{table}/day=YYYY-MM-DD/{token}-{part}.parquet`, token from the first row's keyset. */
+export function objectKey(table: string, day: string, firstKey: readonly string[], generation: number, part: number): string {
+  const token = createHash('sha256')
+    .update(JSON.stringify([table, day, firstKey, generation]))
+    .digest('hex')
+    .slice(0, 16);
+  return `${table}/day=${day}/${token}-${String(part).padStart(5, '0')}.parquet`;
+}
+
+class RowsChanged extends Error {
+  override readonly name = 'RowsChanged';
+}
+
+/** One table: plan its days, then export → verify → commit, object by object, oldest day first. */
+class TableRun {
+  private pageRows: number;
+  constructor(
+    private readonly deps: RetentionDeps,
+    private readonly s: RetentionSettings,
+    private readonly shape: TableShape,
+    private readonly cutoff: string,
+    private readonly runId: string,
+    readonly report: TableReport,
+  ) {
+    this.pageRows = s.pageRows ?? 5_000;
+  }
+
+  private get policy(): RetentionPolicy {
+    return this.shape.policy;
+  }
+
+  /** Column text, keyset text and the row's own md5, ordered by (time, key…), after `after`. */
+  private async page(
+    day: string,
+    after: readonly string[] | undefined,
+    limit: number,
+    bounds?: { from: readonly string[]; to: readonly string[] },
+  ): Promise<ExportRow[]> {
+    const ps = new Params();
+    const { exprs } = keyset(this.shape);
+    const where = [expiredWhere(this.policy, this.cutoff, ps), dayWhere(this.policy, day, ps)];
+    if (after) where.push(keysetCompare(this.shape, '>', after, ps));
+    if (bounds) where.push(keysetCompare(this.shape, '>=', bounds.from, ps), keysetCompare(this.shape, '<=', bounds.to, ps));
+    const text = `SELECT ${exprs.map((e, i) => `${e}::text AS "_k${i}"`).join(', ')}, md5(t::text) AS "_h",
+        ${this.shape.columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')}
+      FROM ${q(this.policy.table)} t
+     WHERE ${where.join(' AND ')}
+     ORDER BY ${exprs.join(', ')}
+     LIMIT ${ps.add(limit)}::integer`;
+    let rows: Record<string, string | null>[];
+    try {
+      rows = await this.deps.sql.query<Record<string, string | null>>(text, ps.values);
+    } catch (err) {
+      // The Data API returns at most 1 MiB: a page of large rows is fetched again, smaller.
+      if (err instanceof DataApiLimitError && limit > 1) {
+        this.pageRows = Math.max(1, Math.floor(limit / 4));
+        return this.page(day, after, this.pageRows, bounds);
+      }
+      throw err;
+    }
+    const n = exprs.length;
+    const cols = this.shape.columns.length;
+    return rows.map((r) => {
+      const key: string[] = [];
+      for (let i = 0; i < n; i++) key.push(r[`_k${i}`] as string);
+      const values: (string | null)[] = new Array(cols);
+      for (let i = 0; i < cols; i++) values[i] = r[`c${i}`] ?? null;
+      return { key, h: r._h as string, values };
+    });
+  }
+
+  async plan(withBytes: boolean): Promise<DayPlan[]> {
+    const ps = new Params();
+    const expired = expiredWhere(this.policy, this.cutoff, ps);
+    const rows = await this.deps.sql.query<{ day: string; rows: number; bytes: number | null }>(
+      `SELECT ${dayExpr(this.policy)} AS day, count(*)::bigint AS rows,
+              ${withBytes ? 'sum(octet_length(t::text))::bigint' : 'NULL::bigint'} AS bytes
+         FROM ${q(this.policy.table)} t
+        WHERE ${expired} AND ${exportableWhere(this.policy)}
+        GROUP BY 1 ORDER BY 1`,
+      ps.values,
+    );
+    const ps2 = new Params();
+    const [bad] = await this.deps.sql.query<{ n: number }>(
+      `SELECT count(*)::bigint AS n FROM ${q(this.policy.table)} t
+        WHERE ${expiredWhere(this.policy, this.cutoff, ps2)} AND NOT (${exportableWhere(this.policy)})`,
+      ps2.values,
+    );
+    this.report.rowsUnexportable = Number(bad?.n ?? 0);
+    if (this.report.rowsUnexportable > 0)
+      this.deps.log.warn('Expired rows whose time names no day (infinite, or outside years 1–9999): kept, not exported', {
+        table: this.policy.table,
+        rows: this.report.rowsUnexportable,
+      });
+    return rows.map((r) => ({ day: r.day, rows: Number(r.rows), ...(withBytes ? { bytes: Number(r.bytes ?? 0) } : {}) }));
+  }
+
+  /** Exports one day; returns false when the deadline stopped it. */
+  async day(day: string, rowsTotal: number, done: { rows: number }): Promise<boolean> {
+    const { store, log, deadline } = this.deps;
+    let after: string[] | undefined;
+    let part = 0;
+    for (;;) {
+      if (deadline.shouldStop()) return false;
+      const first = await this.page(day, after, Math.min(this.pageRows, this.s.maxRowsPerObject));
+      const head = first[0];
+      if (!head) return true;
+      part++;
+      const key = await this.freeKey(day, head.key, part);
+      // A crash between upload and delete left this object: verified again, then committed.
+      const size = await store.size(key);
+      if (size !== undefined) {
+        const found = await this.inspect(key, size);
+        if (
+          found?.footer &&
+          found.intact &&
+          sameKey(found.footer.keyMin, head.key) &&
+          (await this.databaseDigest(day, found.footer)) === found.sha256
+        ) {
+          const outcome = await this.commitObject(key, found.footer, size);
+          if (outcome === 'deleted') {
+            this.report.objectsRecovered++;
+            this.report.rowsDeleted += found.footer.rows;
+            done.rows += found.footer.rows;
+            this.deps.onProgress?.({ table: this.policy.table, rowsDone: done.rows, rowsTotal });
+            log.info('Recovered an object left by an interrupted run', { key, rows: found.footer.rows });
+            after = [...found.footer.keyMax];
+            continue;
+          }
+        }
+        log.warn('Replacing an object that does not match the rows it should hold', { key, intact: found?.intact ?? false });
+      }
+      let t0 = performance.now();
+      const written = await this.write(key, day, first);
+      this.report.ms.export += performance.now() - t0;
+      t0 = performance.now();
+      this.report.objectsWritten++;
+      this.report.rowsExported += written.footer.rows;
+      this.report.bytesWritten += written.bytes;
+      const check = await this.inspect(key, written.bytes);
+      this.report.ms.verify += performance.now() - t0;
+      if (!check?.intact || check.rows !== written.footer.rows || check.sha256 !== written.footer.sha256) {
+        this.report.verificationFailures++;
+        log.error('Verification failed: the object read back from S3 differs from what was exported; nothing deleted', {
+          key,
+          expectedRows: written.footer.rows,
+          readRows: check?.rows,
+        });
+        return true; // the rest of this day waits for the next run (which replaces the object)
+      }
+      t0 = performance.now();
+      const outcome = await this.commitObject(key, written.footer, written.bytes);
+      this.report.ms.commit += performance.now() - t0;
+      if (outcome === 'changed') this.report.objectsChanged++;
+      else {
+        this.report.rowsDeleted += written.footer.rows;
+        done.rows += written.footer.rows;
+        this.deps.onProgress?.({ table: this.policy.table, rowsDone: done.rows, rowsTotal });
+      }
+      after = [...written.footer.keyMax];
+    }
+  }
+
+  /** SHA-256 over the database's rows of an object's range, as the object would hold them. */
+  private async databaseDigest(day: string, footer: ObjectFooter): Promise<string> {
+    const digest = new RowDigest();
+    let after: string[] | undefined;
+    for (;;) {
+      const rows = await this.page(day, after, this.pageRows, { from: footer.keyMin, to: footer.keyMax });
+      for (const r of rows) digest.add(r.values);
+      const last = rows.at(-1);
+      if (!last) return digest.hex();
+      after = last.key;
+    }
+  }
+
+  /** A key no manifest row holds yet (rows restored and expired again get a new generation). */
+  private async freeKey(day: string, firstKey: readonly string[], part: number): Promise<string> {
+    for (let generation = 0; ; generation++) {
+      const key = objectKey(this.policy.table, day, firstKey, generation, part);
+      const taken = await this.deps.sql.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text', [key]);
+      if (taken.length === 0) return key;
+    }
+  }
+
+  private async inspect(key: string, size: number) {
+    try {
+      const r = await readBack(this.deps.store.reader(key, size));
+      return { ...r, intact: r.footer !== undefined && r.footer.rows === r.rows && r.footer.sha256 === r.sha256 };
+    } catch (err) {
+      this.deps.log.warn('Object unreadable as Parquet', { key, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  /** Streams rows from `first` on (keyset pages) into one object, at most maxRowsPerObject rows. */
+  private async write(key: string, day: string, first: ExportRow[]): Promise<{ footer: ObjectFooter; bytes: number }> {
+    const sink = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    const uploading = this.deps.store.upload(key, sink);
+    let uploadError: unknown;
+    uploading.catch((err) => {
+      uploadError = err;
+      sink.destroy(err as Error);
+    });
+    try {
+      const writer = await ParquetStreamWriter.open(
+        sink,
+        this.shape.columns.map((c) => c.name),
+        this.s.rowGroupRows,
+      );
+      const md5 = createHash('md5');
+      let rows = first;
+      let count = 0;
+      let last: string[] = first[0]?.key ?? [];
+      const keyMin = last;
+      for (;;) {
+        for (const r of rows) {
+          await writer.add(r.values);
+          md5.update(r.h);
+          last = r.key;
+          count++;
+        }
+        if (uploadError) throw uploadError;
+        if (count >= this.s.maxRowsPerObject || rows.length === 0) break;
+        rows = await this.page(day, last, Math.min(this.pageRows, this.s.maxRowsPerObject - count));
+        if (rows.length === 0) break;
+      }
+      const footer = await writer.finish({
+        table: this.policy.table,
+        day,
+        rowsMd5: md5.digest('hex'),
+        keyMin,
+        keyMax: last,
+        columns: this.shape.columns,
+        schemaVersion: SCHEMA_VERSION,
+      });
+      sink.end();
+      await uploading;
+      return { footer, bytes: writer.bytes };
+    } catch (err) {
+      sink.destroy(err as Error);
+      await uploading.catch(() => undefined);
+      throw uploadError ?? err;
+    }
+  }
+
+  /**
+   * THE delete (the only one): in one transaction, delete the object's rows (its keyset range, its
+   * day, still expired) returning them, check they are exactly the rows exported (count and md5 of
+   * each row's text, in order), and record the manifest row. Anything else rolls back and the rows
+   * stay for the next run.
+   */
+  async commitObject(key: string, footer: ObjectFooter, bytes: number): Promise<'deleted' | 'changed'> {
+    const { exprs } = keyset(this.shape);
+    const scope = (ps: Params) =>
+      [
+        expiredWhere(this.policy, this.cutoff, ps),
+        dayWhere(this.policy, footer.day, ps),
+        keysetCompare(this.shape, '>=', footer.keyMin, ps),
+        keysetCompare(this.shape, '<=', footer.keyMax, ps),
+      ].join(' AND ');
+    try {
+      await this.deps.sql.transaction(async (tx) => {
+        // Delete, returning what went: the count and the md5 over each row's md5(row::text), in order.
+        // Any difference from what was exported throws, and the whole transaction rolls back.
+        const ps = new Params();
+        const [check] = await tx.query<{ n: number; m: string | null }>(
+          `WITH d AS (DELETE FROM ${q(this.policy.table)} t WHERE ${scope(ps)}
+                      RETURNING md5(t::text) AS h, ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
+           SELECT count(*)::bigint AS n, md5(string_agg(h, '' ORDER BY ${exprs.map((_, i) => `"_k${i}"`).join(', ')})) AS m FROM d`,
+          ps.values,
+        );
+        if (Number(check?.n) !== footer.rows || check?.m !== footer.rowsMd5)
+          throw new RowsChanged(`${footer.rows} rows exported; the range now holds ${check?.n ?? 0}, or some changed since: rolled back`);
+        await tx.execute(
+          `INSERT INTO archive_manifest (table_name, bucket, object_key, format, day, row_count, bytes, sha256, rows_md5,
+             range_start, range_end, key_min, key_max, columns, time_columns, key_columns, schema_version, run_id, verified_at, deleted_at)
+           VALUES ($1::text, $2::text, $3::text, 'parquet', $4::text::date, $5::bigint, $6::bigint, $7::text, $8::text,
+             $9::text::timestamptz, $10::text::timestamptz, $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16::integer, $17::text, now(), now())`,
+          [
+            this.policy.table,
+            this.deps.store.bucket,
+            key,
+            footer.day,
+            footer.rows,
+            bytes,
+            footer.sha256,
+            footer.rowsMd5,
+            keyTimeAsTimestamp(this.policy, footer.keyMin[0] as string),
+            keyTimeAsTimestamp(this.policy, footer.keyMax[0] as string),
+            { sqlType: 'jsonb', value: footer.keyMin },
+            { sqlType: 'jsonb', value: footer.keyMax },
+            { sqlType: 'jsonb', value: footer.columns },
+            { sqlType: 'jsonb', value: this.policy.timeColumns },
+            { sqlType: 'jsonb', value: this.policy.keyColumns },
+            footer.schemaVersion,
+            this.runId,
+          ],
+        );
+      });
+      return 'deleted';
+    } catch (err) {
+      if (!(err instanceof RowsChanged)) throw err;
+      this.deps.log.warn('Rows changed after export: nothing deleted, they stay for the next run', { key, reason: err.message });
+      return 'changed';
+    }
+  }
+}
+
+const sameKey = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+function emptyReport(table: string, cutoff: string): TableReport {
+  return {
+    table,
+    cutoff,
+    days: [],
+    rowsExported: 0,
+    rowsDeleted: 0,
+    objectsWritten: 0,
+    objectsRecovered: 0,
+    bytesWritten: 0,
+    verificationFailures: 0,
+    objectsChanged: 0,
+    rowsUnexportable: 0,
+    workRemaining: false,
+    ms: { export: 0, verify: 0, commit: 0 },
+  };
+}
+
+/** The policies a run applies: the registry's enabled ones, filtered and with `--days` applied. */
+export function selectPolicies(all: readonly RetentionPolicy[], input: RetentionInput): RetentionPolicy[] {
+  const known = new Set(all.map((p) => p.table));
+  for (const t of [...(input.tables ?? []), ...Object.keys(input.days ?? {})])
+    if (!known.has(t)) throw new RangeError(`No retention policy for table "${t}" (known: ${[...known].join(', ')})`);
+  return all
+    .filter((p) => (input.tables ? input.tables.includes(p.table) : p.enabled))
+    .map((p) => ({ ...p, days: input.days?.[p.table] ?? p.days }));
+}
+
+/** The job body (inside runExclusive): every selected table in registry order. */
+export async function applyRetention(
+  deps: RetentionDeps & { runId: string },
+  s: RetentionSettings,
+  input: RetentionInput = {},
+): Promise<RetentionOutcome> {
+  const now = (deps.clock ?? systemClock).now();
+  const tables: TableReport[] = [];
+  const counters = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as RetentionCounters;
+  const outcome = (): RetentionOutcome => {
+    for (const c of COUNTERS) counters[c] = 0;
+    for (const t of tables) {
+      counters.rows_exported += t.rowsExported;
+      counters.rows_deleted += t.rowsDeleted;
+      counters.objects_written += t.objectsWritten;
+      counters.objects_recovered += t.objectsRecovered;
+      counters.bytes_written += t.bytesWritten;
+      counters.verification_failures += t.verificationFailures;
+      counters.objects_changed += t.objectsChanged;
+      counters.rows_unexportable += t.rowsUnexportable;
+    }
+    return {
+      counters,
+      errors: counters.verification_failures,
+      workRemaining: tables.some((t) => t.workRemaining),
+      tables,
+      dryRun: input.dryRun ?? false,
+    };
+  };
+  try {
+    for (const policy of selectPolicies(s.policies, input)) {
+      const { value: cutoff } = cutoffFor(policy, policy.days, now, s.timeZone);
+      const report = emptyReport(policy.table, cutoff);
+      tables.push(report);
+      if (deps.deadline.shouldStop()) {
+        report.workRemaining = true;
+        continue;
+      }
+      const shape = await tableShape(deps.sql, policy);
+      const run = new TableRun(deps, s, shape, cutoff, deps.runId, report);
+      const days = await run.plan(input.dryRun ?? false);
+      report.days = days;
+      if (input.dryRun) continue;
+      const total = days.reduce((a, d) => a + d.rows, 0);
+      const done = { rows: 0 };
+      for (const d of days) {
+        if (!(await run.day(d.day, total, done))) {
+          report.workRemaining = true;
+          deps.log.info('Deadline near: stopping before the next object; the rest waits for the next run', {
+            table: policy.table,
+            day: d.day,
+          });
+          break;
+        }
+      }
+      deps.log.info('Retention table done', { ...report, days: days.length });
+    }
+  } catch (err) {
+    throw new JobFailed(outcome(), err);
+  }
+  return outcome();
+}
+
+/** The whole run: lease lock, ledger record, metrics (see runExclusive). */
+export function runRetention(
+  deps: RetentionDeps & { ledger: RunLedger; metrics: MetricsSink; leaseMs: number },
+  s: RetentionSettings,
+  input: RetentionInput = {},
+): Promise<RunResult<RetentionOutcome>> {
+  return runExclusive(
+    {
+      job: JOB,
+      ledger: deps.ledger,
+      log: deps.log,
+      metrics: deps.metrics,
+      leaseMs: deps.leaseMs,
+      timeZone: s.timeZone,
+      clock: deps.clock,
+      runId: deps.runId,
+    },
+    ({ runId }) => applyRetention({ ...deps, runId }, s, input),
+  );
+}

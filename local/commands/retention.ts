@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { applyRetention, runRetention, selectPolicies } from '../../lambdas/retention/retention';
+import { FileRunLedger } from '../../lambdas/shared/ledger/file';
+import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
+import { deadline } from '../../lambdas/shared/runtime';
+import { getEnvironment } from '../../lib/config';
+import { coldStoreFromEnv, parseDays, printReport, progressBar } from '../retention-run';
+import { fail, output, UsageError, withDatabase } from './common';
+
+interface Options {
+  dryRun?: boolean;
+  table?: string[];
+  days?: Record<string, number>;
+  ledgerFile: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('retention')
+    .description('export expired rows to cold storage (DATABASE_URL, S3_ENDPOINT, COLD_BUCKET), verify, record, delete')
+    .option('--dry-run', 'print per table the days, rows and estimated bytes that would go; write nothing')
+    .option('--table <table>', 'only this table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--days <list>', 'override days per table for this run, e.g. messages=30,analytics_events=7', parseDays)
+    .option('--ledger-file <path>', 'local run ledger (the lease lock)', '.local/run-ledger.json')
+    .option('--json', 'machine-readable output (the log goes to stderr)')
+    .action((o: Options) =>
+      withDatabase(async (sql) => {
+        const settings = getEnvironment(process.env.ENV_NAME ?? 'dev').retention;
+        const store = coldStoreFromEnv();
+        const log = memoryLog(o.json ? (l) => process.stderr.write(`${l.level} ${l.message}\n`) : undefined);
+        const bar = progressBar();
+        const input = { dryRun: o.dryRun, tables: o.table, days: o.days };
+        try {
+          selectPolicies(settings.policies, input);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        const deps = { sql, store, log, deadline: deadline(undefined), onProgress: bar.update };
+        if (o.dryRun) {
+          const outcome = await applyRetention({ ...deps, runId: 'dry-run' }, settings, input);
+          output(o.json, outcome, () => printReport(outcome.tables, true));
+          return;
+        }
+        const result = await runRetention(
+          { ...deps, ledger: new FileRunLedger(o.ledgerFile), metrics: memoryMetrics(), leaseMs: 60 * 60_000 },
+          settings,
+          input,
+        );
+        bar.done();
+        if (result.status === 'skipped') {
+          output(o.json, { status: 'skipped', reason: result.reason }, () => console.log(`Skipped: ${result.reason}`));
+          return;
+        }
+        output(o.json, { run: result.run, tables: result.outcome.tables }, () => printReport(result.outcome.tables, false));
+        if (result.run.status !== 'healthy') fail();
+      }),
+    );
+}

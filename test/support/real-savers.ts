@@ -1,0 +1,117 @@
+/**
+ * The real LangGraph JS savers (`RedisSaver`, `ShallowRedisSaver`) over the test Redis: a small
+ * adapter with the node-redis methods the savers call, storing exactly what they write — a
+ * `json.set` document as its JSON string (the test Redis has no RedisJSON), TTLs kept — and a
+ * real `StateGraph` whose run leaves the layouts the archive must read: messages (multi-part
+ * content, a tool call, tokens, model), a second channel written alone by the last step (so the
+ * last checkpoint carries no messages inline), and a subgraph (a namespace with a colon).
+ */
+import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
+import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
+import { RedisSaver } from '@langchain/langgraph-checkpoint-redis';
+import { ShallowRedisSaver } from '@langchain/langgraph-checkpoint-redis/shallow';
+import type { Redis } from 'ioredis';
+
+/** node-redis's surface as the savers use it, over ioredis. */
+export function saverClient(redis: Redis) {
+  return {
+    json: {
+      get: async (key: string) => {
+        const v = await redis.get(key);
+        return v === null ? null : JSON.parse(v);
+      },
+      set: async (key: string, _path: string, doc: unknown, opts?: { NX?: boolean }) => {
+        const args: string[] = ['KEEPTTL'];
+        if (opts?.NX) args.push('NX');
+        return redis.set(key, JSON.stringify(doc), ...(args as ['KEEPTTL']));
+      },
+    },
+    keys: (pattern: string) => redis.keys(pattern),
+    exists: (key: string) => redis.exists(key),
+    del: (keys: string | string[]) => redis.del(...(Array.isArray(keys) ? keys : [keys])),
+    expire: (key: string, seconds: number) => redis.expire(key, seconds),
+    zAdd: (key: string, members: { score: number; value: string }[]) => redis.zadd(key, ...members.flatMap((m) => [m.score, m.value])),
+    zRange: (key: string, start: number, stop: number) => redis.zrange(key, start, stop),
+    ft: {
+      create: async () => {
+        throw new Error('Index already exists');
+      },
+      search: async () => {
+        throw new Error('RediSearch is not available in the test Redis');
+      },
+    },
+    quit: async () => undefined,
+  };
+}
+
+export type SaverKind = 'full' | 'shallow';
+
+export function realSaver(redis: Redis, kind: SaverKind) {
+  const client = saverClient(redis) as never;
+  const ttl = { defaultTTL: 24 * 60 };
+  return kind === 'full' ? new RedisSaver(client, ttl) : new ShallowRedisSaver(client, ttl);
+}
+
+const State = Annotation.Root({ ...MessagesAnnotation.spec, customer_id: Annotation<string | undefined>() });
+
+/** Runs one conversation through a real graph with a real saver; returns the graph's own state. */
+export async function runRealConversation(
+  redis: Redis,
+  kind: SaverKind,
+  threadId: string,
+): Promise<{ messages: BaseMessage[]; customerId: string | undefined }> {
+  const booking = new StateGraph(MessagesAnnotation)
+    .addNode('confirm', async () => ({
+      messages: [new AIMessage({ content: 'Reserva confirmada para el martes.', id: `${threadId}-sub` })],
+    }))
+    .addEdge(START, 'confirm')
+    .addEdge('confirm', END)
+    .compile();
+  const graph = new StateGraph(State)
+    .addNode('bot', async () => ({
+      messages: [
+        new AIMessage({
+          content: '',
+          id: `${threadId}-ai-1`,
+          tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: 'call-1', type: 'tool_call' }],
+          usage_metadata: {
+            input_tokens: 120,
+            output_tokens: 15,
+            total_tokens: 135,
+            input_token_details: { cache_read: 100 },
+            output_token_details: { reasoning: 4 },
+          },
+          response_metadata: { model_name: 'gpt-4o-mini' },
+        }),
+      ],
+    }))
+    .addNode('tools', async () => ({
+      messages: [new ToolMessage({ content: '["10:00","12:30"]', tool_call_id: 'call-1', name: 'find_slots', id: `${threadId}-tool` })],
+    }))
+    .addNode('booking', booking)
+    .addNode('identify', async () => ({ customer_id: `cust-${threadId}` }))
+    .addEdge(START, 'bot')
+    .addEdge('bot', 'tools')
+    .addEdge('tools', 'booking')
+    .addEdge('booking', 'identify')
+    .addEdge('identify', END)
+    .compile({ checkpointer: realSaver(redis, kind) });
+  const config = { configurable: { thread_id: threadId } };
+  await graph.invoke(
+    {
+      messages: [
+        new HumanMessage({
+          content: [
+            { type: 'text', text: 'Quiero ' },
+            { type: 'text', text: 'una cita' },
+            { type: 'image_url', image_url: { url: 'https://example.com/pelo.png' } },
+          ],
+          id: `${threadId}-h-1`,
+        }),
+      ],
+    },
+    config,
+  );
+  const state = await graph.getState(config);
+  return { messages: state.values.messages as BaseMessage[], customerId: state.values.customer_id as string | undefined };
+}
