@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- archive|archive-costs|backfill|ingest|aggregate]`: speed and memory, measured here (never in tests).
+ * `npm run bench [-- archive|archive-costs|backfill|ingest|aggregate|serving|retention]`: speed and memory, measured here (never in tests).
  * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
  */
 import { startPostgres, startRedis } from '../local/services';
@@ -9,6 +9,7 @@ import { benchArchiveCosts } from './archive-costs.bench';
 import { benchBackfill } from './backfill.bench';
 import { withMigratedDatabase } from './db';
 import { benchRetention } from './retention.bench';
+import { benchServing } from './serving.bench';
 
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 
@@ -65,6 +66,23 @@ async function main() {
       console.log(
         `search: ${r.search.queries} queries over ${r.search.messages} messages: p50 ${r.search.p50Ms.toFixed(1)} ms, p95 ${r.search.p95Ms.toFixed(1)} ms; ` +
           `most common word ("${r.search.commonWord}") p95 ${r.search.commonWordP95Ms.toFixed(1)} ms`,
+      );
+    }
+    if (which === 'serving') {
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchServing(sql, num('SERVING_EVENTS', 10_000_000), num('SERVING_PROPERTIES', 20)),
+      );
+      results.serving = r;
+      const f = (s: { p50: number; p95: number; max: number }) =>
+        `p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
+      console.log(
+        `serving: ${r.events.toLocaleString('en-US')} events (loaded in ${r.loadEventsS.toFixed(0)} s) and ${r.aggregateRows.toLocaleString('en-US')} aggregate rows ` +
+          `(a year, ${r.properties} properties, ${r.loadAggregatesS.toFixed(0)} s)\n` +
+          `  dashboard, uncached:                 ${f(r.dashboard)}  (target p95 < 50 ms)\n` +
+          `  1-year daily series, daily table:    ${f(r.seriesDaily)}  (target p95 < 50 ms)\n` +
+          `  1-year daily series, hourly table:   ${f(r.seriesFromHourly)}\n` +
+          `  1-year daily series, weighted mean:  ${f(r.seriesWeighted)}\n` +
+          `  monthly report + HTML (${r.htmlBytes} bytes): ${f(r.report)}  (target < 1000 ms)`,
       );
     }
     if (which === 'retention') {

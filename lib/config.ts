@@ -91,6 +91,37 @@ export interface AnalyticsConfig {
   readonly staleAfterMinutes: Readonly<Record<AggregationJobConfig['granularity'], number>>;
 }
 
+export type ReportType = 'daily' | 'weekly' | 'monthly';
+export const REPORT_TYPES: readonly ReportType[] = ['daily', 'weekly', 'monthly'];
+
+export interface ReportScheduleConfig {
+  readonly type: ReportType;
+  /** 30 minutes after the aggregations it reads. */
+  readonly schedule: ScheduleConfig;
+  /** Aggregation jobs that must have succeeded for the period (checked in the run ledger). */
+  readonly after: readonly string[];
+}
+
+/** The analytics read side (issue 10): dashboard, time series, reports. */
+export interface AnalyticsServingConfig {
+  /** The dashboard's per-container cache (seed 001: LRUCache, 60 s, 100 entries). */
+  readonly cacheTtlMs: number;
+  readonly cacheMaxEntries: number;
+  /** A time series has at most this many points (all its series together). */
+  readonly maxPoints: number;
+  /** The longest range a time series may ask for. */
+  readonly maxRangeDays: number;
+  /** A conversation started within this window and not resolved/closed since is active. */
+  readonly activeConversationWindowHours: number;
+  /** A staff member's latest status event older than this no longer counts (a forgotten logout). */
+  readonly staffStatusWindowHours: number;
+  /** Tasks created within this window and not completed are pending (raw events live 90 days). */
+  readonly pendingTaskWindowDays: number;
+  readonly apiTimeoutSeconds: number;
+  readonly reportsTimeoutMinutes: number;
+  readonly reportSchedules: readonly ReportScheduleConfig[];
+}
+
 export interface AuroraConfig {
   /** 0 enables auto-pause (dev); ≥ 0.5 keeps the cluster warm (prod). */
   readonly minCapacityAcu: number;
@@ -120,6 +151,7 @@ export interface EnvironmentConfig {
   readonly archive: ArchiveConfig;
   readonly aggregation: { readonly timeZone: string; readonly jobs: readonly AggregationJobConfig[] };
   readonly analytics: AnalyticsConfig;
+  readonly analyticsServing: AnalyticsServingConfig;
   readonly retention: RetentionConfig;
   readonly backfill: { readonly timeoutMinutes: number; readonly batchSize: number };
   readonly aurora: AuroraConfig;
@@ -146,6 +178,28 @@ const aggregationJobs = (timeZone: string): AggregationJobConfig[] => [
   { name: 'monthly_summary', granularity: 'monthly', schedule: { cron: 'cron(0 3 1 * ? *)', timeZone } },
 ];
 
+const DAILY_AGGREGATIONS = ['daily_conversation_metrics', 'daily_staff_performance', 'daily_intent_distribution'];
+const HOURLY_AGGREGATIONS = ['hourly_message_counts', 'hourly_response_times'];
+const analyticsServing = (timeZone: string): AnalyticsServingConfig => ({
+  cacheTtlMs: 60_000,
+  cacheMaxEntries: 100,
+  maxPoints: 2_000,
+  maxRangeDays: 3_660,
+  activeConversationWindowHours: 24,
+  staffStatusWindowHours: 24,
+  pendingTaskWindowDays: 90,
+  apiTimeoutSeconds: 30,
+  reportsTimeoutMinutes: 15,
+  reportSchedules: [
+    { type: 'daily', schedule: { cron: 'cron(30 1 * * ? *)', timeZone }, after: [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS] },
+    {
+      type: 'weekly',
+      schedule: { cron: 'cron(30 2 ? * MON *)', timeZone },
+      after: [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS, 'weekly_satisfaction_trends'],
+    },
+    { type: 'monthly', schedule: { cron: 'cron(30 3 1 * ? *)', timeZone }, after: [...DAILY_AGGREGATIONS, 'monthly_summary'] },
+  ],
+});
 /**
  * Seed 000 (messages: 6 months), seed 001's cleanup (raw events 90 days; hourly aggregates 30,
  * daily 365, weekly 730, monthly 1095), quarantined checkpoints a year. `audits` and `leads` (the
@@ -254,6 +308,7 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
     aggregationTimeoutMinutes: 15,
     staleAfterMinutes: { hourly: 90, daily: 26 * 60, weekly: 8 * 24 * 60, monthly: 32 * 24 * 60 },
   },
+  analyticsServing: analyticsServing(MADRID),
   retention: {
     schedule: { cron: 'cron(30 4 * * ? *)', timeZone: MADRID },
     timeZone: MADRID,
@@ -349,7 +404,15 @@ export function validateEnvironment(env: EnvironmentConfig): void {
     ['archive', env.archive.schedule],
     ['retention', env.retention.schedule],
     ...env.aggregation.jobs.map((j): [string, ScheduleConfig] => [j.name, j.schedule]),
+    ...env.analyticsServing.reportSchedules.map((r): [string, ScheduleConfig] => [`reports-${r.type}`, r.schedule]),
   ];
+  const s = env.analyticsServing;
+  check(s.cacheTtlMs >= 0 && s.cacheTtlMs <= 3_600_000, 'analyticsServing.cacheTtlMs must be 0–3600000');
+  check(Number.isInteger(s.cacheMaxEntries) && s.cacheMaxEntries >= 1, 'analyticsServing.cacheMaxEntries must be a positive integer');
+  check(Number.isInteger(s.maxPoints) && s.maxPoints >= 1 && s.maxPoints <= 100_000, 'analyticsServing.maxPoints must be 1–100000');
+  check(s.maxRangeDays >= 1 && s.maxRangeDays <= 36_600, 'analyticsServing.maxRangeDays must be 1–36600');
+  const jobNames = new Set(env.aggregation.jobs.map((j) => j.name));
+  for (const r of s.reportSchedules) for (const a of r.after) check(jobNames.has(a), `reports-${r.type}: "${a}" is not an aggregation job`);
   for (const [job, s] of schedules) {
     check(CRON.test(s.cron), `${job}: schedule "${s.cron}" is not an EventBridge cron(...) with 6 fields`);
     try {

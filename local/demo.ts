@@ -13,6 +13,7 @@ import { getEnvironment } from '../lib/config';
 import { analyticsStep } from './demo-steps/analytics';
 import { archiveStep } from './demo-steps/archive';
 import { retentionStep } from './demo-steps/retention';
+import { servingStep } from './demo-steps/serving';
 import { startPostgres, startRedis } from './services';
 
 /** What every demo step gets: the private services, a scratch folder, a printer. */
@@ -32,6 +33,7 @@ export interface DemoContext {
 const STEPS: readonly { readonly title: string; readonly run: (ctx: DemoContext) => Promise<void> }[] = [
   { title: 'Archive: LangGraph checkpoints from Redis into PostgreSQL (seed 000)', run: archiveStep },
   { title: 'Analytics: a day of events across the DST change, the seven aggregations, late data (seed 001)', run: analyticsStep },
+  { title: 'Analytics: dashboard, time series and an HTML report (seed 001 read side)', run: servingStep },
   { title: 'Retention: old rows to S3 cold storage (Parquet), verified, then deleted; DuckDB; restore', run: retentionStep },
 ];
 

@@ -112,7 +112,7 @@ export const DB_ROLES = [
   },
   {
     name: 'dlc_analytics_api',
-    jobs: ['analytics-api', 'reports'],
+    jobs: ['analytics-api', 'reports-daily', 'reports-weekly', 'reports-monthly'],
     description: 'dashboard, time series, reports: read-only',
     tables: {
       analytics_events: ['SELECT'],

@@ -18,6 +18,7 @@ import type { EnvironmentConfig } from '../config';
 import { actionsFor, grantExactly, type ServiceResources } from '../constructs/grants';
 import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
 import { Analytics } from './jobs/analytics';
+import { addAnalyticsServing } from './jobs/analytics-api';
 import { retentionJob } from './jobs/retention';
 import type { StatefulStack } from './stateful-stack';
 
@@ -177,6 +178,10 @@ export class JobsStack extends Stack {
       backfillPermissions,
     );
 
+    // ---------------------------------------------------------------- analytics read side: API (Function URL, IAM) + scheduled reports
+    const serving = addAnalyticsServing(this, { config, stateful, logRetention });
+    this.jobs[serving.api.name] = serving.api;
+    for (const r of serving.reports) this.jobs[r.name] = r;
     // ---------------------------------------------------------------- retention to S3 cold storage (daily)
     retentionJob(this, { config, stateful, common: { ...common, environment: { ...dbEnv('retention'), ...ledgerEnv } } });
 
@@ -192,7 +197,7 @@ export class JobsStack extends Stack {
 
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence): the ledger only
     // (ingest is a queue consumer, not a run: no ledger record, nothing to be stale)
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'ingest');
+    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'ingest' && n !== 'analytics-api');
     add(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
@@ -312,7 +317,7 @@ export class JobsStack extends Stack {
       new cloudwatch.GraphWidget({
         title: 'Minutes since last success',
         left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'ingest')
+          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'ingest' && n !== 'analytics-api')
           .map(
             (n) =>
               new cloudwatch.Metric({

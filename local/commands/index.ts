@@ -9,10 +9,13 @@ import * as backfill from './backfill';
 import * as demo from './demo';
 import * as ingest from './ingest';
 import * as invoke from './invoke';
+import * as metrics from './metrics';
 import * as migrate from './migrate';
+import * as report from './report';
 import * as restore from './restore';
 import * as retention from './retention';
 import * as search from './search';
+import * as timeseries from './timeseries';
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   migrate,
@@ -22,6 +25,9 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   retention,
   restore,
   invoke,
+  metrics,
+  timeseries,
+  report,
   demo,
   ingest,
   aggregate,

@@ -183,10 +183,14 @@ describe('jobs stack', () => {
     );
     expect(Object.keys(byName).sort()).toEqual(
       [
+        'dlc-dev-analytics-api',
         'dlc-dev-archive',
         'dlc-dev-backfill',
         'dlc-dev-database-size',
         'dlc-dev-migrate',
+        'dlc-dev-reports-daily',
+        'dlc-dev-reports-monthly',
+        'dlc-dev-reports-weekly',
         'dlc-dev-retention',
         'dlc-dev-watchdog',
         'dlc-dev-ingest',
@@ -251,12 +255,12 @@ describe('jobs stack', () => {
     t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-backfill' }, 0);
     t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dlc-dev-backfill', Timeout: 900, MemorySize: 1024 });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'dlc-dev-watchdog',
-      Environment: {
-        Variables: Match.objectLike({ WATCHED_JOBS: ['archive', 'retention', ...AGGREGATIONS.map((a) => a.name)].join(',') }),
-      },
-    });
+    // the watchdog watches every job that runs on a cadence and records runs (not the manual, deploy-time or request-driven ones)
+    const [watchdog] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'dlc-dev-watchdog' } }));
+    const watched = String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS).split(',').sort();
+    expect(watched).toEqual(
+      ['archive', 'retention', 'reports-daily', 'reports-weekly', 'reports-monthly', ...AGGREGATIONS.map((a) => a.name)].sort(),
+    );
   });
 
   it('pages on a stale archive (no success in 90 min), consecutive job errors, Lambda errors, throttles, DLQ and duration', () => {

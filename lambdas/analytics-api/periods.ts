@@ -1,0 +1,156 @@
+/**
+ * Periods of the read side, in the aggregation time zone: local calendar dates, ISO weeks
+ * (Monday), months, and hours as real instants (a spring-forward day has 23, a fall-back day 25).
+ */
+import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+import { BadRequestError, quote } from './errors';
+import type { Granularity } from './metrics';
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A strict `YYYY-MM-DD` that is a real calendar date. */
+export function isDate(s: string): boolean {
+  const m = DATE.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && y >= 1970 && y <= 9999;
+}
+
+export function parseDateOrThrow(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !isDate(value)) throw new BadRequestError(`${field} must be a date YYYY-MM-DD, not ${quote(value)}`);
+  return value;
+}
+
+export function addDays(date: string, days: number): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+
+export function addMonths(date: string, months: number): string {
+  const [y, m] = date.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m - 1 + months, 1)).toISOString().slice(0, 10);
+}
+
+/** Monday of the ISO week holding `date`. */
+export function weekStart(date: string): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const dow = new Date(Date.UTC(y, m - 1, d)).getUTCDay(); // 0 = Sunday
+  return addDays(date, -((dow + 6) % 7));
+}
+
+export function monthStart(date: string): string {
+  return `${date.slice(0, 7)}-01`;
+}
+
+export function daysBetween(a: string, b: string): number {
+  return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
+}
+
+/** The instant local midnight of `date` begins in `timeZone`. */
+export function startOfLocalDay(date: string, timeZone: string): Date {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  return zonedTimeToUtc(y, m, d, 0, 0, timeZone);
+}
+
+/** A bucket of a series: its key (matches the SQL bucket), its label and its first instant. */
+export interface Bucket {
+  readonly key: string;
+  /** `YYYY-MM-DD` (day, week = its Monday, month = its 1st) or, for hours, ISO with the zone's offset. */
+  readonly period: string;
+  /** The bucket's first instant, ISO with the zone's offset. */
+  readonly start: string;
+}
+
+/**
+ * A request's range, normalized for one granularity: [from, to) as local dates (day and coarser) or
+ * instants (hours), widened to whole buckets.
+ */
+export interface Range {
+  readonly granularity: Granularity;
+  readonly fromInstant: Date;
+  readonly toInstant: Date;
+  /** Local dates (day, week, month): first day of the first bucket, first day after the last. */
+  readonly fromDate: string;
+  readonly toDate: string;
+}
+
+/** Parses a range bound: a date (local midnight), or for hours also an ISO date-time with offset. */
+export function parseBound(field: string, value: unknown, granularity: Granularity, timeZone: string): { date?: string; instant: Date } {
+  if (typeof value === 'string' && isDate(value)) return { date: value, instant: startOfLocalDay(value, timeZone) };
+  if (granularity === 'hour' && typeof value === 'string' && DATETIME.test(value)) {
+    const t = new Date(value);
+    if (!Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1970) return { instant: t };
+  }
+  throw new BadRequestError(
+    granularity === 'hour'
+      ? `${field} must be a date YYYY-MM-DD or an ISO-8601 date-time with an offset (2025-03-30T10:00:00+02:00), not ${quote(value)}`
+      : `${field} must be a date YYYY-MM-DD, not ${quote(value)}`,
+  );
+}
+
+export function makeRange(
+  granularity: Granularity,
+  from: { date?: string; instant: Date },
+  to: { date?: string; instant: Date },
+  timeZone: string,
+): Range {
+  if (granularity === 'hour') {
+    const h = 3_600_000;
+    const fromInstant = new Date(Math.floor(from.instant.getTime() / h) * h);
+    const toInstant = new Date(Math.ceil(to.instant.getTime() / h) * h);
+    return { granularity, fromInstant, toInstant, fromDate: localDate(fromInstant, timeZone), toDate: localDate(toInstant, timeZone) };
+  }
+  const fromDate0 = from.date as string;
+  const toDate0 = to.date as string;
+  let fromDate = fromDate0;
+  let toDate = toDate0;
+  if (granularity === 'week') {
+    fromDate = weekStart(fromDate0);
+    toDate = weekStart(addDays(toDate0, 6));
+  } else if (granularity === 'month') {
+    fromDate = monthStart(fromDate0);
+    toDate = toDate0.endsWith('-01') ? toDate0 : addMonths(toDate0, 1);
+  }
+  return { granularity, fromDate, toDate, fromInstant: startOfLocalDay(fromDate, timeZone), toInstant: startOfLocalDay(toDate, timeZone) };
+}
+
+/** How many buckets a range holds, without listing them. */
+export function bucketCount(r: Range): number {
+  switch (r.granularity) {
+    case 'hour':
+      return Math.round((r.toInstant.getTime() - r.fromInstant.getTime()) / 3_600_000);
+    case 'day':
+      return daysBetween(r.fromDate, r.toDate);
+    case 'week':
+      return daysBetween(r.fromDate, r.toDate) / 7;
+    case 'month': {
+      const [fy, fm] = r.fromDate.split('-').map(Number) as [number, number];
+      const [ty, tm] = r.toDate.split('-').map(Number) as [number, number];
+      return (ty - fy) * 12 + (tm - fm);
+    }
+  }
+}
+
+/** Every bucket of the range, in order: the series is continuous. */
+export function buckets(r: Range, timeZone: string): Bucket[] {
+  const out: Bucket[] = [];
+  if (r.granularity === 'hour') {
+    for (let t = r.fromInstant.getTime(); t < r.toInstant.getTime(); t += 3_600_000) {
+      const d = new Date(t);
+      const label = formatInZone(d, timeZone);
+      out.push({ key: d.toISOString(), period: label, start: label });
+    }
+    return out;
+  }
+  const step =
+    r.granularity === 'day'
+      ? (d: string) => addDays(d, 1)
+      : r.granularity === 'week'
+        ? (d: string) => addDays(d, 7)
+        : (d: string) => addMonths(d, 1);
+  for (let d = r.fromDate; d < r.toDate; d = step(d))
+    out.push({ key: d, period: d, start: formatInZone(startOfLocalDay(d, timeZone), timeZone) });
+  return out;
+}

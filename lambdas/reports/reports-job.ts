@@ -1,0 +1,100 @@
+/**
+ * Scheduled reports: after the daily, weekly and monthly aggregations, each property's report of the
+ * period just closed goes to the cold-storage bucket as reports/{property}/{type}/{period}.{json,zip,html}.
+ * It runs only when the run ledger shows that every aggregation it reads succeeded after the period
+ * ended; otherwise it fails, naming the aggregation (the run is recorded as failed and alarms).
+ */
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { addDays, addMonths, startOfLocalDay, weekStart } from '../analytics-api/periods';
+import { reportCsvZip } from '../analytics-api/report-csv';
+import { reportHtml } from '../analytics-api/report-html';
+import { generateReport, periodOf, type ReportType } from '../analytics-api/reports';
+import type { RunLedger } from '../shared/ledger/types';
+import type { Log } from '../shared/observability';
+import type { Clock, JobOutcome } from '../shared/runtime';
+import type { Sql } from '../shared/sql/types';
+import { formatInZone, localDate } from '../shared/time';
+
+export interface ReportsDeps {
+  readonly sql: Sql;
+  readonly ledger: RunLedger;
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly clock: Clock;
+  readonly timeZone: string;
+  readonly log: Log;
+}
+
+export interface ReportsInput {
+  readonly type: ReportType;
+  /** First day of the period; default: the period of `type` that closed last. */
+  readonly period?: string;
+  /** Aggregation jobs that must have succeeded after the period ended. */
+  readonly after: readonly string[];
+}
+
+export class AggregationNotReadyError extends Error {
+  override readonly name = 'AggregationNotReadyError';
+}
+
+/** The last closed period of `type` at `now` in the zone. */
+export function lastClosedPeriod(type: ReportType, now: Date, timeZone: string): string {
+  const today = localDate(now, timeZone);
+  if (type === 'daily') return addDays(today, -1);
+  if (type === 'weekly') return addDays(weekStart(today), -7);
+  return addMonths(`${today.slice(0, 7)}-01`, -1);
+}
+
+export function reportKey(property: string, type: ReportType, period: string, ext: 'json' | 'zip' | 'html'): string {
+  return `reports/${encodeURIComponent(property)}/${type}/${period}.${ext}`;
+}
+
+export async function runReports(deps: ReportsDeps, input: ReportsInput): Promise<JobOutcome & { keys: string[] }> {
+  const { sql, ledger, timeZone } = deps;
+  const start = input.period ?? lastClosedPeriod(input.type, deps.clock.now(), timeZone);
+  const period = periodOf(input.type, start);
+  const endsAt = startOfLocalDay(period.end, timeZone);
+  for (const job of input.after) {
+    const last = await ledger.lastSuccess(job);
+    if (!last || Date.parse(last.startedAt) < endsAt.getTime())
+      throw new AggregationNotReadyError(
+        `${input.type} report for ${period.start}: aggregation "${job}" has not succeeded since the period ended ` +
+          `(${formatInZone(endsAt, timeZone)}); its last success started ${last?.startedAt ?? 'never'}. Run the aggregation, then this job again.`,
+      );
+  }
+  const properties = await sql.query<{ property_id: string }>(
+    input.type === 'monthly'
+      ? `SELECT property_id FROM agg_monthly_summary WHERE period_month = $1::text
+         UNION SELECT property_id FROM agg_conversation_metrics_daily WHERE period_date >= $2::date AND period_date < $3::date ORDER BY 1`
+      : `SELECT property_id FROM agg_conversation_metrics_daily WHERE period_date >= $2::date AND period_date < $3::date
+         UNION SELECT property_id FROM agg_message_counts_hourly WHERE period_start >= $4::timestamptz AND period_start < $5::timestamptz
+         UNION SELECT property_id FROM agg_satisfaction_weekly WHERE period_start >= $2::date AND period_start < $3::date AND $1::text IS NOT NULL ORDER BY 1`,
+    input.type === 'monthly'
+      ? [period.start.slice(0, 7), { sqlType: 'date', value: period.start }, { sqlType: 'date', value: period.end }]
+      : [
+          period.start.slice(0, 7),
+          { sqlType: 'date', value: period.start },
+          { sqlType: 'date', value: period.end },
+          startOfLocalDay(period.start, timeZone),
+          endsAt,
+        ],
+  );
+  const keys: string[] = [];
+  for (const { property_id } of properties) {
+    const report = await generateReport(
+      { sql, timeZone, now: deps.clock.now() },
+      { type: input.type, propertyId: property_id, dateRange: { start: period.start } },
+    );
+    const objects: [string, Uint8Array | string, string][] = [
+      [reportKey(property_id, input.type, period.start, 'json'), JSON.stringify(report, null, 2), 'application/json'],
+      [reportKey(property_id, input.type, period.start, 'zip'), reportCsvZip(report), 'application/zip'],
+      [reportKey(property_id, input.type, period.start, 'html'), reportHtml(report), 'text/html; charset=utf-8'],
+    ];
+    for (const [Key, Body, ContentType] of objects) {
+      await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType }));
+      keys.push(Key);
+    }
+  }
+  deps.log.info(`Wrote ${input.type} reports for ${period.start}`, { properties: properties.length, objects: keys.length });
+  return { counters: { properties: properties.length, objects_written: keys.length }, errors: 0, keys };
+}

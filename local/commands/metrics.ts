@@ -1,0 +1,27 @@
+import { type Command, Option } from 'commander';
+import { ENVIRONMENT_NAMES } from '../../lib/config';
+import { callAnalytics, failed } from '../analytics-client';
+import { output } from './common';
+
+export function register(program: Command): void {
+  program
+    .command('metrics')
+    .description('dashboard metrics of a property (seed 001 DashboardMetrics)')
+    .requiredOption('--property <id>', 'property id')
+    .addOption(new Option('--env <env>', 'the deployed API (SigV4); default: local DATABASE_URL').choices(ENVIRONMENT_NAMES))
+    .option('--region <region>', 'AWS region')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { property: string; env?: string; region?: string; json?: boolean }) => {
+      const r = await callAnalytics(o, '/dashboard', { property: o.property });
+      if (failed(r)) return;
+      const m = JSON.parse(r.body);
+      output(o.json, m, () => {
+        console.log(`Dashboard for ${o.property}`);
+        for (const [k, v] of Object.entries(m.today)) console.log(`  today.${k.padEnd(22)} ${v}`);
+        for (const [k, v] of Object.entries(m.comparison)) console.log(`  comparison.${k.padEnd(17)} ${Number(v).toFixed(1)} %`);
+        console.log(
+          `  activeConversations          ${m.activeConversations}\n  staffOnline                  ${m.staffOnline}\n  pendingTasks                 ${m.pendingTasks}`,
+        );
+      });
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * Demo step: the analytics read side. Fills a small fixture for one hotel (two weeks of aggregates
+ * and today's raw events), prints the dashboard and a time series, and writes last week's HTML
+ * report to .local/ (it stays after the demo; open it in a browser).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { computeDashboardMetrics } from '../../lambdas/analytics-api/dashboard';
+import { addDays, weekStart } from '../../lambdas/analytics-api/periods';
+import { reportHtml } from '../../lambdas/analytics-api/report-html';
+import { generateReport } from '../../lambdas/analytics-api/reports';
+import { queryTimeSeries } from '../../lambdas/analytics-api/timeseries';
+import { systemClock } from '../../lambdas/shared/runtime';
+import { localDate } from '../../lambdas/shared/time';
+import { getEnvironment } from '../../lib/config';
+import type { DemoContext } from '../demo';
+
+const P = 'hotel-sol';
+
+async function fill(ctx: DemoContext): Promise<void> {
+  const C = `(VALUES ('whatsapp', 3), ('email', 1), ('webchat', 2)) ch(channel, w)`;
+  const H = `generate_series(date_trunc('hour', now()) - interval '21 days', date_trunc('hour', now()) - interval '1 hour', interval '1 hour') h`;
+  // busier in the day than at night (hour of day in Madrid)
+  const busy = `(1 + 6 * sin(pi() * greatest(0, extract(hour FROM h AT TIME ZONE 'Europe/Madrid') - 7) / 16)^2)`;
+  await ctx.sql.execute(`INSERT INTO agg_message_counts_hourly (period_start, property_id, channel, direction, count)
+    SELECT h, '${P}', channel, d, round(w * ${busy} * (CASE d WHEN 'inbound' THEN 1.1 ELSE 1 END))::int FROM ${H}, ${C}, (VALUES ('inbound'), ('outbound')) dir(d)`);
+  await ctx.sql.execute(`INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
+    SELECT h, '${P}', channel, round(w * ${busy})::int, 1800 + 400 * w, 1200 + 300 * w, 5000 + 900 * w, 8000 + 900 * w, 12000 FROM ${H}, ${C}`);
+  const D = `generate_series(current_date - 21, current_date - 1, interval '1 day') d`;
+  await ctx.sql.execute(`INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started, conversations_resolved,
+      conversations_escalated, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms, avg_resolution_minutes, ai_handled_count)
+    SELECT d::date, '${P}', channel, 10 * w + extract(dow FROM d)::int, 8 * w, w, 15000 + 3000 * w, 11000 + 2000 * w, 40000 + 5000 * w, 35, 6 * w FROM ${D}, ${C}`);
+  await ctx.sql.execute(`INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed, avg_response_time_ms, satisfaction_avg, satisfaction_count)
+    SELECT d::date, '${P}', s, 5 + length(s), 3, 25000 + 1000 * length(s), 3.8 + length(s) / 20.0, 4 FROM ${D}, (VALUES ('lucia'), ('mario'), ('ana')) st(s)`);
+  await ctx.sql.execute(`INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, avg_confidence, action_taken_count, escalated_count)
+    SELECT d::date, '${P}', i, n, 0.7 + n / 200.0, n / 2, n / 10 FROM ${D},
+      (VALUES ('reservar_mesa', 40), ('horario', 25), ('precio', 18), ('cancelar', 9), ('queja', 4), ('late_checkout', 12)) it(i, n)`);
+  await ctx.sql.execute(`INSERT INTO agg_satisfaction_weekly (period_start, property_id, channel, surveys_sent, responses_received, rating_1, rating_2, rating_3, rating_4, rating_5, avg_rating, nps_score)
+    SELECT wk::date, '${P}', channel, 50, 29, 1, 1, 4, 9, 14, (1 + 2 + 12 + 36 + 70) / 29.0, (14 - 6) * 100 / 29.0
+    FROM generate_series(date_trunc('week', current_date) - interval '3 weeks', date_trunc('week', current_date) - interval '1 week', interval '1 week') wk, ${C}`);
+  const now = Date.now();
+  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
+  const ev = (id: string, type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
+    id,
+    event_type: type,
+    occurred_at: at(minutesAgo),
+    property_id: P,
+    channel: 'whatsapp',
+    ...extra,
+  });
+  const events = [
+    ...Array.from({ length: 12 }, (_, i) => ev(`m${i}`, 'message.received', i * 3)),
+    ...Array.from({ length: 9 }, (_, i) => ev(`s${i}`, 'message.sent', i * 4)),
+    ev('r1', 'response.time_recorded', 5, { duration_ms: 1400 }),
+    ev('r2', 'response.time_recorded', 2, { duration_ms: 2600 }),
+    ev('c1', 'conversation.started', 50, { conversation_id: 'wa-1' }),
+    ev('c2', 'conversation.started', 30, { conversation_id: 'wa-2' }),
+    ev('c3', 'conversation.resolved', 10, { conversation_id: 'wa-1' }),
+    ev('c4', 'conversation.started', 8, { conversation_id: 'wa-3' }),
+    ev('c5', 'conversation.escalated', 4, { conversation_id: 'wa-3' }),
+    ev('l1', 'staff.login', 120, { staff_id: 'lucia' }),
+    ev('l2', 'staff.status_changed', 60, { staff_id: 'mario', metadata: { status: 'available' } }),
+    ev('t1', 'task.created', 90, { task_id: 'toallas-204' }),
+    ev('t2', 'task.created', 40, { task_id: 'taxi-aeropuerto' }),
+    ev('t3', 'task.completed', 20, { task_id: 'toallas-204' }),
+    ev('v1', 'satisfaction.rating_received', 15, { value: 5 }),
+  ];
+  await ctx.sql.execute(
+    `INSERT INTO analytics_events (id, event_type, occurred_at, property_id, channel, conversation_id, staff_id, task_id, value, duration_ms, metadata)
+     SELECT id, event_type, occurred_at, property_id, channel, conversation_id, staff_id, task_id, value, duration_ms, COALESCE(metadata, '{}')
+     FROM jsonb_to_recordset($1::jsonb) AS r(id text, event_type text, occurred_at timestamptz, property_id text, channel text,
+       conversation_id text, staff_id text, task_id text, value float8, duration_ms int, metadata jsonb)`,
+    [{ sqlType: 'jsonb', value: events }],
+  );
+}
+
+export async function servingStep(ctx: DemoContext): Promise<void> {
+  const env = getEnvironment('dev');
+  const timeZone = env.aggregation.timeZone;
+  const s = env.analyticsServing;
+  await fill(ctx);
+  const m = await computeDashboardMetrics({ sql: ctx.sql, clock: systemClock, settings: { timeZone, ...s } }, P);
+  ctx.say(`Dashboard for ${P} (today in ${timeZone}; closed hours from the hourly aggregates, the open hour from raw events):`);
+  ctx.say(JSON.stringify(m, null, 2));
+  const today = localDate(new Date(), timeZone);
+  const ts = await queryTimeSeries(
+    { sql: ctx.sql, limits: { timeZone, maxPoints: s.maxPoints, maxRangeDays: s.maxRangeDays } },
+    { metric: 'escalation_rate', granularity: 'week', startDate: addDays(today, -21), endDate: today, propertyId: P },
+  );
+  ctx.say(
+    `\nEscalation rate by week (weighted by conversations started): ${ts.series[0]?.points.map((p) => `${p.period} ${p.value === null ? '—' : `${(p.value * 100).toFixed(1)} %`}`).join(', ')}`,
+  );
+  const lastWeek = addDays(weekStart(today), -7);
+  const report = await generateReport(
+    { sql: ctx.sql, timeZone, now: new Date() },
+    { type: 'weekly', propertyId: P, dateRange: { start: lastWeek } },
+  );
+  const dir = resolve('.local');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `report-${P}-weekly-${lastWeek}.html`);
+  writeFileSync(file, reportHtml(report));
+  ctx.say(`\nWeekly report for the week of ${lastWeek}: ${file} (one self-contained page; open it in a browser)`);
+}

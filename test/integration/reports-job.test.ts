@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { unzipSync } from 'fflate';
+import { generateReport } from '../../lambdas/analytics-api/reports';
+import { AggregationNotReadyError, lastClosedPeriod, runReports } from '../../lambdas/reports/reports-job';
+import { FileRunLedger } from '../../lambdas/shared/ledger/file';
+import type { RunRecord } from '../../lambdas/shared/ledger/types';
+import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
+import { runExclusive } from '../../lambdas/shared/runtime';
+import { getEnvironment } from '../../lib/config';
+import { startS3 } from '../../local/services';
+import { buildFixture, insertFixture } from '../support/analytics-fixture';
+import { testClock } from '../support/counting-sql';
+import { DRIVERS, type TestDb, testDb } from '../support/db';
+
+const TZ = 'Europe/Madrid';
+const env = getEnvironment('dev');
+const schedule = (type: string) =>
+  env.analyticsServing.reportSchedules.find((s) => s.type === type) as (typeof env.analyticsServing.reportSchedules)[number];
+
+const success = (job: string, startedAt: string): RunRecord => ({
+  job,
+  runId: `${job}-${startedAt}`,
+  startedAt,
+  finishedAt: startedAt,
+  durationMs: 1,
+  status: 'healthy',
+  counters: {},
+  errors: 0,
+  workRemaining: false,
+});
+
+describe.each(DRIVERS)('scheduled reports through the %s driver', (driver) => {
+  let db: TestDb;
+  let s3: { url: string; stop(): Promise<void> };
+  let client: S3Client;
+  let dir: string;
+  beforeAll(async () => {
+    db = await testDb(driver);
+    const opts = { hourFrom: '2025-03-24', hourTo: '2025-04-08', dayFrom: '2025-02-17', dayTo: '2025-04-14', timeZone: TZ };
+    await insertFixture(db.direct, buildFixture('hotel-1', opts));
+    await insertFixture(db.direct, buildFixture('hotel-2', { ...opts, seed: 3 }));
+    s3 = await startS3(['cold']);
+    client = new S3Client({
+      endpoint: s3.url,
+      forcePathStyle: true,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    dir = mkdtempSync(join(tmpdir(), 'dlc-reports-'));
+  });
+  afterAll(async () => {
+    client.destroy();
+    await s3.stop();
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the period just closed, in the aggregation zone', () => {
+    const now = new Date('2025-03-31T23:30:00Z'); // 01:30 on 1 April in Madrid
+    expect(lastClosedPeriod('daily', now, TZ)).toBe('2025-03-31');
+    expect(lastClosedPeriod('weekly', now, TZ)).toBe('2025-03-24');
+    expect(lastClosedPeriod('monthly', now, TZ)).toBe('2025-03-01');
+  });
+
+  it('fails clearly, and records the failed run, when an aggregation has not succeeded since the period ended', async () => {
+    const ledger = new FileRunLedger(join(dir, `l1-${driver}.json`));
+    const clock = testClock('2025-03-31T23:30:00Z');
+    // the daily aggregations ran, but the last hourly message count ran before midnight
+    for (const job of schedule('daily').after) await ledger.record(success(job, '2025-04-01T01:00:00+02:00'));
+    await ledger.record(success('hourly_message_counts', '2025-03-31T23:00:00+02:00'));
+    const log = memoryLog();
+    const run = () =>
+      runExclusive({ job: 'reports-daily', ledger, log, metrics: memoryMetrics(), leaseMs: 60_000, timeZone: TZ, clock }, () =>
+        runReports(
+          { sql: db.sql, ledger, s3: client, bucket: 'cold', clock, timeZone: TZ, log },
+          { type: 'daily', after: schedule('daily').after },
+        ),
+      );
+    await expect(run()).rejects.toThrow(AggregationNotReadyError);
+    await expect(run()).rejects.toThrow(
+      'daily report for 2025-03-31: aggregation "hourly_message_counts" has not succeeded since the period ended (2025-04-01T00:00:00+02:00); its last success started 2025-03-31T23:00:00+02:00',
+    );
+    const last = await ledger.lastRun('reports-daily');
+    expect(last?.status).toBe('unhealthy');
+    expect(last?.error).toContain('hourly_message_counts');
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'cold', Prefix: 'reports/' }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  it('writes each property report as JSON, CSV zip and HTML under reports/{property}/{type}/{period}', async () => {
+    const ledger = new FileRunLedger(join(dir, `l2-${driver}.json`));
+    const clock = testClock('2025-03-30T00:30:00Z'); // Sunday 02:30 in Madrid (summer time since 02:00)
+    for (const job of schedule('weekly').after) await ledger.record(success(job, '2025-03-30T02:00:00+02:00'));
+    const result = await runExclusive(
+      { job: 'reports-weekly', ledger, log: memoryLog(), metrics: memoryMetrics(), leaseMs: 60_000, timeZone: TZ, clock },
+      () =>
+        runReports(
+          { sql: db.sql, ledger, s3: client, bucket: 'cold', clock, timeZone: TZ, log: memoryLog() },
+          { type: 'weekly', after: schedule('weekly').after },
+        ),
+    );
+    expect(result.status).toBe('completed');
+    const keys = ['hotel-1', 'hotel-2'].flatMap((p) => ['json', 'zip', 'html'].map((e) => `reports/${p}/weekly/2025-03-17.${e}`));
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'cold', Prefix: 'reports/' }));
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual([...keys].sort());
+    const read = async (Key: string) =>
+      Buffer.from(
+        await ((await client.send(new GetObjectCommand({ Bucket: 'cold', Key }))).Body?.transformToByteArray() ?? new Uint8Array()),
+      );
+    const stored = JSON.parse((await read('reports/hotel-1/weekly/2025-03-17.json')).toString('utf8'));
+    const direct = await generateReport(
+      { sql: db.sql, timeZone: TZ, now: clock.now() },
+      { type: 'weekly', propertyId: 'hotel-1', dateRange: { start: '2025-03-17' } },
+    );
+    expect(stored).toEqual(JSON.parse(JSON.stringify(direct)));
+    expect(Object.keys(unzipSync(await read('reports/hotel-1/weekly/2025-03-17.zip')))).toContain('summary-totals.csv');
+    expect((await read('reports/hotel-1/weekly/2025-03-17.html')).toString('utf8')).toContain('data-chart="ratings"');
+    expect((await ledger.lastSuccess('reports-weekly'))?.counters).toEqual({ properties: 2, objects_written: 6 });
+  });
+});
