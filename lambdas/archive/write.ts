@@ -74,7 +74,7 @@ function toRow(ck: string, m: ArchivedMessage): Row {
   };
 }
 
-const UPSERT = `INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
+const UPSERT = `WITH w AS (INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
                              input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
        SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c)
        FROM jsonb_to_recordset($1::jsonb) AS r(ck text, k text, s int, r text, c text, t timestamptz,
@@ -93,7 +93,8 @@ const UPSERT = `INSERT INTO messages (conversation_id, message_key, seq, role, c
                    ELSE messages.content IS DISTINCT FROM EXCLUDED.content END)
           OR messages.role IS DISTINCT FROM EXCLUDED.role
           OR (messages.metadata - 'previous_versions') IS DISTINCT FROM (EXCLUDED.metadata - 'previous_versions')
-       RETURNING (xmax = 0) AS inserted`;
+       RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM w`;
 
 export async function writeUnits(tx: SqlExecutor, units: readonly WriteUnit[], runId: string | undefined): Promise<WriteResult> {
   // Conversations: one row per key even when the batch holds several checkpoints of it.
@@ -160,15 +161,17 @@ export async function writeUnits(tx: SqlExecutor, units: readonly WriteUnit[], r
   let updated = 0;
   const strip = ({ v: _v, ...r }: Row) => r;
   for (const chunk of jsonChunks(small.map(strip))) {
-    const res = await tx.query<{ inserted: boolean }>(UPSERT, [chunk.param]);
-    for (const r of res) r.inserted ? inserted++ : updated++;
+    const [res] = await tx.query<{ inserted: number; updated: number }>(UPSERT, [chunk.param]);
+    inserted += res?.inserted ?? 0;
+    updated += res?.updated ?? 0;
   }
   for (const r of large) {
     const pieces = splitContent(r.c);
     const first = { ...strip(r), c: pieces[0] ?? '', md: { ...r.md, content_md5: createHash('md5').update(r.c, 'utf8').digest('hex') } };
-    const [res] = await tx.query<{ inserted: boolean }>(UPSERT, [p.json([first])]);
-    if (!res) continue;
-    res.inserted ? inserted++ : updated++;
+    const [res] = await tx.query<{ inserted: number; updated: number }>(UPSERT, [p.json([first])]);
+    inserted += res?.inserted ?? 0;
+    updated += res?.updated ?? 0;
+    if (!res || res.inserted + res.updated === 0) continue;
     for (const piece of pieces.slice(1)) {
       await tx.execute(
         `UPDATE messages SET content = content || $3::text
