@@ -1,3 +1,5 @@
+import { DATA_API_ACTIONS } from '../shared/permissions';
+
 /**
  * The AWS API actions each function of this folder calls (see test/infra/iam.test.ts).
  * - `watchdog` (every 15 minutes, handler.ts): reads the run ledger; no database access at all.
@@ -6,12 +8,5 @@
  */
 export const IAM_ACTIONS = {
   watchdog: ['dynamodb:GetItem', 'dynamodb:Query'],
-  'database-size': [
-    'rds-data:BatchExecuteStatement',
-    'rds-data:BeginTransaction',
-    'rds-data:CommitTransaction',
-    'rds-data:ExecuteStatement',
-    'rds-data:RollbackTransaction',
-    'secretsmanager:GetSecretValue',
-  ],
+  'database-size': DATA_API_ACTIONS,
 } as const;
