@@ -14,6 +14,7 @@ import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { getEnvironment } from '../lib/config';
 import { HOUR_MS, seedValue, sentence } from '../local/fixtures';
+import { cpuPerItem, cpuSnapshot } from './cpu';
 import { RssSampler } from './rss';
 
 const PREFIX = 'langgraph:checkpoint:';
@@ -79,6 +80,8 @@ export interface ArchiveBenchResult {
   conversations: number;
   messagesPerConversation: number;
   optimized: { seconds: number; messagesPerSecond: number; peakRssMb: number; messages: number };
+  /** µs of CPU per archived message, per process (robust to other load on the machine). */
+  cpuMicrosPerMessage: ReturnType<typeof cpuPerItem>;
   baseline: { conversations: number; seconds: number; messagesPerSecond: number; messages: number };
   speedup: number;
   /** What PostgreSQL alone allows on every core of this machine (see databaseOnly). */
@@ -89,6 +92,8 @@ export interface ArchiveBenchResult {
     ceilingMessagesPerSecond: number;
     ceilingSpeedup: number;
     achievedShare: number;
+    /** PostgreSQL's CPU per row in the ceiling's statements (compare with the job's). */
+    postgresCpuMicrosPerRow?: number;
   };
 }
 
@@ -148,6 +153,7 @@ export async function benchArchive(
   const redis = new Redis(redisUrl);
   const store = new CheckpointStore(await connectRedis({ url: redisUrl }), env.archive.scanCount);
   await fill(redis, conversations, perConversation, 'opt');
+  const cpu0 = await cpuSnapshot(sql, redis);
   const sampler = new RssSampler();
   const t0 = performance.now();
   const out = await archiveCheckpoints(
@@ -156,6 +162,7 @@ export async function benchArchive(
   );
   const seconds = (performance.now() - t0) / 1000;
   const peak = sampler.stop();
+  const cpu1 = await cpuSnapshot(sql, redis);
   await store.quit();
   if (out.counters.checkpoints_archived !== conversations)
     throw new Error(`archived ${out.counters.checkpoints_archived} of ${conversations}`);
@@ -166,7 +173,9 @@ export async function benchArchive(
   const naiveSeconds = (performance.now() - t1) / 1000;
   redis.disconnect();
   const cores = availableParallelism();
+  const cpu2 = await cpuSnapshot(sql);
   const db = await databaseOnly(sql, Math.min(4_000, conversations), cores);
+  const cpu3 = await cpuSnapshot(sql);
   const ceiling = db.rows / db.seconds;
   const rate = out.counters.messages_archived / seconds;
   const naiveRate = naiveMessages / naiveSeconds;
@@ -174,6 +183,7 @@ export async function benchArchive(
     conversations,
     messagesPerConversation: perConversation,
     optimized: { seconds, messagesPerSecond: rate, peakRssMb: peak, messages: out.counters.messages_archived },
+    cpuMicrosPerMessage: cpuPerItem(cpu0, cpu1, out.counters.messages_archived),
     baseline: { conversations: baselineConversations, seconds: naiveSeconds, messagesPerSecond: naiveRate, messages: naiveMessages },
     speedup: rate / naiveRate,
     databaseOnly: {
@@ -183,6 +193,7 @@ export async function benchArchive(
       ceilingMessagesPerSecond: ceiling,
       ceilingSpeedup: ceiling / naiveRate,
       achievedShare: rate / ceiling,
+      postgresCpuMicrosPerRow: cpuPerItem(cpu2, cpu3, db.rows).postgres,
     },
   };
 }

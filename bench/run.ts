@@ -36,6 +36,13 @@ async function main() {
           `baseline (seed 000's worker, ${r.baseline.conversations} conversations) ${Math.round(r.baseline.messagesPerSecond)} messages/s; ` +
           `speed-up ×${r.speedup.toFixed(1)}`,
       );
+      const cpu = r.cpuMicrosPerMessage;
+      const f = (x?: number) => (x === undefined ? 'n/a' : x.toFixed(1));
+      console.log(
+        `archive, CPU per message: Node ${f(cpu.node)} µs, PostgreSQL ${f(cpu.postgres)} µs, Redis ${f(cpu.redis)} µs, ` +
+          `all ${f(cpu.total)} µs (${r.databaseOnly.cores} cores: at most ${Math.round((r.databaseOnly.cores * 1e6) / cpu.total)} messages/s); ` +
+          `PostgreSQL's CPU per row in the database-only ceiling: ${f(r.databaseOnly.postgresCpuMicrosPerRow)} µs`,
+      );
       console.log(
         `archive, database only (no client; ${r.databaseOnly.cores} backends at once): ${r.databaseOnly.rows} message rows, ` +
           `${r.databaseOnly.microsPerRowPerCore.toFixed(1)} µs of one core each → ceiling ${Math.round(r.databaseOnly.ceilingMessagesPerSecond)} messages/s ` +

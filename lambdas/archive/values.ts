@@ -131,16 +131,33 @@ export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).dig
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** A cheap first look: any NUL or any surrogate at all (most text has neither; emoji are pairs). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+
 export const hasUnstorable = (s: string) => {
+  if (!SUSPECT.test(s)) return false;
   UNSTORABLE.lastIndex = 0;
   return UNSTORABLE.test(s);
 };
+
+/** Whether any string (or key) anywhere in `v` is unstorable; allocates nothing. */
+function anyUnstorable(v: unknown): boolean {
+  if (typeof v === 'string') return hasUnstorable(v);
+  if (Array.isArray(v)) return v.some(anyUnstorable);
+  if (isObject(v)) {
+    for (const k of Object.keys(v)) if (hasUnstorable(k) || anyUnstorable(v[k])) return true;
+  }
+  return false;
+}
 
 /** `s` with every unstorable character replaced by U+FFFD. */
 export const storable = (s: string) => s.replace(UNSTORABLE, '\uFFFD');
 
 /** A value whose strings are all storable; `changed` says whether anything was replaced. */
 export function storableDeep(v: unknown): { value: unknown; changed: boolean } {
+  // The common case (nothing to replace): a shallow copy of an object, no walk that allocates.
+  if (!anyUnstorable(v)) return { value: isObject(v) ? { ...v } : v, changed: false };
   let changed = false;
   const walk = (x: unknown): unknown => {
     if (typeof x === 'string') {

@@ -77,7 +77,7 @@ function toRow(ck: string, m: ArchivedMessage): Row {
 const UPSERT = `WITH w AS (INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
                              input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
        SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c)
-       FROM jsonb_to_recordset($1::jsonb) AS r(ck text, k text, s int, r text, c text, t timestamptz,
+       FROM json_to_recordset($1::json) AS r(ck text, k text, s int, r text, c text, t timestamptz,
                                                it int, ot int, ct int, rt int, mo text, md jsonb)
        JOIN conversations c ON c.conversation_key = r.ck
        ON CONFLICT (conversation_id, message_key) DO UPDATE SET
@@ -132,7 +132,7 @@ export async function writeUnits(tx: SqlExecutor, units: readonly WriteUnit[], r
     await tx.execute(
       `INSERT INTO conversations (conversation_key, source, customer_id, started_at, last_message_at, metadata)
        SELECT r.key, 'redis_archive', r.customer_id, r.started_at, r.last_message_at, r.metadata
-       FROM jsonb_to_recordset($1::jsonb) AS r(key text, customer_id text, started_at timestamptz, last_message_at timestamptz, metadata jsonb)
+       FROM json_to_recordset($1::json) AS r(key text, customer_id text, started_at timestamptz, last_message_at timestamptz, metadata jsonb)
        ON CONFLICT (conversation_key) DO UPDATE SET
          customer_id     = COALESCE(EXCLUDED.customer_id, conversations.customer_id),
          started_at      = LEAST(conversations.started_at, EXCLUDED.started_at),
