@@ -175,10 +175,10 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
   });
 
   it('defect 4: shallow savers — one document per thread, each customer under their own conversation; a thread id without colons is archived', async () => {
-    const shallow = (thread: string, content: string) =>
+    const shallow = (thread: string, content: string, ns = '') =>
       JSON.stringify({
         thread_id: thread,
-        checkpoint_ns: '',
+        checkpoint_ns: ns,
         checkpoint_id: `cp-${thread}`,
         checkpoint: {
           v: 4,
@@ -191,16 +191,16 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
       });
     await putWithAge(redis, 'checkpoint:wa:msg:AAA::shallow', shallow('wa:msg:AAA', 'soy A'), OLD);
     await putWithAge(redis, 'checkpoint:wa:msg:BBB::shallow', shallow('wa:msg:BBB', 'soy B'), OLD);
-    await putWithAge(
-      redis,
-      'checkpoint:solo:__empty__',
-      shallow('solo', 'soy solo').replace('"checkpoint_ns":""', '"checkpoint_ns":"__empty__"'),
-      OLD,
-    );
+    await putWithAge(redis, 'checkpoint:solo:__empty__', shallow('solo', 'soy solo', '__empty__'), OLD);
+    // The Python shallow saver's keys, `checkpoint:{thread}:{ns}`: grouping by key segments filed C's messages under D.
+    await putWithAge(redis, 'checkpoint:wa:msg:CCC:__empty__', shallow('wa:msg:CCC', 'soy C', '__empty__'), OLD);
+    await putWithAge(redis, 'checkpoint:wa:msg:DDD:__empty__', shallow('wa:msg:DDD', 'soy D', '__empty__'), OLD);
     const out = await archiveOnce(db.sql, redis);
-    expect(out.counters).toMatchObject({ checkpoints_archived: 3, messages_archived: 3 });
+    expect(out.counters).toMatchObject({ checkpoints_archived: 5, messages_archived: 5 });
     expect((await rows('wa:msg:AAA')).map((r) => r.content)).toEqual(['soy A']);
     expect((await rows('wa:msg:BBB')).map((r) => r.content)).toEqual(['soy B']);
+    expect((await rows('wa:msg:CCC')).map((r) => r.content)).toEqual(['soy C']);
+    expect((await rows('wa:msg:DDD')).map((r) => r.content)).toEqual(['soy D']);
     expect((await rows('solo')).map((r) => r.content)).toEqual(['soy solo']);
     expect(await redis.keys('*')).toEqual([]);
   });
