@@ -56,6 +56,12 @@ export function assembleMessages(snapshots: readonly Snapshot[], fallback: Date)
   const invalid = new Map<string, InvalidMessage & { source: string }>();
   let idConflicts = 0;
   const conflictKeys = new Set<string>();
+  const iso = new Map<Date, string>();
+  const isoOf = (d: Date) => {
+    let s = iso.get(d);
+    if (s === undefined) iso.set(d, (s = d.toISOString()));
+    return s;
+  };
   for (const snap of ordered) {
     const at = snap.time ?? fallback;
     const list = snap.list ?? [];
@@ -87,7 +93,7 @@ export function assembleMessages(snapshots: readonly Snapshot[], fallback: Date)
       if (!seen) byKey.set(key, { m: parsed, seq: index, first: parsed.time ?? at, at, previous: [] });
       else {
         if (!same(seen.m, parsed)) {
-          seen.previous.push({ content: seen.m.content, at: seen.at.toISOString() });
+          seen.previous.push({ content: seen.m.content, at: isoOf(seen.at) });
           seen.m = parsed;
         }
         seen.seq = index;
@@ -124,7 +130,7 @@ export function assembleMessages(snapshots: readonly Snapshot[], fallback: Date)
       role: m.role,
       content: m.content,
       createdAt: first.toISOString(),
-      versionAt: at.toISOString(),
+      versionAt: isoOf(at),
       inputTokens: m.inputTokens,
       outputTokens: m.outputTokens,
       cachedTokens: m.cachedTokens,

@@ -1,5 +1,5 @@
 /** Small pure helpers shared by the archive's stages: JSON that never quotes its input, times, safe text. */
-import { createHash } from 'node:crypto';
+import { hash as oneShot } from 'node:crypto';
 
 export class CheckpointFormatError extends Error {
   override readonly name = 'CheckpointFormatError';
@@ -124,8 +124,9 @@ export function toDate(v: unknown): Date | undefined {
   return d && !Number.isNaN(d.getTime()) && d.getUTCFullYear() > 1990 && d.getUTCFullYear() < 3000 ? d : undefined;
 }
 
-export const hash = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+/** SHA-256 (one-shot: no Hash object per call; the same digest as createHash). */
+export const hash = (...parts: string[]) => oneShot('sha256', parts.join('\u0000')).slice(0, 32);
+export const sha256 = (b: Buffer | string) => oneShot('sha256', b);
 
 /** NUL (PostgreSQL text cannot hold it) and lone surrogates (not UTF-8 at all). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for
