@@ -1,4 +1,17 @@
+import { sentence } from '../../local/fixtures';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+
+/** detect_language as migration 004 wrote it (011 replaced it with an inlinable, `~*` form). */
+const DETECT_LANGUAGE_004 = `CREATE FUNCTION pg_temp.detect_language_004(content text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN s ~ '[ñ¿¡áéíóú]' THEN 'spanish'
+    WHEN s ~ '\\m(que|el|los|del|se|las|por|para|con|una|su|al|lo|como|pero|porque|esta|cuando|muy|sin|sobre|hay|donde|hola|gracias|quiero|puedo|tengo|buenos|buenas|cita|favor)\\M'
+      THEN CASE WHEN s ~ '\\m(the|and|you|that|was|for|are|with|this|have|from|what|your|hello|thanks|please|want|need|would|could)\\M' THEN 'simple' ELSE 'spanish' END
+    WHEN s ~ '\\m(the|and|you|that|was|for|are|with|this|have|from|what|your|hello|thanks|please|want|need|would|could|like|book|can)\\M' THEN 'english'
+    ELSE 'simple'
+  END
+  FROM (SELECT lower(left(content, 500)) AS s) x
+$$`;
 
 describe.each(DRIVERS)('shared SQL functions through the %s driver', (driver) => {
   let db: TestDb;
@@ -17,6 +30,25 @@ describe.each(DRIVERS)('shared SQL functions through the %s driver', (driver) =>
   ])('detect_language(%j) = %s', async (text, lang) => {
     const [row] = await db.sql.query<{ l: string }>('SELECT detect_language($1::text) AS l', [text]);
     expect(row?.l).toBe(lang);
+  });
+
+  it("detect_language decides as 004's definition did on mixed-case Spanish, English and mixed text", async () => {
+    const texts: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const t = sentence(i, 3 + (i % 12));
+      texts.push(t, t.toUpperCase(), t.replace(/\b\w/g, (c) => c.toUpperCase()), `${t} THANKS`, `¿${t}?`, `Ñandú ${t}`, `${t} 😀 ${i}`);
+    }
+    texts.push('CITA', 'The CITA', 'QUIERO BOOK', 'ÁRBOL', 'x'.repeat(600) + ' hola', 'hola'.padStart(499, ' '), 'SOBRE-THE', 'the_que', '');
+    const rows = await db.direct.transaction(async (tx) => {
+      await tx.execute(DETECT_LANGUAGE_004);
+      return tx.query<{ t: string; now: string; then: string }>(
+        `SELECT r.t, detect_language(r.t) AS now, pg_temp.detect_language_004(r.t) AS then FROM json_to_recordset($1::json) AS r(t text)`,
+        [{ sqlType: 'jsonb', value: texts.map((t) => ({ t })) }],
+      );
+    });
+    expect(rows).toHaveLength(texts.length);
+    expect(new Set(rows.map((r) => r.now))).toEqual(new Set(['spanish', 'english', 'simple']));
+    expect(rows.filter((r) => r.now !== r.then)).toEqual([]);
   });
 
   it.each([
