@@ -1,28 +1,18 @@
 /**
  * Issue 12 (a, b), the archive's part: the archive runs under exactly the ACL built from its one
  * command list (lambdas/archive/acl.ts) — single node and cluster — and that ACL refuses what
- * the archive never needs (FLUSHALL, also through EVAL; KEYS; CONFIG). No log line and no
+ * the archive never needs (FLUSHALL, also through EVAL; KEYS; CONFIG). (Every other archive suite
+ * runs the job as that user too: test/support/archive-harness.ts.) No log line and no
  * quarantine `error` of a malformed checkpoint carries its content.
  */
 import { type Cluster, Redis } from 'ioredis';
-import { archiveAccessString } from '../../lambdas/archive/acl';
 import { CheckpointStore, connectRedis } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, saverDoc, seedValue } from '../../local/fixtures';
 import { startRedisCluster } from '../../local/services';
-import { archiveOnce, usePrivateRedis } from '../support/archive-harness';
+import { archiveAclRules, archiveOnce, usePrivateRedis } from '../support/archive-harness';
 import { type TestDb, testDb } from '../support/db';
 
-/**
- * The generated rules, as ACL SETUSER arguments. This redis-server has no RedisJSON module, so it
- * does not know `json.get` (Valkey on ElastiCache does); that one rule is left out here — the
- * archive reads no RedisJSON document in these tests (the real savers' adapter stores strings).
- */
-const rules = () => [
-  ...archiveAccessString()
-    .split(' ')
-    .filter((r) => r !== '+json.get'),
-  '>archive-secret',
-];
+const rules = () => archiveAclRules('archive-secret');
 
 async function refusals(c: Redis) {
   const refused = async (p: Promise<unknown>) =>

@@ -36,9 +36,27 @@ describe.each(DRIVERS)('shared SQL functions through the %s driver', (driver) =>
     const texts: string[] = [];
     for (let i = 0; i < 400; i++) {
       const t = sentence(i, 3 + (i % 12));
-      texts.push(t, t.toUpperCase(), t.replace(/\b\w/g, (c) => c.toUpperCase()), `${t} THANKS`, `¿${t}?`, `Ñandú ${t}`, `${t} 😀 ${i}`);
+      texts.push(
+        t,
+        t.toUpperCase(),
+        t.replace(/\b\w/g, (c) => c.toUpperCase()),
+        `${t} THANKS`,
+        `¿${t}?`,
+        `Ñandú ${t}`,
+        `${t} 😀 ${i}`,
+      );
     }
-    texts.push('CITA', 'The CITA', 'QUIERO BOOK', 'ÁRBOL', 'x'.repeat(600) + ' hola', 'hola'.padStart(499, ' '), 'SOBRE-THE', 'the_que', '');
+    texts.push(
+      'CITA',
+      'The CITA',
+      'QUIERO BOOK',
+      'ÁRBOL',
+      'x'.repeat(600) + ' hola',
+      'hola'.padStart(499, ' '),
+      'SOBRE-THE',
+      'the_que',
+      '',
+    );
     const rows = await db.direct.transaction(async (tx) => {
       await tx.execute(DETECT_LANGUAGE_004);
       return tx.query<{ t: string; now: string; then: string }>(
