@@ -67,6 +67,9 @@ describe('Python saver documents, as the package writes them (test/support/pytho
     expect(d).toMatchObject({ layout: 'saver-full', thread: 'wa:msg:1', ns: '', nsKey: '__empty__', checkpointId: checkpoint.id });
     expect(d.metadata.customer_id).toBe('cust-7');
     expect(d.channelValues.messages).toEqual(checkpoint.values.messages);
+    // 0.5.x tags a checkpoint that fell back to msgpack "msgpack" but stores it normalized to JSON
+    const tagged = pyFullV01({ thread: 't', checkpoint, checkpointType: 'msgpack' }).doc;
+    expect(parseSaverDoc(tagged.key, tagged.value, 'checkpoint:').channelValues.messages).toEqual(checkpoint.values.messages);
   });
 
   it('≥ 0.1 shallow: raw namespace in the key (`checkpoint:{thread}:`), metadata an object', () => {
