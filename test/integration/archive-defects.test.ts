@@ -7,8 +7,9 @@
 import type { Redis } from 'ioredis';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, seedValue } from '../../local/fixtures';
-import { archiveOnce, usePrivateRedis } from '../support/archive-harness';
+import { archivedRows, archiveOnce, quarantineRows, usePrivateRedis } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { type PyKey, putPython, pyFullV008, pyMessage, pyShallowV01, pyVersion } from '../support/python-saver';
 
 const OLD = 23.5 * HOUR_MS;
 const old = () => Date.now() - OLD;
@@ -54,18 +55,8 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
   });
   afterEach(() => db.close());
 
-  const rows = (conversation: string) =>
-    db.direct.query<{ message_key: string; role: string; content: string; metadata: Record<string, unknown>; customer_id: string | null }>(
-      `SELECT m.message_key, m.role, m.content, m.metadata, c.customer_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-       WHERE c.conversation_key = $1::text ORDER BY m.created_at, m.seq`,
-      [conversation],
-    );
-  const quarantined = () =>
-    db.direct.query<{ redis_key: string; error: string; value_bytes: number | null; stored: number | null; ok: boolean }>(
-      `SELECT redis_key, error, value_bytes::int AS value_bytes, octet_length(raw_bytes)::int AS stored,
-              encode(sha256(COALESCE(raw_bytes, ''::bytea)), 'hex') = value_sha256 AS ok
-       FROM checkpoint_quarantine ORDER BY redis_key`,
-    );
+  const rows = (conversation: string) => archivedRows(db.direct, conversation);
+  const quarantined = () => quarantineRows(db.direct);
 
   it('defect 1: JS saver blob fallback — messages read from the blob the JS saver really writes (raw namespace, `value`)', async () => {
     const t = old();
@@ -109,27 +100,24 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
   });
 
   it('defect 2: a blob found but undecodable (msgpack) keeps the thread in Redis and the blob is quarantined', async () => {
-    await putWithAge(
-      redis,
-      'checkpoint:T2:__empty__:cp-1',
-      jsDoc({ thread: 'T2', id: 'cp-1', tsMs: old(), versions: { messages: '4' } }),
-      OLD,
-    );
-    const blob = JSON.stringify({
-      thread_id: 'T2',
-      checkpoint_ns: '__empty__',
-      channel: 'messages',
-      version: '4',
-      type: 'msgpack',
-      blob: 'kZOkaGVsbG8=',
+    // A Python ≤ 0.0.8 document whose only copy of the messages is its blob (the saver also writes them
+    // inline; here they are dropped), the blob of a type the archive cannot decode. No Python release
+    // writes msgpack blobs (≤ 0.0.8: json, base64, empty): this stands for any undecodable blob.
+    const { doc, blobs } = pyFullV008({
+      thread: 'T2',
+      configId: 'cp-0',
+      checkpoint: { id: 'cp-1', tsMs: old(), values: { messages: [] }, versions: { messages: pyVersion(4) } },
+      dropInline: ['messages'],
     });
-    await putWithAge(redis, 'checkpoint_blob:T2:__empty__:messages:4', blob, OLD);
+    const blobKey = (blobs[0] as PyKey).key;
+    const blob = JSON.stringify({ ...JSON.parse((blobs[0] as { value: string }).value), type: 'msgpack', blob: 'kZOkaGVsbG8=' });
+    await putPython(redis, [doc, { key: blobKey, value: blob }], OLD);
     const out = await archiveOnce(db.sql, redis);
     expect(out.counters).toMatchObject({ checkpoints_archived: 0, checkpoints_blocked: 1, messages_archived: 0 });
-    expect((await redis.keys('*')).sort()).toEqual(['checkpoint:T2:__empty__:cp-1', 'checkpoint_blob:T2:__empty__:messages:4']);
+    expect((await redis.keys('*')).sort()).toEqual([doc.key, blobKey].sort());
     const q = await quarantined();
-    expect(q.map((r) => r.redis_key)).toEqual(['checkpoint:T2:__empty__:cp-1', 'checkpoint_blob:T2:__empty__:messages:4']);
-    expect(q[1]).toMatchObject({
+    expect(q.map((r) => r.redis_key).sort()).toEqual([doc.key, blobKey].sort());
+    expect(q.find((r) => r.redis_key === blobKey)).toMatchObject({
       error: 'Channel blob of type msgpack cannot be decoded here',
       value_bytes: Buffer.byteLength(blob),
       stored: Buffer.byteLength(blob),
@@ -189,12 +177,21 @@ describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
         metadata: {},
         checkpoint_ts: old(),
       });
+    // The Python shallow saver's keys, `checkpoint:{thread}:{raw ns}` (test/support/python-saver.ts):
+    // grouping by key segments filed C's messages under D.
+    const python = (thread: string, content: string) =>
+      pyShallowV01({
+        thread,
+        checkpoint: {
+          id: `cp-${thread}`,
+          tsMs: old(),
+          values: { messages: [pyMessage('HumanMessage', { content, id: `${thread}-h` })] },
+          versions: { messages: pyVersion(2) },
+        },
+      });
     await putWithAge(redis, 'checkpoint:wa:msg:AAA::shallow', shallow('wa:msg:AAA', 'soy A'), OLD);
     await putWithAge(redis, 'checkpoint:wa:msg:BBB::shallow', shallow('wa:msg:BBB', 'soy B'), OLD);
-    await putWithAge(redis, 'checkpoint:solo:__empty__', shallow('solo', 'soy solo', '__empty__'), OLD);
-    // The Python shallow saver's keys, `checkpoint:{thread}:{ns}`: grouping by key segments filed C's messages under D.
-    await putWithAge(redis, 'checkpoint:wa:msg:CCC:__empty__', shallow('wa:msg:CCC', 'soy C', '__empty__'), OLD);
-    await putWithAge(redis, 'checkpoint:wa:msg:DDD:__empty__', shallow('wa:msg:DDD', 'soy D', '__empty__'), OLD);
+    await putPython(redis, [python('solo', 'soy solo'), python('wa:msg:CCC', 'soy C'), python('wa:msg:DDD', 'soy D')], OLD);
     const out = await archiveOnce(db.sql, redis);
     expect(out.counters).toMatchObject({ checkpoints_archived: 5, messages_archived: 5 });
     expect((await rows('wa:msg:AAA')).map((r) => r.content)).toEqual(['soy A']);

@@ -3,6 +3,7 @@ import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, saverDoc, seedValue } from '../../local/fixtures';
 import { archiveOnce, usePrivateRedis } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { putPython, pyFullV01, pyMessage, pyVersion, pyWritesV01 } from '../support/python-saver';
 
 const PREFIX = 'langgraph:checkpoint:';
 const secondsAgo = (ms: number) => Math.floor((Date.now() - ms) / 1000);
@@ -131,11 +132,12 @@ describe.each(DRIVERS)('archive job through the %s driver (real Redis and Postgr
   });
 
   it('archives the LangGraph saver layout exactly: roles, text parts, tool calls, tokens, model; companions removed', async () => {
-    // Prepare: a Python-saver thread (two documents, messages inline) and a JS-saver thread (messages in a blob)
+    // Prepare: a Python-saver thread (≥ 0.1 full saver: two documents, messages inline, metadata as JSON text;
+    // test/support/python-saver.ts) and a thread whose messages are only in a blob (`{type, blob}` form)
     const old = Date.now() - 23.5 * HOUR_MS;
     const messages = [
-      lc('SystemMessage', { content: 'Eres un asistente de peluquería.', id: 'sys-1' }),
-      lc('HumanMessage', {
+      pyMessage('SystemMessage', { content: 'Eres un asistente de peluquería.', id: 'sys-1' }),
+      pyMessage('HumanMessage', {
         content: [
           { type: 'text', text: 'Quiero cita' },
           { type: 'image_url', image_url: 'x' },
@@ -143,7 +145,7 @@ describe.each(DRIVERS)('archive job through the %s driver (real Redis and Postgr
         ],
         id: 'h-1',
       }),
-      lc('AIMessage', {
+      pyMessage('AIMessage', {
         content: '',
         id: 'ai-1',
         tool_calls: [{ name: 'find_slots', args: { day: 'tomorrow' }, id: 'call-1' }],
@@ -156,31 +158,23 @@ describe.each(DRIVERS)('archive job through the %s driver (real Redis and Postgr
         },
         response_metadata: { model_name: 'gpt-4o-mini' },
       }),
-      lc('ToolMessage', { content: '["10:00","12:30"]', tool_call_id: 'call-1', id: 'tool-1', name: 'find_slots' }),
-      lc('AIMessage', {
+      pyMessage('ToolMessage', { content: '["10:00","12:30"]', tool_call_id: 'call-1', id: 'tool-1', name: 'find_slots' }),
+      pyMessage('AIMessage', {
         content: 'Tengo huecos a las 10:00 y 12:30.',
         id: 'ai-2',
         usage_metadata: { input_tokens: 160, output_tokens: 12 },
       }),
     ];
-    await putWithAge(
-      redis,
-      'checkpoint:thread-py::cp-1',
-      saverDoc({ thread: 'thread-py', id: 'cp-1', tsMs: old - 60_000, messages: messages.slice(0, 2), customerId: 'cust-py' }),
-      23.5 * HOUR_MS,
-    );
-    await putWithAge(
-      redis,
-      'checkpoint:thread-py::cp-2',
-      saverDoc({ thread: 'thread-py', id: 'cp-2', tsMs: old, messages, customerId: 'cust-py', checkpointAsString: true }),
-      23.5 * HOUR_MS,
-    );
-    for (const k of ['checkpoint_write:thread-py::cp-2:task-1:0', 'write_keys_zset:thread-py::cp-2', 'checkpoint_latest:thread-py:'])
-      await redis.set(k, 'x');
+    const cp1 = { id: 'cp-1', tsMs: old - 60_000, values: { messages: messages.slice(0, 2) }, versions: { messages: pyVersion(2) } };
+    const cp2 = { id: 'cp-2', tsMs: old, values: { messages }, versions: { messages: pyVersion(5) } };
+    const first = pyFullV01({ thread: 'thread-py', checkpoint: cp1, metadata: { customer_id: 'cust-py' } });
+    const second = pyFullV01({ thread: 'thread-py', parentId: 'cp-1', checkpoint: cp2, metadata: { customer_id: 'cust-py' } });
+    const writes = pyWritesV01({ thread: 'thread-py', checkpointId: 'cp-2', taskId: 'task-1', channel: 'messages', value: [] });
+    await putPython(redis, [first.doc, second.doc, second.latest, ...writes], 23.5 * HOUR_MS);
     await putWithAge(
       redis,
       'checkpoint:thread-js::cp-9',
-      saverDoc({ thread: 'thread-js', id: 'cp-9', tsMs: old, messagesVersion: '7' }),
+      saverDoc({ thread: 'thread-js', id: 'cp-9', tsMs: old, messagesVersion: '7', checkpointAsString: true }),
       23.5 * HOUR_MS,
     );
     await redis.set(
@@ -254,7 +248,7 @@ describe.each(DRIVERS)('archive job through the %s driver (real Redis and Postgr
         cached_tokens: 100,
         reasoning_tokens: 4,
         model: 'gpt-4o-mini',
-        metadata: { tool_calls: [{ name: 'find_slots', args: { day: 'tomorrow' }, id: 'call-1' }] },
+        metadata: { tool_calls: [{ name: 'find_slots', args: { day: 'tomorrow' }, id: 'call-1', type: 'tool_call' }] },
         customer_id: 'cust-py',
       },
       {

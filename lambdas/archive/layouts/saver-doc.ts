@@ -14,7 +14,7 @@ export interface SaverDoc {
   readonly thread: string;
   /** The namespace as the graph knows it ('' for the root graph). */
   readonly ns: string;
-  /** The namespace as written in this document's key (JS: raw; Python: `__empty__` for the root). */
+  /** The namespace as written in this document's key (JS and shallow savers: raw; Python full saver: `__empty__` for the root). */
   readonly nsKey: string;
   readonly checkpointId: string | undefined;
   readonly time: Date | undefined;
@@ -26,7 +26,7 @@ export interface SaverDoc {
 
 export const EMPTY_NS = '__empty__';
 
-/** The namespace segments a saver may write in keys for `ns` (JS raw, Python `__empty__` for the root). */
+/** The namespace segments a full saver may write in keys for `ns` (JS raw, Python `__empty__` for the root). */
 export const nsKeyForms = (ns: string): string[] => (ns === '' ? ['', EMPTY_NS] : [ns]);
 
 export function parseSaverDoc(key: string, raw: string, prefix: string): SaverDoc {
@@ -56,6 +56,12 @@ export function parseSaverDoc(key: string, raw: string, prefix: string): SaverDo
     time: toDate(doc.checkpoint_ts) ?? toDate(checkpoint.ts),
     channelValues: isObject(checkpoint.channel_values) ? checkpoint.channel_values : {},
     channelVersions: versions,
-    metadata: isObject(doc.metadata) ? doc.metadata : {},
+    metadata: readMetadata(doc.metadata),
   };
+}
+
+/** The Python full saver (every release) and ≤ 0.0.8 shallow saver store the metadata as JSON text; the others as an object. */
+function readMetadata(m: unknown): Record<string, unknown> {
+  const v = typeof m === 'string' ? parseJson(m, 'metadata field') : m;
+  return isObject(v) ? v : {};
 }

@@ -1,7 +1,9 @@
 /**
  * The full savers: one document per checkpoint, `checkpoint:{thread}:{ns}:{checkpoint_id}`.
  * Python ≥ 0.1 writes the root namespace as `__empty__` in the key and the document, with the
- * channel values inline; the JS saver writes the raw namespace in the key (`checkpoint:{thread}::{id}`)
+ * channel values inline (langgraph-checkpoint-redis `__init__.py` `put`, v0.1.0 … 0.5.2); Python
+ * ≤ 0.0.8 the same, its `checkpoint_id` (key and document) being the config's — the parent's, the
+ * zero UUID first — and a blob per changed channel besides the inline values; the JS saver writes the raw namespace in the key (`checkpoint:{thread}::{id}`)
  * and `__empty__` in the document, and keeps only the channels a step changed inline — the others
  * are in `checkpoint_blob:{thread}:{ns as in the key}:{channel}:{version}` (blob.ts).
  */

@@ -1,10 +1,10 @@
 /**
- * The shallow savers keep one document per thread and namespace, rewritten every step:
- * Python `checkpoint:{thread}:{ns}` (root `__empty__`), JS `checkpoint:{thread}:{ns}:shallow`
- * (root raw, so `checkpoint:{thread}::shallow`). Channel values are inline.
+ * The shallow savers keep one document per thread and namespace, rewritten every step, keyed by
+ * the RAW namespace (the document says `__empty__` for the root): Python `checkpoint:{thread}:{ns}`
+ * (so `checkpoint:{thread}:` for the root; shallow.py `_make_shallow_redis_checkpoint_key`, v0.0.8
+ * through 0.5.2), JS `checkpoint:{thread}:{ns}:shallow` (`checkpoint:{thread}::shallow`). Channel
+ * values are inline (Python ≤ 0.0.8 also writes blobs, not needed to read them).
  */
-import { nsKeyForms } from './saver-doc';
-
 export function explainShallowKey(
   key: string,
   prefix: string,
@@ -14,8 +14,6 @@ export function explainShallowKey(
   const head = `${prefix}${thread}:`;
   if (!key.startsWith(head)) return undefined;
   const after = key.slice(head.length);
-  for (const nsKey of nsKeyForms(ns)) {
-    if (after === `${nsKey}:shallow` || after === nsKey) return { layout: 'saver-shallow', nsKey };
-  }
+  if (after === `${ns}:shallow` || after === ns) return { layout: 'saver-shallow', nsKey: ns };
   return undefined;
 }
