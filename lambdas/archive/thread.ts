@@ -59,7 +59,10 @@ export function assembleMessages(snapshots: readonly Snapshot[], fallback: Date)
   const iso = new Map<Date, string>();
   const isoOf = (d: Date) => {
     let s = iso.get(d);
-    if (s === undefined) iso.set(d, (s = d.toISOString()));
+    if (s === undefined) {
+      s = d.toISOString();
+      iso.set(d, s);
+    }
     return s;
   };
   for (const snap of ordered) {
