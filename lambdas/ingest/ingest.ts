@@ -6,6 +6,7 @@
  * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
  * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already written stay written.
  */
+import { createHash } from 'node:crypto';
 import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import { JsonText } from '../shared/sql/bulk';
@@ -26,6 +27,8 @@ export interface IngestDeps {
   readonly rules?: ValidationRules;
   /** Written to analytics_events_rejected.source. @default 'sqs' */
   readonly source?: string;
+  /** Where record ids are unique (a file's path for `line N` ids); SQS message ids need none. @default '' */
+  readonly recordScope?: string;
   /** Events per statement. @default 5000 */
   readonly chunkEvents?: number;
 }
@@ -42,6 +45,8 @@ export interface IngestResult {
   /** Valid events already present (a redelivery): not inserted again. */
   duplicates: number;
   rejected: number;
+  /** Rejected events of a redelivered record, already kept by an earlier delivery: not kept again. */
+  rejectedDuplicates: number;
   /** Late-data invalidation rows written (new (table, property, period) keys). */
   invalidations: number;
   /** Records whose chunk the database refused: to be retried by SQS. */
@@ -53,6 +58,8 @@ export interface IngestResult {
 }
 
 interface RejectedRow {
+  /** Digest of (source, record id, position in the record, raw text): the same on every redelivery. */
+  dedup_key: string;
   event_id: string | null;
   raw: string;
   reason: string;
@@ -81,12 +88,20 @@ WITH input AS (
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), rej AS (
-  INSERT INTO analytics_events_rejected (event_id, raw, reason, source)
-  SELECT event_id, raw, reason, source FROM jsonb_to_recordset($2::jsonb) AS r(event_id text, raw text, reason text, source text)
+  INSERT INTO analytics_events_rejected (dedup_key, event_id, raw, reason, source)
+  SELECT dedup_key, event_id, raw, reason, source
+  FROM jsonb_to_recordset($2::jsonb) AS r(dedup_key text, event_id text, raw text, reason text, source text)
+  ON CONFLICT (dedup_key) DO NOTHING
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM input)::int AS valid, (SELECT count(*) FROM ins)::int AS inserted,
        (SELECT count(*) FROM inv)::int AS invalidated, (SELECT count(*) FROM rej)::int AS rejected`;
+
+/** A rejected event's identity across redeliveries of its record (see sql/012). */
+export const dedupKey = (source: string, recordId: string, position: number, raw: string) =>
+  createHash('sha256')
+    .update(JSON.stringify([source, recordId, position, raw]))
+    .digest('hex');
 
 /** PostgreSQL text cannot hold NUL: keep the raw text readable and storable. */
 const storable = (s: string) => s.replaceAll('\u0000', '\\u0000');
@@ -117,6 +132,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     accepted: 0,
     duplicates: 0,
     rejected: 0,
+    rejectedDuplicates: 0,
     invalidations: 0,
     failedRecordIds: [],
     firstRejections: [],
@@ -137,6 +153,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
       result.accepted += r.inserted;
       result.duplicates += r.valid - r.inserted;
       result.rejected += r.rejected;
+      result.rejectedDuplicates += c.rejected.length - r.rejected;
       result.invalidations += r.invalidated;
     } catch (err) {
       const message = (err as Error).message;
@@ -152,18 +169,25 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     const valid: string[] = [];
     const rejected: RejectedRow[] = [];
     const parsed = eventsOf(rec.body);
-    if ('error' in parsed) rejected.push({ event_id: null, raw: storable(rec.body), reason: storable(parsed.error), source });
+    const reject = (position: number, eventId: string | null, raw: string, reason: string) =>
+      rejected.push({
+        dedup_key: dedupKey(source, `${deps.recordScope ?? ''}${rec.recordId}`, position, raw),
+        event_id: eventId,
+        raw,
+        reason: storable(reason),
+        source,
+      });
+    if ('error' in parsed) reject(-1, null, storable(rec.body), parsed.error);
     else
-      for (const ev of parsed.events) {
+      parsed.events.forEach((ev, position) => {
         const v = validateEvent(ev, now, rules);
         if (v.ok) valid.push(v.json);
-        else
-          rejected.push({ event_id: rawEventId(ev), raw: storable(JSON.stringify(ev) ?? String(ev)), reason: storable(v.reason), source });
-      }
+        else reject(position, rawEventId(ev), storable(JSON.stringify(ev) ?? String(ev)), v.reason);
+      });
     for (const r of rejected)
       if (result.firstRejections.length < 20)
         result.firstRejections.push({ recordId: rec.recordId, eventId: r.event_id, reason: r.reason });
-    const bytes = valid.reduce((n, s) => n + s.length + 1, 0) + rejected.reduce((n, r) => n + r.raw.length + r.reason.length + 64, 0);
+    const bytes = valid.reduce((n, s) => n + s.length + 1, 0) + rejected.reduce((n, r) => n + r.raw.length + r.reason.length + 140, 0);
     if (chunk.ids.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES))
       await flush();
     chunk.ids.push(rec.recordId);

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { DEFAULT_RULES } from '../../lambdas/ingest/event';
@@ -28,6 +29,7 @@ export async function ingestFile(
     accepted: 0,
     duplicates: 0,
     rejected: 0,
+    rejectedDuplicates: 0,
     invalidations: 0,
     firstRejections: [] as IngestResult['firstRejections'],
     errors: [] as string[],
@@ -41,11 +43,15 @@ export async function ingestFile(
   let batch: IngestRecord[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    const r = await ingest({ sql, clock: { now: () => now }, log: memoryLog(), rules, source: 'file' }, batch);
+    const r = await ingest(
+      { sql, clock: { now: () => now }, log: memoryLog(), rules, source: 'file', recordScope: `${resolve(path)}\u0000` },
+      batch,
+    );
     batch = [];
     total.accepted += r.accepted;
     total.duplicates += r.duplicates;
     total.rejected += r.rejected;
+    total.rejectedDuplicates += r.rejectedDuplicates;
     total.invalidations += r.invalidations;
     total.errors.push(...r.errors);
     total.failedLines.push(...r.failedRecordIds.map((id) => Number(id.replace('line ', ''))));
@@ -78,7 +84,7 @@ export function register(program: Command): void {
         const r = await ingestFile(sql, file, now);
         output(o.json, r, () => {
           console.log(
-            `${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected), ${r.invalidations} late-data buckets invalidated`,
+            `${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected${r.rejectedDuplicates ? `; ${r.rejectedDuplicates} already kept by an earlier run` : ''}), ${r.invalidations} late-data buckets invalidated`,
           );
           for (const x of r.firstRejections) console.log(`  ${x.recordId}${x.eventId ? ` (${x.eventId})` : ''}: ${x.reason}`);
           if (r.failedLines.length > 0)
