@@ -17,8 +17,9 @@ CREATE TABLE analytics_conversation_state (
   ended_events    integer NOT NULL CHECK (ended_events >= 0),
   PRIMARY KEY (property_id, conversation_id)
 );
--- The open ones (not ended since their latest start): what "active" counts within its window.
-CREATE INDEX analytics_conversation_state_open_idx ON analytics_conversation_state (property_id, started_at)
+-- The open ones (not ended since their latest start): what "active" counts within its window
+-- (covering: an index-only scan).
+CREATE INDEX analytics_conversation_state_open_idx ON analytics_conversation_state (property_id, started_at) INCLUDE (conversation_id)
   WHERE ended_at IS NULL OR ended_at < started_at;
 
 -- Per staff member: the latest staff.login / staff.logout / staff.status_changed (by occurred_at, then id).
@@ -44,8 +45,8 @@ CREATE TABLE analytics_task_state (
   completed_events integer NOT NULL CHECK (completed_events >= 0),
   PRIMARY KEY (property_id, task_id)
 );
--- Not completed since their latest creation: what "pending" counts within its window.
-CREATE INDEX analytics_task_state_open_idx ON analytics_task_state (property_id, created_at)
+-- Not completed since their latest creation: what "pending" counts within its window (covering).
+CREATE INDEX analytics_task_state_open_idx ON analytics_task_state (property_id, created_at) INCLUDE (completed_at, task_id)
   WHERE completed_at IS NULL OR completed_at < created_at;
 
 -- ONE statement adding the events of `src` (a relation or a parenthesised query of analytics_events
