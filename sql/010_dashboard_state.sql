@@ -6,21 +6,24 @@
 -- transition table) and order-independent (latest by occurred_at, then id; counts are sums).
 -- Windows are applied when reading (lambdas/analytics-api/dashboard.ts), as before.
 
--- Per conversation: its latest conversation.started and its latest resolved/closed, with how many
--- events of each kind analytics_events holds (so a delete knows when none is left).
-CREATE TABLE analytics_conversation_state (
-  property_id     text NOT NULL,
-  conversation_id text NOT NULL,
-  started_at      timestamptz,
-  started_events  integer NOT NULL CHECK (started_events >= 0),
-  ended_at        timestamptz,
-  ended_events    integer NOT NULL CHECK (ended_events >= 0),
-  PRIMARY KEY (property_id, conversation_id)
+-- Conversations and tasks live the same way: one event type opens them (conversation.started,
+-- task.created), others close them (conversation.resolved / .closed, task.completed). Per entity: its
+-- latest opening and latest closing, with how many events of each analytics_events holds (so a
+-- delete knows when none is left).
+CREATE TABLE analytics_lifecycle_state (
+  property_id   text NOT NULL,
+  kind          text NOT NULL CHECK (kind IN ('conversation', 'task')),
+  entity_id     text NOT NULL,
+  opened_at     timestamptz,
+  opened_events integer NOT NULL CHECK (opened_events >= 0),
+  closed_at     timestamptz,
+  closed_events integer NOT NULL CHECK (closed_events >= 0),
+  PRIMARY KEY (property_id, kind, entity_id)
 );
--- The open ones (not ended since their latest start): what "active" counts within its window
--- (covering: an index-only scan).
-CREATE INDEX analytics_conversation_state_open_idx ON analytics_conversation_state (property_id, started_at) INCLUDE (conversation_id)
-  WHERE ended_at IS NULL OR ended_at < started_at;
+-- The open ones (not closed since their latest opening): what "active" and "pending" count within
+-- their windows (covering: an index-only scan).
+CREATE INDEX analytics_lifecycle_state_open_idx ON analytics_lifecycle_state (property_id, kind, opened_at) INCLUDE (closed_at, entity_id)
+  WHERE closed_at IS NULL OR closed_at < opened_at;
 
 -- Per staff member: the latest staff.login / staff.logout / staff.status_changed (by occurred_at, then id).
 CREATE TABLE analytics_staff_state (
@@ -35,19 +38,18 @@ CREATE TABLE analytics_staff_state (
   PRIMARY KEY (property_id, staff_id)
 );
 
--- Per task: its latest task.created and latest task.completed.
-CREATE TABLE analytics_task_state (
-  property_id      text NOT NULL,
-  task_id          text NOT NULL,
-  created_at       timestamptz,
-  created_events   integer NOT NULL CHECK (created_events >= 0),
-  completed_at     timestamptz,
-  completed_events integer NOT NULL CHECK (completed_events >= 0),
-  PRIMARY KEY (property_id, task_id)
-);
--- Not completed since their latest creation: what "pending" counts within its window (covering).
-CREATE INDEX analytics_task_state_open_idx ON analytics_task_state (property_id, created_at) INCLUDE (completed_at, task_id)
-  WHERE completed_at IS NULL OR completed_at < created_at;
+-- The lifecycle events of `src` (a relation of analytics_events rows): (property_id, kind, entity_id, opens, occurred_at).
+CREATE FUNCTION analytics_lifecycle_events_sql(src text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $f$
+SELECT format($q$(
+  SELECT property_id, kind, entity_id, opens, occurred_at FROM (
+    SELECT property_id, occurred_at, split_part(event_type, '.', 1) AS kind,
+           CASE WHEN event_type LIKE 'task.%%' THEN task_id ELSE conversation_id END AS entity_id,
+           event_type IN ('conversation.started', 'task.created') AS opens
+    FROM %1$s e
+    WHERE event_type IN ('conversation.started', 'conversation.resolved', 'conversation.closed', 'task.created', 'task.completed')
+  ) l WHERE entity_id IS NOT NULL)$q$, src)
+$f$;
 
 -- ONE statement adding the events of `src` (a relation or a parenthesised query of analytics_events
 -- rows) to the state: used by the insert trigger (src = its transition table) and below to fill the
@@ -56,18 +58,16 @@ CREATE INDEX analytics_task_state_open_idx ON analytics_task_state (property_id,
 CREATE FUNCTION analytics_state_add_sql(src text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$
 SELECT format($q$
-WITH conv AS (
-  INSERT INTO analytics_conversation_state AS s (property_id, conversation_id, started_at, started_events, ended_at, ended_events)
-  SELECT property_id, conversation_id,
-         max(occurred_at) FILTER (WHERE event_type = 'conversation.started'), count(*) FILTER (WHERE event_type = 'conversation.started'),
-         max(occurred_at) FILTER (WHERE event_type <> 'conversation.started'), count(*) FILTER (WHERE event_type <> 'conversation.started')
-  FROM %1$s e
-  WHERE event_type IN ('conversation.started', 'conversation.resolved', 'conversation.closed') AND conversation_id IS NOT NULL
-  GROUP BY property_id, conversation_id
-  ORDER BY property_id, conversation_id
-  ON CONFLICT (property_id, conversation_id) DO UPDATE SET
-    started_at = GREATEST(s.started_at, EXCLUDED.started_at), started_events = s.started_events + EXCLUDED.started_events,
-    ended_at = GREATEST(s.ended_at, EXCLUDED.ended_at), ended_events = s.ended_events + EXCLUDED.ended_events
+WITH life AS (
+  INSERT INTO analytics_lifecycle_state AS s (property_id, kind, entity_id, opened_at, opened_events, closed_at, closed_events)
+  SELECT property_id, kind, entity_id, max(occurred_at) FILTER (WHERE opens), count(*) FILTER (WHERE opens),
+         max(occurred_at) FILTER (WHERE NOT opens), count(*) FILTER (WHERE NOT opens)
+  FROM %2$s l
+  GROUP BY property_id, kind, entity_id
+  ORDER BY property_id, kind, entity_id
+  ON CONFLICT (property_id, kind, entity_id) DO UPDATE SET
+    opened_at = GREATEST(s.opened_at, EXCLUDED.opened_at), opened_events = s.opened_events + EXCLUDED.opened_events,
+    closed_at = GREATEST(s.closed_at, EXCLUDED.closed_at), closed_events = s.closed_events + EXCLUDED.closed_events
   RETURNING 1
 ), staff AS (
   INSERT INTO analytics_staff_state AS s (property_id, staff_id, latest_at, latest_id, latest_type, latest_status, events)
@@ -83,21 +83,8 @@ WITH conv AS (
     latest_status = CASE WHEN (EXCLUDED.latest_at, EXCLUDED.latest_id) > (s.latest_at, s.latest_id) THEN EXCLUDED.latest_status ELSE s.latest_status END,
     events = s.events + EXCLUDED.events
   RETURNING 1
-), task AS (
-  INSERT INTO analytics_task_state AS s (property_id, task_id, created_at, created_events, completed_at, completed_events)
-  SELECT property_id, task_id,
-         max(occurred_at) FILTER (WHERE event_type = 'task.created'), count(*) FILTER (WHERE event_type = 'task.created'),
-         max(occurred_at) FILTER (WHERE event_type = 'task.completed'), count(*) FILTER (WHERE event_type = 'task.completed')
-  FROM %1$s e
-  WHERE event_type IN ('task.created', 'task.completed') AND task_id IS NOT NULL
-  GROUP BY property_id, task_id
-  ORDER BY property_id, task_id
-  ON CONFLICT (property_id, task_id) DO UPDATE SET
-    created_at = GREATEST(s.created_at, EXCLUDED.created_at), created_events = s.created_events + EXCLUDED.created_events,
-    completed_at = GREATEST(s.completed_at, EXCLUDED.completed_at), completed_events = s.completed_events + EXCLUDED.completed_events
-  RETURNING 1
 )
-SELECT (SELECT count(*) FROM conv) + (SELECT count(*) FROM staff) + (SELECT count(*) FROM task)$q$, src)
+SELECT (SELECT count(*) FROM life) + (SELECT count(*) FROM staff)$q$, src, analytics_lifecycle_events_sql(src))
 $f$;
 
 CREATE FUNCTION analytics_state_after_insert() RETURNS trigger
@@ -114,47 +101,27 @@ $$;
 CREATE FUNCTION analytics_state_after_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  EXECUTE format($q$
   WITH d AS (
-    SELECT property_id, conversation_id,
-           count(*) FILTER (WHERE event_type = 'conversation.started') AS sn, max(occurred_at) FILTER (WHERE event_type = 'conversation.started') AS smax,
-           count(*) FILTER (WHERE event_type <> 'conversation.started') AS en, max(occurred_at) FILTER (WHERE event_type <> 'conversation.started') AS emax
-    FROM old_rows
-    WHERE event_type IN ('conversation.started', 'conversation.resolved', 'conversation.closed') AND conversation_id IS NOT NULL
-    GROUP BY property_id, conversation_id
+    SELECT property_id, kind, entity_id,
+           count(*) FILTER (WHERE opens) AS o_n, max(occurred_at) FILTER (WHERE opens) AS o_max,
+           count(*) FILTER (WHERE NOT opens) AS c_n, max(occurred_at) FILTER (WHERE NOT opens) AS c_max
+    FROM %s l GROUP BY property_id, kind, entity_id
   )
-  UPDATE analytics_conversation_state s SET
-    started_events = s.started_events - d.sn,
-    started_at = CASE WHEN s.started_events = d.sn THEN NULL WHEN d.smax >= s.started_at THEN
-      (SELECT max(e.occurred_at) FROM analytics_events e WHERE e.property_id = s.property_id AND e.event_type = 'conversation.started'
-         AND e.conversation_id = s.conversation_id) ELSE s.started_at END,
-    ended_events = s.ended_events - d.en,
-    ended_at = CASE WHEN s.ended_events = d.en THEN NULL WHEN d.emax >= s.ended_at THEN
-      (SELECT max(e.occurred_at) FROM analytics_events e WHERE e.property_id = s.property_id
-         AND e.event_type IN ('conversation.resolved', 'conversation.closed') AND e.conversation_id = s.conversation_id) ELSE s.ended_at END
-  FROM d WHERE s.property_id = d.property_id AND s.conversation_id = d.conversation_id;
-  DELETE FROM analytics_conversation_state s USING old_rows o
-  WHERE s.property_id = o.property_id AND s.conversation_id = o.conversation_id AND s.started_events = 0 AND s.ended_events = 0;
-
-  WITH d AS (
-    SELECT property_id, task_id,
-           count(*) FILTER (WHERE event_type = 'task.created') AS cn, max(occurred_at) FILTER (WHERE event_type = 'task.created') AS cmax,
-           count(*) FILTER (WHERE event_type = 'task.completed') AS dn, max(occurred_at) FILTER (WHERE event_type = 'task.completed') AS dmax
-    FROM old_rows
-    WHERE event_type IN ('task.created', 'task.completed') AND task_id IS NOT NULL
-    GROUP BY property_id, task_id
-  )
-  UPDATE analytics_task_state s SET
-    created_events = s.created_events - d.cn,
-    created_at = CASE WHEN s.created_events = d.cn THEN NULL WHEN d.cmax >= s.created_at THEN
-      (SELECT max(e.occurred_at) FROM analytics_events e WHERE e.property_id = s.property_id AND e.event_type = 'task.created'
-         AND e.task_id = s.task_id) ELSE s.created_at END,
-    completed_events = s.completed_events - d.dn,
-    completed_at = CASE WHEN s.completed_events = d.dn THEN NULL WHEN d.dmax >= s.completed_at THEN
-      (SELECT max(e.occurred_at) FROM analytics_events e WHERE e.property_id = s.property_id AND e.event_type = 'task.completed'
-         AND e.task_id = s.task_id) ELSE s.completed_at END
-  FROM d WHERE s.property_id = d.property_id AND s.task_id = d.task_id;
-  DELETE FROM analytics_task_state s USING old_rows o
-  WHERE s.property_id = o.property_id AND s.task_id = o.task_id AND s.created_events = 0 AND s.completed_events = 0;
+  UPDATE analytics_lifecycle_state s SET
+    opened_events = s.opened_events - d.o_n,
+    opened_at = CASE WHEN s.opened_events = d.o_n THEN NULL WHEN d.o_max >= s.opened_at THEN
+      (SELECT max(occurred_at) FROM %s r WHERE r.property_id = s.property_id AND r.kind = s.kind AND r.entity_id = s.entity_id AND r.opens)
+      ELSE s.opened_at END,
+    closed_events = s.closed_events - d.c_n,
+    closed_at = CASE WHEN s.closed_events = d.c_n THEN NULL WHEN d.c_max >= s.closed_at THEN
+      (SELECT max(occurred_at) FROM %s r WHERE r.property_id = s.property_id AND r.kind = s.kind AND r.entity_id = s.entity_id AND NOT r.opens)
+      ELSE s.closed_at END
+  FROM d WHERE s.property_id = d.property_id AND s.kind = d.kind AND s.entity_id = d.entity_id$q$,
+    analytics_lifecycle_events_sql('old_rows'), analytics_lifecycle_events_sql('analytics_events'), analytics_lifecycle_events_sql('analytics_events'));
+  DELETE FROM analytics_lifecycle_state s
+  WHERE s.opened_events = 0 AND s.closed_events = 0 AND (s.property_id, s.entity_id) IN (
+    SELECT property_id, conversation_id FROM old_rows UNION ALL SELECT property_id, task_id FROM old_rows);
 
   WITH d AS (
     SELECT property_id, staff_id, count(*) AS n FROM old_rows
@@ -183,7 +150,7 @@ $$;
 CREATE FUNCTION analytics_state_after_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE analytics_conversation_state, analytics_staff_state, analytics_task_state;
+  TRUNCATE analytics_lifecycle_state, analytics_staff_state;
   RETURN NULL;
 END
 $$;

@@ -124,8 +124,8 @@ rating AS (
   WHERE property_id = $1::text AND event_type = 'satisfaction.rating_received' AND value IS NOT NULL
     AND occurred_at >= $2::timestamptz AND occurred_at <= $4::timestamptz
 ),
--- The derived figures read the state migration 010 keeps per conversation, staff member and task
--- (latest events, maintained by triggers on analytics_events), through partial indexes of the open
+-- The derived figures read the state migration 010 keeps per conversation, task and staff member
+-- (latest events, maintained by triggers on analytics_events), through a partial index of the open
 -- ones: the cost follows the open conversations, staff and pending tasks, not the raw events. An
 -- entity with an event after "now" (clock skew, or a clock in the past) cannot be read from the
 -- latest-event state: those few are computed from raw events as before (*_future), so every figure
@@ -148,10 +148,10 @@ conv_ended AS (
   GROUP BY conversation_id
 ),
 active AS (
-  SELECT (SELECT count(*) FROM analytics_conversation_state s
-          WHERE s.property_id = $1::text AND (s.ended_at IS NULL OR s.ended_at < s.started_at)
-            AND s.started_at >= $6::timestamptz AND s.started_at <= $9::timestamptz
-            AND s.conversation_id NOT IN (SELECT conversation_id FROM conv_future))
+  SELECT (SELECT count(*) FROM analytics_lifecycle_state s
+          WHERE s.property_id = $1::text AND s.kind = 'conversation' AND (s.closed_at IS NULL OR s.closed_at < s.opened_at)
+            AND s.opened_at >= $6::timestamptz AND s.opened_at <= $9::timestamptz
+            AND s.entity_id NOT IN (SELECT conversation_id FROM conv_future))
        + (SELECT count(*) FROM conv_started s LEFT JOIN conv_ended e USING (conversation_id) WHERE e.at IS NULL OR e.at < s.at) AS n
 ),
 staff_future AS (
@@ -179,11 +179,11 @@ task_future AS (
   WHERE property_id = $1::text AND event_type IN ('task.created', 'task.completed') AND task_id IS NOT NULL AND occurred_at > $9::timestamptz
 ),
 tasks AS (
-  SELECT (SELECT count(*) FROM analytics_task_state s
-          WHERE s.property_id = $1::text AND (s.completed_at IS NULL OR s.completed_at < s.created_at)
-            AND s.created_at >= $8::timestamptz AND s.created_at <= $9::timestamptz
-            AND (s.completed_at IS NULL OR s.completed_at < $8::timestamptz)
-            AND s.task_id NOT IN (SELECT task_id FROM task_future))
+  SELECT (SELECT count(*) FROM analytics_lifecycle_state s
+          WHERE s.property_id = $1::text AND s.kind = 'task' AND (s.closed_at IS NULL OR s.closed_at < s.opened_at)
+            AND s.opened_at >= $8::timestamptz AND s.opened_at <= $9::timestamptz
+            AND (s.closed_at IS NULL OR s.closed_at < $8::timestamptz)
+            AND s.entity_id NOT IN (SELECT task_id FROM task_future))
        + (SELECT count(*) FROM (
             SELECT DISTINCT task_id FROM analytics_events
             WHERE property_id = $1::text AND event_type = 'task.created' AND task_id IN (SELECT task_id FROM task_future)

@@ -47,10 +47,10 @@ const ANALYTICS_VIEWS = [
 ] as const;
 /**
  * The dashboard's per-entity state (sql/010): kept by triggers on analytics_events, running as the
- * role that inserts or deletes the events; the insert trigger runs the statement `analytics_state_add_sql` writes.
+ * role that inserts or deletes the events; the triggers run the statements these functions write.
  */
-const DASHBOARD_STATE = ['analytics_conversation_state', 'analytics_staff_state', 'analytics_task_state'] as const;
-const DASHBOARD_STATE_FUNCTIONS = ['analytics_state_add_sql(text)'] as const;
+const DASHBOARD_STATE = ['analytics_lifecycle_state', 'analytics_staff_state'] as const;
+const DASHBOARD_STATE_FUNCTIONS = ['analytics_state_add_sql(text)', 'analytics_lifecycle_events_sql(text)'] as const;
 const each = <T extends string>(names: readonly T[], privileges: readonly TablePrivilege[]) =>
   Object.fromEntries(names.map((n) => [n, privileges])) as Record<T, readonly TablePrivilege[]>;
 

@@ -9,6 +9,7 @@ import { computeDashboardMetrics, ONLINE_STATUSES } from '../../lambdas/analytic
 import { DEFAULT_RULES } from '../../lambdas/ingest/event';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
+import { prng } from '../support/analytics-fixture';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 
 const settings = { timeZone: 'Europe/Madrid', activeConversationWindowHours: 24, staffStatusWindowHours: 24, pendingTaskWindowDays: 90 };
@@ -71,17 +72,6 @@ function definition(events: readonly Ev[], property: string, now: number) {
   return { active, online, pending };
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // times that sit on and next to every window edge, "now" and the future, with ties
 const OFFSETS = [-91 * DAY, -90 * DAY - 1, -90 * DAY, -90 * DAY + 1, -30 * DAY, -25 * HOUR, -DAY - 1, -DAY, -DAY + 1, -3 * HOUR, -2 * HOUR];
 const OFFSETS_RECENT = [-HOUR, -30 * MIN, -1, 0, 1, 2 * MIN, 2 * HOUR];
@@ -100,7 +90,7 @@ const TYPES: { type: string; kind: 'conversation' | 'staff' | 'task' }[] = [
 const STATUSES = ['available', 'Busy', 'away', 'ONLINE', 'offline', ''];
 
 function corpus(seed: number, n: number): Ev[] {
-  const r = random(seed);
+  const r = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   return Array.from({ length: n }, (_, i) => {
     const { type, kind } = pick(TYPES);
@@ -129,7 +119,7 @@ describe.each(DRIVERS)('dashboard state kept from the raw events, through the %s
 
   /** Ingests `events` in shuffled records of 1–9 events, every record delivered twice (an SQS redelivery). */
   async function ingestShuffled(events: readonly Ev[], seed: number) {
-    const r = random(seed);
+    const r = prng(seed);
     const order = [...events].sort(() => r() - 0.5);
     const records: { recordId: string; body: string }[] = [];
     for (let i = 0; i < order.length; ) {
@@ -162,14 +152,14 @@ describe.each(DRIVERS)('dashboard state kept from the raw events, through the %s
   }
 
   const STATE = [
-    'SELECT * FROM analytics_conversation_state ORDER BY property_id, conversation_id',
+    "SELECT * FROM analytics_lifecycle_state WHERE kind = 'conversation' ORDER BY property_id, entity_id",
     'SELECT * FROM analytics_staff_state ORDER BY property_id, staff_id',
-    'SELECT * FROM analytics_task_state ORDER BY property_id, task_id',
+    "SELECT * FROM analytics_lifecycle_state WHERE kind = 'task' ORDER BY property_id, entity_id",
   ];
   /** The state as the triggers left it equals the state rebuilt from the events (what migration 010 does). */
   async function expectStateRebuilds() {
     const kept = await Promise.all(STATE.map((q) => db.direct.query(q)));
-    await db.direct.execute('TRUNCATE analytics_conversation_state, analytics_staff_state, analytics_task_state');
+    await db.direct.execute('TRUNCATE analytics_lifecycle_state, analytics_staff_state');
     await db.direct.execute(`DO $$ BEGIN EXECUTE analytics_state_add_sql('analytics_events'); END $$`);
     expect(await Promise.all(STATE.map((q) => db.direct.query(q)))).toEqual(kept);
     return kept;
@@ -185,7 +175,7 @@ describe.each(DRIVERS)('dashboard state kept from the raw events, through the %s
     expect(tasks?.length).toBeGreaterThan(10);
 
     // deletes of any events: the latest of an entity with older ones left, the last of an entity, ties
-    const r = random(3);
+    const r = prng(3);
     const gone = new Set(events.filter(() => r() < 0.3).map((e) => e.id));
     await db.sql.execute('DELETE FROM analytics_events WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))', [
       { sqlType: 'jsonb', value: [...gone] },

@@ -215,20 +215,19 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     // Assess
     expect(await read()).toMatchObject({ activeConversations: 1, staffOnline: 1, pendingTasks: 1 });
     const [counts] = await db.direct.query<{ c: number; s: number; t: number }>(
-      `SELECT (SELECT started_events FROM analytics_conversation_state WHERE property_id = 'p-state') AS c,
+      `SELECT (SELECT opened_events FROM analytics_lifecycle_state WHERE property_id = 'p-state' AND kind = 'conversation') AS c,
               (SELECT events FROM analytics_staff_state WHERE property_id = 'p-state') AS s,
-              (SELECT created_events FROM analytics_task_state WHERE property_id = 'p-state') AS t`,
+              (SELECT opened_events FROM analytics_lifecycle_state WHERE property_id = 'p-state' AND kind = 'task') AS t`,
     );
     expect(counts).toEqual({ c: 1, s: 1, t: 1 });
-    await expect(as('dlc_analytics_api').execute('DELETE FROM analytics_task_state')).rejects.toThrow(DENIED);
-    await expect(as('dlc_ingest').execute('DELETE FROM analytics_task_state')).rejects.toThrow(DENIED);
+    await expect(as('dlc_analytics_api').execute('DELETE FROM analytics_lifecycle_state')).rejects.toThrow(DENIED);
+    await expect(as('dlc_ingest').execute('DELETE FROM analytics_lifecycle_state')).rejects.toThrow(DENIED);
     await expect(as('dlc_aggregate').query('SELECT * FROM analytics_staff_state')).rejects.toThrow(DENIED);
     // Act + Assess: retention deletes the events; the state follows in the same statement
     await as('dlc_retention').execute("DELETE FROM analytics_events WHERE id IN ('st-1', 'st-2', 'st-3')");
     expect(await read()).toMatchObject({ activeConversations: 0, staffOnline: 0, pendingTasks: 0 });
     const [left] = await db.direct.query<{ n: number }>(
-      `SELECT ((SELECT count(*) FROM analytics_conversation_state) + (SELECT count(*) FROM analytics_staff_state)
-              + (SELECT count(*) FROM analytics_task_state))::int AS n`,
+      `SELECT ((SELECT count(*) FROM analytics_lifecycle_state) + (SELECT count(*) FROM analytics_staff_state))::int AS n`,
     );
     expect(left?.n).toBe(0);
   });
