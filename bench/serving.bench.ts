@@ -1,8 +1,10 @@
 /**
  * The analytics read side under load: SERVING_EVENTS raw events over the last 90 days and a year of
  * aggregates for SERVING_PROPERTIES properties, generated inside PostgreSQL (INSERT … SELECT
- * generate_series). Measures the uncached dashboard, one-year daily time series and the monthly
- * HTML report (p50/p95 of repeated calls on random properties).
+ * generate_series; the triggers of sql/010 keep the dashboard state as they do for ingest). Measures
+ * the uncached dashboard, one-year daily time series and the monthly HTML report (p50/p95 of repeated
+ * calls on random properties). `loadServingData` and `measureServing` apart: to measure a database
+ * loaded once, again.
  */
 import { computeDashboardMetrics } from '../lambdas/analytics-api/dashboard';
 import { addMonths } from '../lambdas/analytics-api/periods';
