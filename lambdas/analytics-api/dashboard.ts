@@ -4,10 +4,12 @@
  * "Today" and "yesterday" are days in the aggregation time zone. Message counts and response times
  * come from the hourly aggregates for the hours the hourly jobs have closed, and from raw events
  * after that watermark (the open hour, and a closed hour not aggregated yet) — TimescaleDB's
- * real-time aggregates, so the figure is current without scanning the day. Conversation counts,
- * ratings and the derived figures (active conversations, staff online, pending tasks: seed 001
- * reads tables that do not exist) come from raw events through the (property, type, time) index;
- * docs/decisions.md defines each. One statement, one round trip.
+ * real-time aggregates, so the figure is current without scanning the day. Today's conversation
+ * counts and ratings come from raw events through the (property, type, time) index. The derived
+ * figures (active conversations, staff online, pending tasks: seed 001 reads tables that do not
+ * exist; docs/decisions.md defines each) read the per-entity state that triggers keep from the raw
+ * events (sql/010_dashboard_state.sql), so their cost does not grow with the events. One
+ * statement, one round trip.
  */
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../shared/runtime';
@@ -122,42 +124,76 @@ rating AS (
   WHERE property_id = $1::text AND event_type = 'satisfaction.rating_received' AND value IS NOT NULL
     AND occurred_at >= $2::timestamptz AND occurred_at <= $4::timestamptz
 ),
+-- The derived figures read the state migration 010 keeps per conversation, task and staff member
+-- (latest events, maintained by triggers on analytics_events), through a partial index of the open
+-- ones: the cost follows the open conversations, staff and pending tasks, not the raw events. An
+-- entity with an event after "now" (clock skew, or a clock in the past) cannot be read from the
+-- latest-event state: those few are computed from raw events as before (*_future), so every figure
+-- equals its definition over the events up to now.
+conv_future AS (
+  SELECT DISTINCT conversation_id FROM analytics_events
+  WHERE property_id = $1::text AND event_type IN ('conversation.started', 'conversation.resolved', 'conversation.closed')
+    AND conversation_id IS NOT NULL AND occurred_at > $9::timestamptz
+),
 conv_started AS (
   SELECT conversation_id, max(occurred_at) AS at FROM analytics_events
-  WHERE property_id = $1::text AND event_type = 'conversation.started' AND conversation_id IS NOT NULL
+  WHERE property_id = $1::text AND event_type = 'conversation.started' AND conversation_id IN (SELECT conversation_id FROM conv_future)
     AND occurred_at >= $6::timestamptz AND occurred_at <= $9::timestamptz
   GROUP BY conversation_id
 ),
 conv_ended AS (
   SELECT conversation_id, max(occurred_at) AS at FROM analytics_events
-  WHERE property_id = $1::text AND event_type IN ('conversation.resolved', 'conversation.closed') AND conversation_id IS NOT NULL
+  WHERE property_id = $1::text AND event_type IN ('conversation.resolved', 'conversation.closed') AND conversation_id IN (SELECT conversation_id FROM conv_future)
     AND occurred_at >= $6::timestamptz AND occurred_at <= $9::timestamptz
   GROUP BY conversation_id
 ),
 active AS (
-  SELECT count(*) AS n FROM conv_started s LEFT JOIN conv_ended e USING (conversation_id) WHERE e.at IS NULL OR e.at < s.at
+  SELECT (SELECT count(*) FROM analytics_lifecycle_state s
+          WHERE s.property_id = $1::text AND s.kind = 'conversation' AND (s.closed_at IS NULL OR s.closed_at < s.opened_at)
+            AND s.opened_at >= $6::timestamptz AND s.opened_at <= $9::timestamptz
+            AND s.entity_id NOT IN (SELECT conversation_id FROM conv_future))
+       + (SELECT count(*) FROM conv_started s LEFT JOIN conv_ended e USING (conversation_id) WHERE e.at IS NULL OR e.at < s.at) AS n
+),
+staff_future AS (
+  SELECT DISTINCT staff_id FROM analytics_events
+  WHERE property_id = $1::text AND event_type IN ('staff.login', 'staff.logout', 'staff.status_changed')
+    AND staff_id IS NOT NULL AND occurred_at > $9::timestamptz
 ),
 staff AS (
-  SELECT count(*) FILTER (WHERE event_type = 'staff.login'
-           OR (event_type = 'staff.status_changed' AND $11::jsonb ? lower(COALESCE(metadata->>'status', '')))) AS online
-  FROM (
-    SELECT DISTINCT ON (staff_id) staff_id, event_type, metadata FROM analytics_events
-    WHERE property_id = $1::text AND event_type IN ('staff.login', 'staff.logout', 'staff.status_changed') AND staff_id IS NOT NULL
-      AND occurred_at >= $7::timestamptz AND occurred_at <= $9::timestamptz
-    ORDER BY staff_id, occurred_at DESC, id DESC
-  ) latest
+  SELECT (SELECT count(*) FROM analytics_staff_state s
+          WHERE s.property_id = $1::text AND s.latest_at >= $7::timestamptz AND s.latest_at <= $9::timestamptz
+            AND (s.latest_type = 'staff.login' OR (s.latest_type = 'staff.status_changed' AND $11::jsonb ? s.latest_status))
+            AND s.staff_id NOT IN (SELECT staff_id FROM staff_future))
+       + (SELECT count(*) FILTER (WHERE event_type = 'staff.login'
+                   OR (event_type = 'staff.status_changed' AND $11::jsonb ? lower(COALESCE(metadata->>'status', ''))))
+          FROM (
+            SELECT DISTINCT ON (staff_id) staff_id, event_type, metadata FROM analytics_events
+            WHERE property_id = $1::text AND event_type IN ('staff.login', 'staff.logout', 'staff.status_changed')
+              AND staff_id IN (SELECT staff_id FROM staff_future)
+              AND occurred_at >= $7::timestamptz AND occurred_at <= $9::timestamptz
+            ORDER BY staff_id, occurred_at DESC, id DESC
+          ) latest) AS online
+),
+task_future AS (
+  SELECT DISTINCT task_id FROM analytics_events
+  WHERE property_id = $1::text AND event_type IN ('task.created', 'task.completed') AND task_id IS NOT NULL AND occurred_at > $9::timestamptz
 ),
 tasks AS (
-  SELECT count(*) AS pending FROM (
-    SELECT DISTINCT task_id FROM analytics_events
-    WHERE property_id = $1::text AND event_type = 'task.created' AND task_id IS NOT NULL
-      AND occurred_at >= $8::timestamptz AND occurred_at <= $9::timestamptz
-  ) c
-  WHERE NOT EXISTS (
-    SELECT 1 FROM analytics_events d
-    WHERE d.property_id = $1::text AND d.event_type = 'task.completed' AND d.task_id = c.task_id
-      AND d.occurred_at >= $8::timestamptz AND d.occurred_at <= $9::timestamptz
-  )
+  SELECT (SELECT count(*) FROM analytics_lifecycle_state s
+          WHERE s.property_id = $1::text AND s.kind = 'task' AND (s.closed_at IS NULL OR s.closed_at < s.opened_at)
+            AND s.opened_at >= $8::timestamptz AND s.opened_at <= $9::timestamptz
+            AND (s.closed_at IS NULL OR s.closed_at < $8::timestamptz)
+            AND s.entity_id NOT IN (SELECT task_id FROM task_future))
+       + (SELECT count(*) FROM (
+            SELECT DISTINCT task_id FROM analytics_events
+            WHERE property_id = $1::text AND event_type = 'task.created' AND task_id IN (SELECT task_id FROM task_future)
+              AND occurred_at >= $8::timestamptz AND occurred_at <= $9::timestamptz
+          ) c
+          WHERE NOT EXISTS (
+            SELECT 1 FROM analytics_events d
+            WHERE d.property_id = $1::text AND d.event_type = 'task.completed' AND d.task_id = c.task_id
+              AND d.occurred_at >= $8::timestamptz AND d.occurred_at <= $9::timestamptz
+          )) AS pending
 )
 SELECT
   msg_agg.received + msg_raw.received AS messages_received,

@@ -2,6 +2,8 @@
  * The ingest path shared by the Lambda (SQS records) and `npm run ingest` (lines of a file):
  * parse, validate, then per chunk ONE statement that inserts the valid events idempotently (by id),
  * logs the late-data invalidations of already-aggregated periods, and keeps the rejected events.
+ * The same statement updates the dashboard's per-entity state (a trigger on analytics_events,
+ * sql/010_dashboard_state.sql: it sees only the rows inserted, so a redelivery changes nothing).
  *
  * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
  * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already written stay written.

@@ -45,6 +45,12 @@ const ANALYTICS_VIEWS = [
   'analytics_user_daily_view',
   'analytics_platform_daily_view',
 ] as const;
+/**
+ * The dashboard's per-entity state (sql/010): kept by triggers on analytics_events, running as the
+ * role that inserts or deletes the events; the triggers run the statements these functions write.
+ */
+const DASHBOARD_STATE = ['analytics_lifecycle_state', 'analytics_staff_state'] as const;
+const DASHBOARD_STATE_FUNCTIONS = ['analytics_state_add_sql(text)', 'analytics_lifecycle_events_sql(text)'] as const;
 const each = <T extends string>(names: readonly T[], privileges: readonly TablePrivilege[]) =>
   Object.fromEntries(names.map((n) => [n, privileges])) as Record<T, readonly TablePrivilege[]>;
 
@@ -84,14 +90,17 @@ export const DB_ROLES = [
   {
     name: 'dlc_ingest',
     jobs: ['ingest'],
-    description: 'SQS events → analytics_events (rejected ones kept apart), late events invalidate their buckets',
+    description:
+      'SQS events → analytics_events (rejected ones kept apart), late events invalidate their buckets; the insert trigger upserts the dashboard state',
     tables: {
       analytics_events: ['INSERT'],
+      ...each(DASHBOARD_STATE, ['SELECT', 'INSERT', 'UPDATE']),
       analytics_events_rejected: ['INSERT'],
       agg_invalidations: ['INSERT'],
       // read FOR SHARE (is this period already aggregated?): PostgreSQL wants UPDATE on the table for a row lock
       agg_watermarks: ['SELECT', 'UPDATE'],
     },
+    functions: DASHBOARD_STATE_FUNCTIONS,
   },
   {
     name: 'dlc_aggregate',
@@ -119,14 +128,17 @@ export const DB_ROLES = [
       analytics_cost_config: ['SELECT'],
       ...each(AGGREGATES, ['SELECT']),
       ...each(ANALYTICS_VIEWS, ['SELECT']),
+      ...each(DASHBOARD_STATE, ['SELECT']),
     },
   },
   {
     name: 'dlc_retention',
     jobs: ['retention'],
-    description: 'the only role that deletes history: export → verify → manifest → delete; restore inserts back',
+    description:
+      'the only role that deletes history: export → verify → manifest → delete; restore inserts back (the triggers on analytics_events follow in the dashboard state)',
     tables: {
       analytics_events: ['SELECT', 'INSERT', 'DELETE'],
+      ...each(DASHBOARD_STATE, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
       analytics_events_rejected: ['SELECT', 'INSERT', 'DELETE'],
       checkpoint_quarantine: ['SELECT', 'INSERT', 'DELETE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'DELETE']),
@@ -134,6 +146,7 @@ export const DB_ROLES = [
       messages: ['SELECT', 'INSERT', 'DELETE'],
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
     },
+    functions: DASHBOARD_STATE_FUNCTIONS,
   },
   {
     name: 'dlc_watchdog',

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { computeDashboardMetrics } from '../../lambdas/analytics-api/dashboard';
 import type { RoleReconciled } from '../../lambdas/shared/db-role-reconcile';
 import { reconcileRoles } from '../../lambdas/shared/db-role-reconcile';
 import { DB_ROLES, type DbRoleName } from '../../lambdas/shared/db-roles';
@@ -197,6 +198,38 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     expect(out.databaseBytes).toBeGreaterThan(1_000_000);
     await expect(sql.query('SELECT * FROM messages LIMIT 1')).rejects.toThrow(DENIED);
     await expect(sql.query('SELECT * FROM conversations LIMIT 1')).rejects.toThrow(DENIED);
+  });
+
+  it('dashboard state: ingest and retention keep it through their own statements, analytics_api reads it, nobody else', async () => {
+    // Prepare + Act: events inserted as ingest (a redelivery inserts nothing), then the dashboard as analytics_api
+    // (a plain INSERT: ingest()'s own statement needs SELECT on analytics_events for its RETURNING, which the role lacks)
+    const insert = `INSERT INTO analytics_events (id, event_type, occurred_at, property_id, conversation_id, staff_id, task_id)
+      VALUES ('st-1', 'conversation.started', now() - interval '1 hour', 'p-state', 'c-1', NULL, NULL),
+             ('st-2', 'staff.login', now() - interval '1 hour', 'p-state', NULL, 's-1', NULL),
+             ('st-3', 'task.created', now() - interval '1 hour', 'p-state', NULL, NULL, 't-1')
+      ON CONFLICT DO NOTHING`;
+    await expect(as('dlc_ingest').execute(insert)).resolves.toEqual({ rowCount: 3 });
+    await expect(as('dlc_ingest').execute(insert)).resolves.toEqual({ rowCount: 0 });
+    const settings = { timeZone: 'UTC', activeConversationWindowHours: 24, staffStatusWindowHours: 24, pendingTaskWindowDays: 90 };
+    const read = () => computeDashboardMetrics({ sql: as('dlc_analytics_api'), clock: { now: () => new Date() }, settings }, 'p-state');
+    // Assess
+    expect(await read()).toMatchObject({ activeConversations: 1, staffOnline: 1, pendingTasks: 1 });
+    const [counts] = await db.direct.query<{ c: number; s: number; t: number }>(
+      `SELECT (SELECT opened_events FROM analytics_lifecycle_state WHERE property_id = 'p-state' AND kind = 'conversation') AS c,
+              (SELECT events FROM analytics_staff_state WHERE property_id = 'p-state') AS s,
+              (SELECT opened_events FROM analytics_lifecycle_state WHERE property_id = 'p-state' AND kind = 'task') AS t`,
+    );
+    expect(counts).toEqual({ c: 1, s: 1, t: 1 });
+    await expect(as('dlc_analytics_api').execute('DELETE FROM analytics_lifecycle_state')).rejects.toThrow(DENIED);
+    await expect(as('dlc_ingest').execute('DELETE FROM analytics_lifecycle_state')).rejects.toThrow(DENIED);
+    await expect(as('dlc_aggregate').query('SELECT * FROM analytics_staff_state')).rejects.toThrow(DENIED);
+    // Act + Assess: retention deletes the events; the state follows in the same statement
+    await as('dlc_retention').execute("DELETE FROM analytics_events WHERE id IN ('st-1', 'st-2', 'st-3')");
+    expect(await read()).toMatchObject({ activeConversations: 0, staffOnline: 0, pendingTasks: 0 });
+    const [left] = await db.direct.query<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM analytics_lifecycle_state) + (SELECT count(*) FROM analytics_staff_state))::int AS n`,
+    );
+    expect(left?.n).toBe(0);
   });
 
   it('ingest writes events and aggregate recomputes buckets; only retention deletes history', async () => {
