@@ -13,7 +13,11 @@
 
 import { AGGREGATIONS } from '../aggregate/registry';
 
-export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+/**
+ * A table privilege, or SELECT on some columns only (`SELECT (id, property_id)`): what a statement
+ * needs to read back what it writes (`ON CONFLICT (col)`, `RETURNING col`) without reading the rest.
+ */
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | `SELECT (${string})`;
 
 export interface DbRole {
   /** PostgreSQL role name (lower case, `dlc_` prefix). */
@@ -93,9 +97,11 @@ export const DB_ROLES = [
     description:
       'SQS events → analytics_events (rejected ones kept apart), late events invalidate their buckets; the insert trigger upserts the dashboard state',
     tables: {
-      analytics_events: ['INSERT'],
+      // ON CONFLICT (id) and RETURNING (for the late-data invalidations) read these columns back; nothing else
+      analytics_events: ['INSERT', 'SELECT (event_type, id, occurred_at, property_id)'],
       ...each(DASHBOARD_STATE, ['SELECT', 'INSERT', 'UPDATE']),
-      analytics_events_rejected: ['INSERT'],
+      // ON CONFLICT (dedup_key): a redelivered rejection is not kept twice
+      analytics_events_rejected: ['INSERT', 'SELECT (dedup_key)'],
       agg_invalidations: ['INSERT'],
       // read FOR SHARE (is this period already aggregated?): PostgreSQL wants UPDATE on the table for a row lock
       agg_watermarks: ['SELECT', 'UPDATE'],
@@ -164,6 +170,8 @@ export function roleForJob(job: string): DbRole | undefined {
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+/** The privileges `dlc_reconcile_role` grants (sql/013): the same pattern on both sides. */
+export const PRIVILEGE = /^(SELECT|INSERT|UPDATE|DELETE|SELECT \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))$/;
 const FUNCTION_SIGNATURE = /^[a-z_][a-z0-9_]*\(([a-z ]+(,[a-z ]+)*)?\)$/;
 
 /** Refuses a malformed registry (run by the reconcile step and by a unit test). */
@@ -182,6 +190,9 @@ export function validateRoles(roles: readonly DbRole[] = DB_ROLES): void {
     for (const [t, privs] of Object.entries(r.tables)) {
       if (!IDENT.test(t)) problems.push(`${r.name}: table "${t}" is not a plain identifier`);
       if (privs.length === 0) problems.push(`${r.name}: table "${t}" lists no privilege`);
+      for (const p of privs)
+        if (!PRIVILEGE.test(p))
+          problems.push(`${r.name}: privilege "${p}" on "${t}" is not SELECT|INSERT|UPDATE|DELETE or SELECT (col, …)`);
     }
     for (const f of r.functions ?? []) if (!FUNCTION_SIGNATURE.test(f)) problems.push(`${r.name}: function "${f}" must be name(type,…)`);
     for (const s of r.sequences ?? []) if (!IDENT.test(s)) problems.push(`${r.name}: sequence "${s}" is not a plain identifier`);

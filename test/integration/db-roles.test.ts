@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { computeDashboardMetrics } from '../../lambdas/analytics-api/dashboard';
+import { ingest } from '../../lambdas/ingest/ingest';
 import type { RoleReconciled } from '../../lambdas/shared/db-role-reconcile';
 import { reconcileRoles } from '../../lambdas/shared/db-role-reconcile';
 import { DB_ROLES, type DbRoleName } from '../../lambdas/shared/db-roles';
@@ -40,11 +41,20 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
       `SELECT grantee, table_name, privilege_type FROM information_schema.role_table_grants
        WHERE table_catalog = current_database() AND grantee LIKE 'dlc\\_%' ORDER BY 1, 2, 3`,
     );
+    // Column privileges (`SELECT (a, b)` in the registry) live in pg_attribute.attacl, one row per column.
+    const columns = await db.direct.query<{ grantee: string; table_name: string; privilege_type: string }>(
+      `SELECT g.rolname AS grantee, c.relname AS table_name,
+              x.privilege_type || ' (' || string_agg(a.attname, ', ' ORDER BY a.attname) || ')' AS privilege_type
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       CROSS JOIN LATERAL aclexplode(a.attacl) x JOIN pg_roles g ON g.oid = x.grantee
+       WHERE n.nspname = 'public' AND a.attacl IS NOT NULL AND g.rolname LIKE 'dlc\\_%'
+       GROUP BY 1, 2, x.privilege_type ORDER BY 1, 2, 3`,
+    );
     const out: Record<string, Record<string, string[]>> = {};
-    for (const r of rows) {
+    for (const r of [...rows, ...columns]) {
       const role = out[r.grantee] ?? {};
       out[r.grantee] = role;
-      role[r.table_name] = [...(role[r.table_name] ?? []), r.privilege_type];
+      role[r.table_name] = [...(role[r.table_name] ?? []), r.privilege_type].sort();
     }
     return out;
   };
@@ -201,15 +211,23 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
   });
 
   it('dashboard state: ingest and retention keep it through their own statements, analytics_api reads it, nobody else', async () => {
-    // Prepare + Act: events inserted as ingest (a redelivery inserts nothing), then the dashboard as analytics_api
-    // (a plain INSERT: ingest()'s own statement needs SELECT on analytics_events for its RETURNING, which the role lacks)
-    const insert = `INSERT INTO analytics_events (id, event_type, occurred_at, property_id, conversation_id, staff_id, task_id)
-      VALUES ('st-1', 'conversation.started', now() - interval '1 hour', 'p-state', 'c-1', NULL, NULL),
-             ('st-2', 'staff.login', now() - interval '1 hour', 'p-state', NULL, 's-1', NULL),
-             ('st-3', 'task.created', now() - interval '1 hour', 'p-state', NULL, NULL, 't-1')
-      ON CONFLICT DO NOTHING`;
-    await expect(as('dlc_ingest').execute(insert)).resolves.toEqual({ rowCount: 3 });
-    await expect(as('dlc_ingest').execute(insert)).resolves.toEqual({ rowCount: 0 });
+    // Prepare + Act: events ingested by the ingest job's own code as dlc_ingest (a redelivery inserts
+    // nothing, a rejected event is kept once), then the dashboard as analytics_api
+    const at = new Date(Date.now() - HOUR_MS).toISOString();
+    const event = (id: string, eventType: string, extra: Record<string, string>) =>
+      JSON.stringify({ id, eventType, timestamp: at, propertyId: 'p-state', channel: 'web', ...extra });
+    const records = [
+      {
+        recordId: 'sqs-1',
+        body: `[${event('st-1', 'conversation.started', { conversationId: 'c-1' })},${event('st-2', 'staff.login', { staffId: 's-1' })},${event('st-3', 'task.created', { taskId: 't-1' })},${event('st-4', 'nope', {})}]`,
+      },
+    ];
+    const deps = { sql: as('dlc_ingest'), clock: { now: () => new Date() }, log: memoryLog() };
+    expect(await ingest(deps, records)).toMatchObject({ accepted: 3, rejected: 1, failedRecordIds: [], errors: [] });
+    expect(await ingest(deps, records)).toMatchObject({ accepted: 0, duplicates: 3, rejected: 0, rejectedDuplicates: 1, errors: [] });
+    // ...and reads back only the columns its statement needs
+    await expect(as('dlc_ingest').query('SELECT metadata FROM analytics_events')).rejects.toThrow(DENIED);
+    await expect(as('dlc_ingest').query('SELECT raw FROM analytics_events_rejected')).rejects.toThrow(DENIED);
     const settings = { timeZone: 'UTC', activeConversationWindowHours: 24, staffStatusWindowHours: 24, pendingTaskWindowDays: 90 };
     const read = () => computeDashboardMetrics({ sql: as('dlc_analytics_api'), clock: { now: () => new Date() }, settings }, 'p-state');
     // Assess
