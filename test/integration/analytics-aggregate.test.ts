@@ -2,8 +2,9 @@ import { type AggregateResult, PeriodNotClosedError, runAggregation } from '../.
 import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
-import type { SqlExecutor } from '../../lambdas/shared/sql/types';
+import type { Sql, SqlExecutor } from '../../lambdas/shared/sql/types';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const TZ = 'Europe/Madrid';
 type Ev = {
@@ -91,16 +92,24 @@ const FIXTURE: Ev[] = [
 describe.each(DRIVERS)('analytics aggregation through the %s driver', (driver) => {
   let db: TestDb;
   let now = new Date('2025-11-05T12:00:00Z');
-  const deps = () => ({ sql: db.sql, log: memoryLog(), clock: { now: () => now } });
+  // The jobs run as the database role they have in AWS (dlc_aggregate): every aggregation's own
+  // statements are checked against the role registry's grants.
+  let asRole: Sql & { close(): Promise<void> };
+  const deps = () => ({ sql: asRole, log: memoryLog(), clock: { now: () => now } });
   const run = (job: string, mode: Parameters<typeof runAggregation>[2] = { kind: 'scheduled' }): Promise<AggregateResult> =>
     runAggregation(deps(), aggregation(job), mode, TZ);
   const rows = (sql: string) => db.direct.query(sql);
 
   beforeEach(async () => {
     db = await testDb(driver);
+    await reconcileTestRoles(db);
+    asRole = roleSql(db, 'dlc_aggregate', driver);
     now = new Date('2025-11-05T12:00:00Z');
   });
-  afterEach(() => db.close());
+  afterEach(async () => {
+    await asRole.close();
+    await db.close();
+  });
 
   describe('the seven tables against hand-computed figures', () => {
     beforeEach(async () => {
