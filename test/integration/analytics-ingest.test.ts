@@ -177,10 +177,22 @@ describe.each(DRIVERS)('analytics ingest through the %s driver', (driver) => {
 
   it('a redelivered record does not keep its rejected events twice; the same bad event in a new message is kept again', async () => {
     const bad = body(ev('ok-r'), ev('bad-r', { eventType: 'nope' }), ev('bad-r2', { value: 'NaN' }));
-    const first = await processSqsBatch({ sql: db.sql, clock, log: memoryLog() }, sqsEvent([{ id: 'r1', body: bad }, { id: 'r2', body: '{' }]));
+    const first = await processSqsBatch(
+      { sql: db.sql, clock, log: memoryLog() },
+      sqsEvent([
+        { id: 'r1', body: bad },
+        { id: 'r2', body: '{' },
+      ]),
+    );
     expect(first.result).toMatchObject({ accepted: 1, rejected: 3, rejectedDuplicates: 0 });
     // SQS redelivers both messages (say the Lambda timed out after the commit).
-    const again = await processSqsBatch({ sql: db.sql, clock, log: memoryLog() }, sqsEvent([{ id: 'r1', body: bad }, { id: 'r2', body: '{' }]));
+    const again = await processSqsBatch(
+      { sql: db.sql, clock, log: memoryLog() },
+      sqsEvent([
+        { id: 'r1', body: bad },
+        { id: 'r2', body: '{' },
+      ]),
+    );
     expect(again.result).toMatchObject({ accepted: 0, duplicates: 1, rejected: 0, rejectedDuplicates: 3 });
     expect(await count('analytics_events_rejected')).toBe(3);
     // The app sends the same bad events again, in a new message: a new occurrence, kept.
