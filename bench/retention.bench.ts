@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type PassThrough, Writable } from 'node:stream';
-import { S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
+import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
 import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
 import { restore } from '../lambdas/retention/restore';
 import { applyRetention } from '../lambdas/retention/retention';
@@ -25,8 +25,11 @@ export interface RetentionBench {
   readonly phases: { exportRowsPerSecond: number; verifyRowsPerSecond: number; deleteRowsPerSecond: number };
   readonly restore: { seconds: number; rowsPerSecond: number; peakRssMb: number };
   readonly writerAlone: { seconds: number; rowsPerSecond: number; cpuMicrosPerRow: number };
-  /** CPU µs per row over export + verify + manifest + delete: this Node process, the PostgreSQL server (undefined without /proc). */
-  readonly cpu: { nodeMicrosPerRow: number; postgresMicrosPerRow?: number };
+  /**
+   * CPU µs per row: during the uploads (the export: reading pages, Parquet, upload) and over the whole
+   * run (export + verify + manifest + delete); this Node process and the PostgreSQL server (none without /proc).
+   */
+  readonly cpu: { export: CpuPerRow; run: CpuPerRow };
   readonly exportShareOfWriter: number;
   readonly insertSeconds: number;
 }
@@ -58,23 +61,42 @@ export async function seed(sql: PgSql, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** CPU ms of the PostgreSQL server this connection is on (postmaster, its children, reaped children): Linux /proc, same machine. */
-async function postgresCpuMs(sql: PgSql): Promise<number | undefined> {
+/**
+ * A reader of the CPU ms used so far by the PostgreSQL server this connection is on (postmaster, its
+ * children, its reaped children): Linux /proc, same machine; undefined elsewhere.
+ */
+async function postgresCpu(sql: PgSql): Promise<(() => number) | undefined> {
   const [me] = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const stat = (pid: string | number) => {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return text.slice(text.lastIndexOf(')') + 2).split(' ');
   };
+  const ticks = (f: string[], from: number, to: number) => f.slice(from, to + 1).reduce((a, v) => a + Number(v), 0);
   try {
     const postmaster = stat(me?.pid as number)[1] as string;
-    const ticks = (f: string[], from: number, to: number) => f.slice(from, to + 1).reduce((a, v) => a + Number(v), 0);
-    let total = ticks(stat(postmaster), 11, 14); // its own time and its reaped children's
-    const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    for (const c of children) total += ticks(stat(c), 11, 12);
-    return total * 10; // USER_HZ = 100
+    const read = () => {
+      let total = ticks(stat(postmaster), 11, 14); // its own time and its reaped children's
+      const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/);
+      for (const c of children.filter(Boolean)) {
+        try {
+          total += ticks(stat(c), 11, 12);
+        } catch {
+          // exited meanwhile: counted in the postmaster's reaped children next time
+        }
+      }
+      return total * 10; // USER_HZ = 100
+    };
+    read();
+    return read;
   } catch {
     return undefined;
   }
+}
+
+/** CPU µs per row of this process and of the PostgreSQL server over a phase. */
+interface CpuPerRow {
+  readonly nodeMicrosPerRow: number;
+  readonly postgresMicrosPerRow?: number;
 }
 
 const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -88,12 +110,31 @@ export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBe
   const s3 = await startS3([bucket]);
   try {
     const client = s3Client(s3.url, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, region: 'us-east-1' });
-    const store = new S3ColdStore(client, bucket);
+    const s3Store = new S3ColdStore(client, bucket);
+    const pgCpu = await postgresCpu(sql);
+    // The export of an object is its upload: the upload starts with the object's first row and ends
+    // after its footer (only the first page's query comes before).
+    const exportCpu = { node: 0, pg: 0 };
+    const store: ColdStore = {
+      bucket,
+      size: (key) => s3Store.size(key),
+      reader: (key, size) => s3Store.reader(key, size),
+      upload: async (key, body) => {
+        const c0 = process.cpuUsage();
+        const p0 = pgCpu?.() ?? 0;
+        try {
+          await s3Store.upload(key, body);
+        } finally {
+          exportCpu.node += cpuMs(c0);
+          exportCpu.pg += (pgCpu?.() ?? 0) - p0;
+        }
+      },
+    };
     const settings = getEnvironment('prod').retention;
     const log = memoryLog();
     global.gc?.();
     let rss = new RssSampler();
-    const pg0 = await postgresCpuMs(sql);
+    const pg0 = pgCpu?.();
     const cpu0 = process.cpuUsage();
     let t0 = performance.now();
     const out = await applyRetention({ sql, store, log, deadline: deadline(undefined), runId: 'bench' }, settings, {
@@ -101,7 +142,7 @@ export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBe
     });
     const exportSeconds = (performance.now() - t0) / 1000;
     const nodeCpuMs = cpuMs(cpu0);
-    const pg1 = await postgresCpuMs(sql);
+    const pg1 = pgCpu?.();
     const exportRss = rss.stop();
     const [t] = out.tables;
     if (!t || t.rowsDeleted !== n || t.verificationFailures !== 0)
@@ -158,8 +199,14 @@ export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBe
       restore: { seconds: restoreSeconds, rowsPerSecond: n / restoreSeconds, peakRssMb: restoreRss },
       writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate, cpuMicrosPerRow: (1000 * writerCpuMs) / n },
       cpu: {
-        nodeMicrosPerRow: (1000 * nodeCpuMs) / n,
-        ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
+        export: {
+          nodeMicrosPerRow: (1000 * exportCpu.node) / n,
+          ...(pgCpu ? { postgresMicrosPerRow: (1000 * exportCpu.pg) / n } : {}),
+        },
+        run: {
+          nodeMicrosPerRow: (1000 * nodeCpuMs) / n,
+          ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
+        },
       },
       exportShareOfWriter: exportRate / writerRate,
     };
