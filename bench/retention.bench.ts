@@ -1,10 +1,13 @@
 /**
  * Retention end to end on N message rows (pg driver, s3rver): export → verify → manifest + delete,
  * then restore; peak RSS per size; and, as the ceiling, the Parquet writer alone (with the same
- * SHA-256 per row) on the very same rows, read back from the objects.
+ * SHA-256 per row, fed the same 5,000-row pages) on the very same rows, read back from the objects.
+ * CPU time per row (this process; the PostgreSQL server's processes) is reported beside the rates:
+ * it varies far less than wall time when other work shares the machine.
  */
+import { readFileSync } from 'node:fs';
 import { type PassThrough, Writable } from 'node:stream';
-import { S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
+import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
 import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
 import { restore } from '../lambdas/retention/restore';
 import { applyRetention } from '../lambdas/retention/retention';
@@ -21,12 +24,17 @@ export interface RetentionBench {
   /** Within the run: streaming rows to S3, reading objects back, the manifest + delete transactions. */
   readonly phases: { exportRowsPerSecond: number; verifyRowsPerSecond: number; deleteRowsPerSecond: number };
   readonly restore: { seconds: number; rowsPerSecond: number; peakRssMb: number };
-  readonly writerAlone: { seconds: number; rowsPerSecond: number };
+  readonly writerAlone: { seconds: number; rowsPerSecond: number; cpuMicrosPerRow: number };
+  /**
+   * CPU µs per row: during the uploads (the export: reading pages, Parquet, upload) and over the whole
+   * run (export + verify + manifest + delete); this Node process and the PostgreSQL server (none without /proc).
+   */
+  readonly cpu: { export: CpuPerRow; run: CpuPerRow };
   readonly exportShareOfWriter: number;
   readonly insertSeconds: number;
 }
 
-async function seed(sql: PgSql, n: number): Promise<number> {
+export async function seed(sql: PgSql, n: number): Promise<number> {
   const t0 = performance.now();
   const conversations = Math.max(1, Math.floor(n / 20));
   await sql.execute(
@@ -53,32 +61,100 @@ async function seed(sql: PgSql, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/**
+ * A reader of the CPU ms used so far by the PostgreSQL server this connection is on (postmaster, its
+ * children, its reaped children): Linux /proc, same machine; undefined elsewhere.
+ */
+async function postgresCpu(sql: PgSql): Promise<(() => number) | undefined> {
+  const [me] = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const stat = (pid: string | number) => {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  };
+  const ticks = (f: string[], from: number, to: number) => f.slice(from, to + 1).reduce((a, v) => a + Number(v), 0);
+  try {
+    const postmaster = stat(me?.pid as number)[1] as string;
+    const read = () => {
+      let total = ticks(stat(postmaster), 11, 14); // its own time and its reaped children's
+      const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/);
+      for (const c of children.filter(Boolean)) {
+        try {
+          total += ticks(stat(c), 11, 12);
+        } catch {
+          // exited meanwhile: counted in the postmaster's reaped children next time
+        }
+      }
+      return total * 10; // USER_HZ = 100
+    };
+    read();
+    return read;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU µs per row of this process and of the PostgreSQL server over a phase. */
+interface CpuPerRow {
+  readonly nodeMicrosPerRow: number;
+  readonly postgresMicrosPerRow?: number;
+}
+
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+};
+
 export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBench> {
   const insertSeconds = await seed(sql, n);
   const bucket = 'bench-cold';
   const s3 = await startS3([bucket]);
   try {
     const client = s3Client(s3.url, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, region: 'us-east-1' });
-    const store = new S3ColdStore(client, bucket);
+    const s3Store = new S3ColdStore(client, bucket);
+    const pgCpu = await postgresCpu(sql);
+    // The export of an object is its upload: the upload starts with the object's first row and ends
+    // after its footer (only the first page's query comes before).
+    const exportCpu = { node: 0, pg: 0 };
+    const store: ColdStore = {
+      bucket,
+      size: (key) => s3Store.size(key),
+      reader: (key, size) => s3Store.reader(key, size),
+      upload: async (key, body) => {
+        const c0 = process.cpuUsage();
+        const p0 = pgCpu?.() ?? 0;
+        try {
+          await s3Store.upload(key, body);
+        } finally {
+          exportCpu.node += cpuMs(c0);
+          exportCpu.pg += (pgCpu?.() ?? 0) - p0;
+        }
+      },
+    };
     const settings = getEnvironment('prod').retention;
     const log = memoryLog();
     global.gc?.();
     let rss = new RssSampler();
+    const pg0 = pgCpu?.();
+    const cpu0 = process.cpuUsage();
     let t0 = performance.now();
     const out = await applyRetention({ sql, store, log, deadline: deadline(undefined), runId: 'bench' }, settings, {
       tables: ['messages'],
     });
     const exportSeconds = (performance.now() - t0) / 1000;
+    const nodeCpuMs = cpuMs(cpu0);
+    const pg1 = pgCpu?.();
     const exportRss = rss.stop();
     const [t] = out.tables;
     if (!t || t.rowsDeleted !== n || t.verificationFailures !== 0)
       throw new Error(`bench: expected ${n} rows exported and deleted, got ${JSON.stringify(t)}`);
 
-    // The ceiling: the writer alone (same canonical SHA-256, same row groups) on the same rows, from the objects.
+    // The ceiling: the writer alone (same canonical SHA-256, same row groups, same pages) on the same rows, from the objects.
     const keys = await sql.query<{ object_key: string; bytes: number }>(
       "SELECT object_key, bytes FROM archive_manifest WHERE table_name = 'messages'",
     );
     let writerMs = 0;
+    let writerCpuMs = 0;
+    const pageRows = 5_000;
     for (const k of keys) {
       const rows: TextRow[] = [];
       let columns: readonly string[] = [];
@@ -88,10 +164,12 @@ export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBe
       });
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       const w = await ParquetStreamWriter.open(sink as unknown as PassThrough, columns, settings.rowGroupRows);
-      for (const r of rows) await w.add(r);
+      for (let i = 0; i < rows.length; i += pageRows) await w.addRows(rows.slice(i, i + pageRows));
       await w.finish({ table: 'messages', day: 'x', rowsMd5: '', keyMin: [], keyMax: [], columns: [], schemaVersion: 1 });
       writerMs += performance.now() - start;
+      writerCpuMs += cpuMs(cpuStart);
     }
 
     global.gc?.();
@@ -119,7 +197,17 @@ export async function benchRetention(sql: PgSql, n: number): Promise<RetentionBe
         bytes: t.bytesWritten,
       },
       restore: { seconds: restoreSeconds, rowsPerSecond: n / restoreSeconds, peakRssMb: restoreRss },
-      writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate },
+      writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate, cpuMicrosPerRow: (1000 * writerCpuMs) / n },
+      cpu: {
+        export: {
+          nodeMicrosPerRow: (1000 * exportCpu.node) / n,
+          ...(pgCpu ? { postgresMicrosPerRow: (1000 * exportCpu.pg) / n } : {}),
+        },
+        run: {
+          nodeMicrosPerRow: (1000 * nodeCpuMs) / n,
+          ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
+        },
+      },
       exportShareOfWriter: exportRate / writerRate,
     };
   } finally {

@@ -104,6 +104,8 @@ async function main() {
             `${Math.round(r.export.rowsPerSecond)} rows/s end to end, ${r.export.objects} objects, ${(r.export.bytes / 1e6).toFixed(1)} MB, peak RSS ${r.export.peakRssMb} MiB; ` +
             `phases: export ${Math.round(r.phases.exportRowsPerSecond)} rows/s, verify ${Math.round(r.phases.verifyRowsPerSecond)}, delete ${Math.round(r.phases.deleteRowsPerSecond)}; ` +
             `writer alone ${Math.round(r.writerAlone.rowsPerSecond)} rows/s → export is ${Math.round(100 * r.exportShareOfWriter)}% of it; ` +
+            `CPU per row: export ${r.cpu.export.nodeMicrosPerRow.toFixed(1)} µs here + ${r.cpu.export.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL, ` +
+            `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
             `restore ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
         );
       }

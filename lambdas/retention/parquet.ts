@@ -58,6 +58,10 @@ export interface ObjectFooter {
 
 const FOOTER_KEY = 'dlc.retention';
 
+/** Rows hashed and buffered between two turns of the event loop. */
+const SLICE_ROWS = 1_000;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Streams rows into a Parquet file: row groups are encoded as they fill and their bytes pushed to
  * `sink` (with its backpressure), so memory is about one row group whatever the object's size.
@@ -106,10 +110,26 @@ export class ParquetStreamWriter {
   }
 
   /** Adds a row; encodes and sends a row group when one is full. */
-  async add(row: TextRow): Promise<void> {
-    this.digest.add(row);
-    for (let i = 0; i < this.names.length; i++) (this.columns[i] as (string | null)[]).push(row[i] ?? null);
-    if (++this.pending >= this.rowGroupRows) await this.flushGroup();
+  add(row: TextRow): Promise<void> {
+    return this.addRows([row]);
+  }
+
+  /** Adds rows in order (a page at a time: no await per row); each full row group is encoded and sent. */
+  async addRows(rows: readonly TextRow[]): Promise<void> {
+    const width = this.names.length;
+    let i = 0;
+    while (i < rows.length) {
+      const end = Math.min(rows.length, i + SLICE_ROWS, i + this.rowGroupRows - this.pending);
+      this.pending += end - i;
+      for (; i < end; i++) {
+        const row = rows[i] as TextRow;
+        this.digest.add(row);
+        for (let c = 0; c < width; c++) (this.columns[c] as (string | null)[]).push(row[c] ?? null);
+      }
+      if (this.pending >= this.rowGroupRows) await this.flushGroup();
+      // Let I/O run between slices (e.g. the next page arriving on the database socket).
+      else if (i < rows.length) await yieldToIo();
+    }
   }
 
   private async flushGroup(): Promise<void> {

@@ -130,6 +130,16 @@ export function keysetCompare(shape: TableShape, op: '>' | '>=' | '<=', values: 
   return `(${exprs.join(', ')}) ${op} (${rhs.join(', ')})`;
 }
 
+/**
+ * A row's fingerprint for the delete's check: the md5 of the record of its exported columns' text
+ * (`ROW(a::text, b::text, …)::text`, quoted unambiguously, NULL distinct from empty). The export
+ * reads it beside the values and the delete recomputes it from the rows it removes: same SQL, same
+ * text. (Not `md5(t::text)`: that outputs every column a second time, generated ones included.)
+ */
+export function rowFingerprint(columnTexts: readonly string[]): string {
+  return `md5(ROW(${columnTexts.join(', ')})::text)`;
+}
+
 /** Time bound of a keyset value, as a timestamptz text for the manifest. */
 export function keyTimeAsTimestamp(policy: RetentionPolicy, value: string): string {
   if (policy.timeKind === 'timestamptz') return value;

@@ -25,12 +25,18 @@ import {
   keyTimeAsTimestamp,
   Params,
   q,
+  rowFingerprint,
   type TableShape,
   tableShape,
 } from './policies';
 
 export const JOB = 'retention';
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: `rowsMd5` is over each row's `rowFingerprint` (its exported columns' text); 1 was over `md5(t::text)`.
+ * The Parquet content and its SHA-256 are the same in both; an object of another version found after
+ * a crash is replaced, not committed.
+ */
+export const SCHEMA_VERSION = 2;
 
 export type RetentionSettings = Pick<RetentionConfig, 'timeZone' | 'maxRowsPerObject' | 'rowGroupRows' | 'policies'> & {
   /** Rows per database page (the Data API driver shrinks it when a page would pass 1 MiB). @default 5000 */
@@ -98,10 +104,12 @@ export interface RetentionOutcome extends JobOutcome {
   readonly dryRun: boolean;
 }
 
-interface ExportRow {
-  readonly key: string[];
-  readonly h: string;
-  readonly values: TextRow;
+/** One keyset page: the rows' values (text), each row's fingerprint, the first and last keys. */
+interface Page {
+  readonly rows: TextRow[];
+  readonly hashes: string[];
+  readonly first?: string[];
+  readonly last?: string[];
 }
 
 /** The object key: `{table}/day=YYYY-MM-DD/{token}-{part}.parquet`, token from the first row's keyset. */
@@ -129,33 +137,63 @@ class TableRun {
     readonly report: TableReport,
   ) {
     this.pageRows = s.pageRows ?? 5_000;
+    const { exprs } = keyset(shape);
+    const columnIndex = new Map(shape.columns.map((c, i) => [`t.${q(c.name)}`, i]));
+    const extra: string[] = [];
+    // Each keyset part: read from the row's values (a plain column) or from its own `_kN` field.
+    const parts = exprs.map((e): { at: number } | { field: string } => {
+      const at = columnIndex.get(e);
+      if (at !== undefined) return { at };
+      extra.push(e);
+      return { field: `_k${extra.length - 1}` };
+    });
+    this.keyText = {
+      names: shape.columns.map((_, i) => `c${i}`),
+      extra,
+      key: (values, raw) => parts.map((p) => ('at' in p ? values[p.at] : raw[p.field]) as string),
+    };
   }
+
+  /** How a row's keyset text is found: a column's text, or an extra `_kN` for a computed part. */
+  private readonly keyText: {
+    readonly names: readonly string[];
+    readonly extra: readonly string[];
+    key(values: TextRow, raw: Record<string, string | null>): string[];
+  };
 
   private get policy(): RetentionPolicy {
     return this.shape.policy;
   }
 
-  /** Column text, keyset text and the row's own md5, ordered by (time, key…), after `after`. */
+  /**
+   * Column text and each row's fingerprint, ordered by (time, key…), after `after`. The text is
+   * computed once, in a subquery; the fingerprint is taken over it. A keyset part that is a plain
+   * column is read from that column's text (only a computed time, e.g. `coalesce`, is selected apart).
+   */
   private async page(
     day: string,
     after: readonly string[] | undefined,
     limit: number,
     bounds?: { from: readonly string[]; to: readonly string[] },
-  ): Promise<ExportRow[]> {
+  ): Promise<Page> {
     const ps = new Params();
     const { exprs } = keyset(this.shape);
     const where = [expiredWhere(this.policy, this.cutoff, ps), dayWhere(this.policy, day, ps)];
     if (after) where.push(keysetCompare(this.shape, '>', after, ps));
     if (bounds) where.push(keysetCompare(this.shape, '>=', bounds.from, ps), keysetCompare(this.shape, '<=', bounds.to, ps));
-    const text = `SELECT ${exprs.map((e, i) => `${e}::text AS "_k${i}"`).join(', ')}, md5(t::text) AS "_h",
-        ${this.shape.columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')}
-      FROM ${q(this.policy.table)} t
-     WHERE ${where.join(' AND ')}
-     ORDER BY ${exprs.join(', ')}
-     LIMIT ${ps.add(limit)}::integer`;
-    let rows: Record<string, string | null>[];
+    const { columns } = this.shape;
+    const cols = columns.map((_, i) => `x."c${i}"`);
+    const text = `SELECT ${cols.join(', ')}, ${this.keyText.extra.map((_, i) => `x."_k${i}", `).join('')}${rowFingerprint(cols)} AS "_h"
+      FROM (SELECT ${columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')},
+                   ${this.keyText.extra.map((e, i) => `${e}::text AS "_k${i}", `).join('')}${exprs.map((e, i) => `${e} AS "_o${i}"`).join(', ')}
+              FROM ${q(this.policy.table)} t
+             WHERE ${where.join(' AND ')}
+             ORDER BY ${exprs.join(', ')}
+             LIMIT ${ps.add(limit)}::integer) x
+     ORDER BY ${exprs.map((_, i) => `x."_o${i}"`).join(', ')}`;
+    let raw: Record<string, string | null>[];
     try {
-      rows = await this.deps.sql.query<Record<string, string | null>>(text, ps.values);
+      raw = await this.deps.sql.query<Record<string, string | null>>(text, ps.values);
     } catch (err) {
       // The Data API returns at most 1 MiB: a page of large rows is fetched again, smaller.
       if (err instanceof DataApiLimitError && limit > 1) {
@@ -164,15 +202,18 @@ class TableRun {
       }
       throw err;
     }
-    const n = exprs.length;
-    const cols = this.shape.columns.length;
-    return rows.map((r) => {
-      const key: string[] = [];
-      for (let i = 0; i < n; i++) key.push(r[`_k${i}`] as string);
-      const values: (string | null)[] = new Array(cols);
-      for (let i = 0; i < cols; i++) values[i] = r[`c${i}`] ?? null;
-      return { key, h: r._h as string, values };
-    });
+    const names = this.keyText.names;
+    const rows: TextRow[] = new Array(raw.length);
+    const hashes: string[] = new Array(raw.length);
+    for (let r = 0; r < raw.length; r++) {
+      const o = raw[r] as Record<string, string | null>;
+      const values: (string | null)[] = new Array(names.length);
+      for (let i = 0; i < names.length; i++) values[i] = o[names[i] as string] ?? null;
+      rows[r] = values;
+      hashes[r] = o._h as string;
+    }
+    const keyOf = (r: number) => this.keyText.key(rows[r] as TextRow, raw[r] as Record<string, string | null>);
+    return raw.length === 0 ? { rows, hashes } : { rows, hashes, first: keyOf(0), last: keyOf(raw.length - 1) };
   }
 
   async plan(withBytes: boolean): Promise<DayPlan[]> {
@@ -209,10 +250,10 @@ class TableRun {
     for (;;) {
       if (deadline.shouldStop()) return false;
       const first = await this.page(day, after, Math.min(this.pageRows, this.s.maxRowsPerObject));
-      const head = first[0];
+      const head = first.first;
       if (!head) return true;
       part++;
-      const key = await this.freeKey(day, head.key, part);
+      const key = await this.freeKey(day, head, part);
       // A crash between upload and delete left this object: verified again, then committed.
       const size = await store.size(key);
       if (size !== undefined) {
@@ -220,7 +261,8 @@ class TableRun {
         if (
           found?.footer &&
           found.intact &&
-          sameKey(found.footer.keyMin, head.key) &&
+          found.footer.schemaVersion === SCHEMA_VERSION &&
+          sameKey(found.footer.keyMin, head) &&
           (await this.databaseDigest(day, found.footer)) === found.sha256
         ) {
           const outcome = await this.commitObject(key, found.footer, size);
@@ -272,11 +314,10 @@ class TableRun {
     const digest = new RowDigest();
     let after: string[] | undefined;
     for (;;) {
-      const rows = await this.page(day, after, this.pageRows, { from: footer.keyMin, to: footer.keyMax });
-      for (const r of rows) digest.add(r.values);
-      const last = rows.at(-1);
+      const { rows, last } = await this.page(day, after, this.pageRows, { from: footer.keyMin, to: footer.keyMax });
+      for (const r of rows) digest.add(r);
       if (!last) return digest.hex();
-      after = last.key;
+      after = last;
     }
   }
 
@@ -299,8 +340,11 @@ class TableRun {
     }
   }
 
-  /** Streams rows from `first` on (keyset pages) into one object, at most maxRowsPerObject rows. */
-  private async write(key: string, day: string, first: ExportRow[]): Promise<{ footer: ObjectFooter; bytes: number }> {
+  /**
+   * Streams rows from `first` on (keyset pages) into one object, at most maxRowsPerObject rows. The
+   * next page is read while this one is encoded (one page ahead: PostgreSQL and the encoder work at once).
+   */
+  private async write(key: string, day: string, first: Page): Promise<{ footer: ObjectFooter; bytes: number }> {
     const sink = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
     const uploading = this.deps.store.upload(key, sink);
     let uploadError: unknown;
@@ -308,6 +352,7 @@ class TableRun {
       uploadError = err;
       sink.destroy(err as Error);
     });
+    let next: Promise<Page> | undefined;
     try {
       const writer = await ParquetStreamWriter.open(
         sink,
@@ -315,21 +360,24 @@ class TableRun {
         this.s.rowGroupRows,
       );
       const md5 = createHash('md5');
-      let rows = first;
+      const keyMin = first.first ?? [];
+      let last = keyMin;
+      let page = first;
       let count = 0;
-      let last: string[] = first[0]?.key ?? [];
-      const keyMin = last;
-      for (;;) {
-        for (const r of rows) {
-          await writer.add(r.values);
-          md5.update(r.h);
-          last = r.key;
-          count++;
+      while (page.last) {
+        count += page.rows.length;
+        last = page.last;
+        const room = this.s.maxRowsPerObject - count;
+        if (room > 0) {
+          next = this.page(day, last, Math.min(this.pageRows, room));
+          next.catch(() => undefined); // awaited below; an error while encoding must not go unhandled
         }
+        await writer.addRows(page.rows);
+        for (const h of page.hashes) md5.update(h);
         if (uploadError) throw uploadError;
-        if (count >= this.s.maxRowsPerObject || rows.length === 0) break;
-        rows = await this.page(day, last, Math.min(this.pageRows, this.s.maxRowsPerObject - count));
-        if (rows.length === 0) break;
+        if (!next) break;
+        page = await next;
+        next = undefined;
       }
       const footer = await writer.finish({
         table: this.policy.table,
@@ -345,15 +393,15 @@ class TableRun {
       return { footer, bytes: writer.bytes };
     } catch (err) {
       sink.destroy(err as Error);
-      await uploading.catch(() => undefined);
+      await Promise.all([uploading.catch(() => undefined), next?.catch(() => undefined)]);
       throw uploadError ?? err;
     }
   }
 
   /**
    * THE delete (the only one): in one transaction, delete the object's rows (its keyset range, its
-   * day, still expired) returning them, check they are exactly the rows exported (count and md5 of
-   * each row's text, in order), and record the manifest row. Anything else rolls back and the rows
+   * day, still expired) returning them, check they are exactly the rows exported (count, and each
+   * row's fingerprint over its exported text, in order), and record the manifest row. Anything else rolls back and the rows
    * stay for the next run.
    */
   async commitObject(key: string, footer: ObjectFooter, bytes: number): Promise<'deleted' | 'changed'> {
@@ -367,12 +415,13 @@ class TableRun {
       ].join(' AND ');
     try {
       await this.deps.sql.transaction(async (tx) => {
-        // Delete, returning what went: the count and the md5 over each row's md5(row::text), in order.
+        // Delete, returning what went: the count and the md5 over each row's fingerprint, in order.
         // Any difference from what was exported throws, and the whole transaction rolls back.
         const ps = new Params();
         const [check] = await tx.query<{ n: number; m: string | null }>(
           `WITH d AS (DELETE FROM ${q(this.policy.table)} t WHERE ${scope(ps)}
-                      RETURNING md5(t::text) AS h, ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
+                      RETURNING ${rowFingerprint(this.shape.columns.map((c) => `t.${q(c.name)}::text`))} AS h,
+                                ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
            SELECT count(*)::bigint AS n, md5(string_agg(h, '' ORDER BY ${exprs.map((_, i) => `"_k${i}"`).join(', ')})) AS m FROM d`,
           ps.values,
         );

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { restore } from '../../lambdas/retention/restore';
 import { memoryLog } from '../../lambdas/shared/observability';
+import type { Sql } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
@@ -100,6 +101,52 @@ describe.each(DRIVERS)('retention (%s driver)', (driver) => {
     expect(again).toMatchObject({ rowsInserted: 0, rowsPresent: 3 });
     expect(await snapshot(db, 'messages')).toEqual(messagesBefore);
     expect(await snapshot(db, 'conversations')).toEqual(conversationsBefore);
+  });
+
+  it('many pages into one object, read one page ahead (pages of large rows fetched again smaller on the Data API): exact, and restorable', async () => {
+    await db.direct.execute(`INSERT INTO conversations (id, conversation_key, source, started_at, last_message_at)
+      VALUES ('00000000-0000-0000-0000-000000000003', 'pages', 'live', '2025-03-01', '2025-03-01 23:00:00+00')`);
+    // 12 messages on one day; three hold ~0.7 MB each, so a page of five passes the Data API's 1 MiB.
+    await db.direct.execute(
+      `INSERT INTO messages (conversation_id, message_key, role, content, created_at, source, metadata)
+       SELECT '00000000-0000-0000-0000-000000000003', 'p' || i, 'user',
+              CASE WHEN i IN (2, 3, 4) THEN $1 || $1 || i ELSE 'short ' || i END,
+              '2025-03-01 10:00:00.000001+00'::timestamptz + i * interval '1 minute', 'live', jsonb_build_object('i', i)
+         FROM generate_series(1, 12) i`,
+      [LONG],
+    );
+    const before = await snapshot(db, 'messages');
+    const refused: string[] = [];
+    const sql: Sql = Object.assign(Object.create(db.sql), {
+      query: (text: string, params?: []) =>
+        db.sql.query(text, params).catch((err: Error) => {
+          refused.push(err.name);
+          throw err;
+        }),
+    });
+    const { outcome } = await run(sql, s.store, { tables: ['messages'] }, { pageRows: 5, maxRowsPerObject: 7, rowGroupRows: 3 });
+    expect(refused).toEqual(driver === 'data-api' ? ['DataApiLimitError'] : []);
+    expect(outcome.counters).toMatchObject({
+      rows_exported: 12,
+      rows_deleted: 12,
+      objects_written: 2,
+      verification_failures: 0,
+      objects_changed: 0,
+    });
+    const manifest = await db.direct.query<{ row_count: number; key_min: string[]; key_max: string[] }>(
+      'SELECT row_count, key_min, key_max FROM archive_manifest ORDER BY key_min',
+    );
+    expect(manifest.map((m) => Number(m.row_count))).toEqual([7, 5]);
+    expect(manifest[0]?.key_max[0]).toBe('2025-03-01 10:07:00.000001+00');
+    expect(manifest[1]?.key_min[0]).toBe('2025-03-01 10:08:00.000001+00');
+    expect(await snapshot(db, 'messages')).toEqual([]);
+    const back = await restore({ sql: db.sql, store: s.store, log: memoryLog() }, RETENTION_POLICIES, {
+      table: 'messages',
+      from: '2025-03-01',
+      to: '2025-03-02',
+    });
+    expect(back).toMatchObject({ rowsInserted: 12 });
+    expect(await snapshot(db, 'messages')).toEqual(before);
   });
 
   it('runs as its database role, dlc_retention: every policy exported and deleted, then restored', async () => {
