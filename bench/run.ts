@@ -97,7 +97,9 @@ async function main() {
       const sizes = (process.env.RETENTION_MESSAGES ?? '1000000').split(',').map(Number);
       const runs = [];
       for (const n of sizes) {
-        const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) => benchRetention(sql, n));
+        const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+          benchRetention(sql, n, process.env.RETENTION_RESTORE_DAYS ? Number(process.env.RETENTION_RESTORE_DAYS) : undefined),
+        );
         runs.push(r);
         console.log(
           `retention: ${r.rows} messages (inserted in ${r.insertSeconds.toFixed(0)} s); export+verify+delete ${r.export.seconds.toFixed(1)} s = ` +
@@ -106,7 +108,7 @@ async function main() {
             `writer alone ${Math.round(r.writerAlone.rowsPerSecond)} rows/s → export is ${Math.round(100 * r.exportShareOfWriter)}% of it; ` +
             `CPU per row: export ${r.cpu.export.nodeMicrosPerRow.toFixed(1)} µs here + ${r.cpu.export.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL, ` +
             `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
-            `restore ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
+            `restore (${r.restore.rows} rows) ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
         );
       }
       results.retention = runs;
