@@ -51,7 +51,7 @@ describe.each(DRIVERS)('shared SQL functions through the %s driver', (driver) =>
       'The CITA',
       'QUIERO BOOK',
       'ÁRBOL',
-      'x'.repeat(600) + ' hola',
+      `${'x'.repeat(600)} hola`,
       'hola'.padStart(499, ' '),
       'SOBRE-THE',
       'the_que',
