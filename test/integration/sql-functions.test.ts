@@ -1,17 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sentence } from '../../local/fixtures';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 
-/** detect_language as migration 004 wrote it (011 replaced it with an inlinable, `~*` form). */
-const DETECT_LANGUAGE_004 = `CREATE FUNCTION pg_temp.detect_language_004(content text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE
-    WHEN s ~ '[ñ¿¡áéíóú]' THEN 'spanish'
-    WHEN s ~ '\\m(que|el|los|del|se|las|por|para|con|una|su|al|lo|como|pero|porque|esta|cuando|muy|sin|sobre|hay|donde|hola|gracias|quiero|puedo|tengo|buenos|buenas|cita|favor)\\M'
-      THEN CASE WHEN s ~ '\\m(the|and|you|that|was|for|are|with|this|have|from|what|your|hello|thanks|please|want|need|would|could)\\M' THEN 'simple' ELSE 'spanish' END
-    WHEN s ~ '\\m(the|and|you|that|was|for|are|with|this|have|from|what|your|hello|thanks|please|want|need|would|could|like|book|can)\\M' THEN 'english'
-    ELSE 'simple'
-  END
-  FROM (SELECT lower(left(content, 500)) AS s) x
-$$`;
+/** detect_language as migration 004 wrote it (011 replaced it with an inlinable, `~*` form), read from that file. */
+const DETECT_LANGUAGE_004 = (() => {
+  const file = readFileSync(join(__dirname, '..', '..', 'sql', '004_backfill.sql'), 'utf8');
+  const start = file.indexOf('CREATE FUNCTION detect_language(');
+  const end = file.indexOf('$$;', start) + 3;
+  if (start < 0 || end < 3) throw new Error('detect_language not found in sql/004_backfill.sql');
+  return file.slice(start, end).replace('CREATE FUNCTION detect_language(', 'CREATE FUNCTION pg_temp.detect_language_004(');
+})();
 
 describe.each(DRIVERS)('shared SQL functions through the %s driver', (driver) => {
   let db: TestDb;
