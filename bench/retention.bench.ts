@@ -9,12 +9,13 @@ import { readFileSync } from 'node:fs';
 import { type PassThrough, Writable } from 'node:stream';
 import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
 import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
+import { columnLayout } from '../lambdas/retention/policies';
 import { restore } from '../lambdas/retention/restore';
-import { applyRetention } from '../lambdas/retention/retention';
+import { applyRetention, readExpired } from '../lambdas/retention/retention';
 import { memoryLog } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
-import { getEnvironment } from '../lib/config';
+import { getEnvironment, type RetentionPolicy } from '../lib/config';
 import { startS3 } from '../local/services';
 import { RssSampler } from './rss';
 
@@ -25,6 +26,13 @@ export interface RetentionBench {
   readonly phases: { exportRowsPerSecond: number; verifyRowsPerSecond: number; deleteRowsPerSecond: number };
   readonly restore: { rows: number; seconds: number; rowsPerSecond: number; peakRssMb: number };
   readonly writerAlone: { seconds: number; rowsPerSecond: number; cpuMicrosPerRow: number };
+  /** The export's reading alone (same SQL, same pages, nothing written), before the export, same rows. */
+  readonly readAlone: { seconds: number; rowsPerSecond: number; cpuMicrosPerRow: number; postgresMicrosPerRow?: number };
+  /**
+   * Reading and writing on one thread (as the export does): at best 1 / (reading's + writer's CPU per
+   * row) rows/s; and the export's rate as a share of it.
+   */
+  readonly oneThread: { boundRowsPerSecond: number; exportShare: number };
   /**
    * CPU µs per row: during the uploads (the export: reading pages, Parquet, upload) and over the whole
    * run (export + verify + manifest + delete); this Node process and the PostgreSQL server (none without /proc).
@@ -132,6 +140,18 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
     };
     const settings = getEnvironment('prod').retention;
     const log = memoryLog();
+
+    // The reading alone, on the same rows, before the export deletes them.
+    global.gc?.();
+    const readPg0 = pgCpu?.() ?? 0;
+    const readCpu0 = process.cpuUsage();
+    const readT0 = performance.now();
+    const read = await readExpired({ sql, log }, settings, 'messages');
+    const readSeconds = (performance.now() - readT0) / 1000;
+    const readCpuMs = cpuMs(readCpu0);
+    const readPgMs = (pgCpu?.() ?? 0) - readPg0;
+    if (read !== n) throw new Error(`bench: read ${read} of ${n} rows`);
+
     global.gc?.();
     let rss = new RssSampler();
     const pg0 = pgCpu?.();
@@ -155,6 +175,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
     let writerMs = 0;
     let writerCpuMs = 0;
     const pageRows = 5_000;
+    const layout = columnLayout(settings.policies.find((p) => p.table === 'messages') as RetentionPolicy);
     for (const k of keys) {
       const rows: TextRow[] = [];
       let columns: readonly string[] = [];
@@ -165,7 +186,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
       const start = performance.now();
       const cpuStart = process.cpuUsage();
-      const w = await ParquetStreamWriter.open(sink as unknown as PassThrough, columns, settings.rowGroupRows);
+      const w = await ParquetStreamWriter.open(sink as unknown as PassThrough, columns, settings.rowGroupRows, layout);
       for (let i = 0; i < rows.length; i += pageRows) await w.addRows(rows.slice(i, i + pageRows));
       await w.finish({ table: 'messages', day: 'x', rowsMd5: '', keyMin: [], keyMax: [], columns: [], schemaVersion: 1 });
       writerMs += performance.now() - start;
@@ -188,6 +209,9 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
     if (back.rowsInserted !== restoreRows) throw new Error(`bench: restored ${back.rowsInserted} of ${restoreRows}`);
     const writerRate = n / (writerMs / 1000);
     const exportRate = n / (t.ms.export / 1000);
+    const readCpuPerRow = (1000 * readCpuMs) / n;
+    const writerCpuPerRow = (1000 * writerCpuMs) / n;
+    const oneThreadBound = 1e6 / (readCpuPerRow + writerCpuPerRow);
     return {
       rows: n,
       insertSeconds,
@@ -204,7 +228,14 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
         bytes: t.bytesWritten,
       },
       restore: { rows: restoreRows, seconds: restoreSeconds, rowsPerSecond: restoreRows / restoreSeconds, peakRssMb: restoreRss },
-      writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate, cpuMicrosPerRow: (1000 * writerCpuMs) / n },
+      writerAlone: { seconds: writerMs / 1000, rowsPerSecond: writerRate, cpuMicrosPerRow: writerCpuPerRow },
+      readAlone: {
+        seconds: readSeconds,
+        rowsPerSecond: n / readSeconds,
+        cpuMicrosPerRow: readCpuPerRow,
+        ...(pgCpu ? { postgresMicrosPerRow: (1000 * readPgMs) / n } : {}),
+      },
+      oneThread: { boundRowsPerSecond: oneThreadBound, exportShare: exportRate / oneThreadBound },
       cpu: {
         export: {
           nodeMicrosPerRow: (1000 * exportCpu.node) / n,

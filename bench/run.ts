@@ -106,6 +106,8 @@ async function main() {
             `${Math.round(r.export.rowsPerSecond)} rows/s end to end, ${r.export.objects} objects, ${(r.export.bytes / 1e6).toFixed(1)} MB, peak RSS ${r.export.peakRssMb} MiB; ` +
             `phases: export ${Math.round(r.phases.exportRowsPerSecond)} rows/s, verify ${Math.round(r.phases.verifyRowsPerSecond)}, delete ${Math.round(r.phases.deleteRowsPerSecond)}; ` +
             `writer alone ${Math.round(r.writerAlone.rowsPerSecond)} rows/s → export is ${Math.round(100 * r.exportShareOfWriter)}% of it; ` +
+            `reading alone ${Math.round(r.readAlone.rowsPerSecond)} rows/s (${r.readAlone.cpuMicrosPerRow.toFixed(1)} µs here + ${r.readAlone.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL per row); ` +
+            `reading + writing on one thread: at most ${Math.round(r.oneThread.boundRowsPerSecond)} rows/s → export is ${Math.round(100 * r.oneThread.exportShare)}% of it; ` +
             `CPU per row: export ${r.cpu.export.nodeMicrosPerRow.toFixed(1)} µs here + ${r.cpu.export.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL, ` +
             `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
             `restore (${r.restore.rows} rows) ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,

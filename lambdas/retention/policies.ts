@@ -5,6 +5,7 @@
 import type { RetentionPolicy } from '../../lib/config';
 import type { SqlExecutor, SqlParam } from '../shared/sql/types';
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+import type { ColumnLayout } from './parquet';
 
 export interface Column {
   readonly name: string;
@@ -138,6 +139,11 @@ export function keysetCompare(shape: TableShape, op: '>' | '>=' | '<=', values: 
  */
 export function rowFingerprint(columnTexts: readonly string[]): string {
   return `md5(ROW(${columnTexts.join(', ')})::text)`;
+}
+
+/** How the policy's table is laid out in Parquet: its time and key columns carry statistics. */
+export function columnLayout(policy: RetentionPolicy): ColumnLayout {
+  return { indexed: new Set([...policy.timeColumns, ...policy.keyColumns]) };
 }
 
 /** Time bound of a keyset value, as a timestamptz text for the manifest. */

@@ -9,12 +9,22 @@ import { PassThrough } from 'node:stream';
 import type { RetentionConfig, RetentionPolicy } from '../../lib/config';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
-import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
+import {
+  type Clock,
+  type Deadline,
+  deadline,
+  JobFailed,
+  type JobOutcome,
+  type RunResult,
+  runExclusive,
+  systemClock,
+} from '../shared/runtime';
 import { DataApiLimitError } from '../shared/sql/errors';
 import type { Sql } from '../shared/sql/types';
 import type { ColdStore } from './cold-store';
 import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
+  columnLayout,
   cutoffFor,
   dayExpr,
   dayWhere,
@@ -140,25 +150,20 @@ class TableRun {
     const { exprs } = keyset(shape);
     const columnIndex = new Map(shape.columns.map((c, i) => [`t.${q(c.name)}`, i]));
     const extra: string[] = [];
-    // Each keyset part: read from the row's values (a plain column) or from its own `_kN` field.
-    const parts = exprs.map((e): { at: number } | { field: string } => {
+    // Each keyset part: a plain column's value, or a computed part's own `_kN` (selected after the columns).
+    const parts = exprs.map((e): number => {
       const at = columnIndex.get(e);
-      if (at !== undefined) return { at };
+      if (at !== undefined) return at;
       extra.push(e);
-      return { field: `_k${extra.length - 1}` };
+      return shape.columns.length + extra.length - 1;
     });
-    this.keyText = {
-      names: shape.columns.map((_, i) => `c${i}`),
-      extra,
-      key: (values, raw) => parts.map((p) => ('at' in p ? values[p.at] : raw[p.field]) as string),
-    };
+    this.keyText = { extra, key: (raw) => parts.map((i) => raw[i] as string) };
   }
 
-  /** How a row's keyset text is found: a column's text, or an extra `_kN` for a computed part. */
+  /** How a row's keyset text is found in a selected row: a column's text, or an extra `_kN` for a computed part. */
   private readonly keyText: {
-    readonly names: readonly string[];
     readonly extra: readonly string[];
-    key(values: TextRow, raw: Record<string, string | null>): string[];
+    key(raw: TextRow): string[];
   };
 
   private get policy(): RetentionPolicy {
@@ -191,9 +196,9 @@ class TableRun {
              ORDER BY ${exprs.join(', ')}
              LIMIT ${ps.add(limit)}::integer) x
      ORDER BY ${exprs.map((_, i) => `x."_o${i}"`).join(', ')}`;
-    let raw: Record<string, string | null>[];
+    let raw: (string | null)[][];
     try {
-      raw = await this.deps.sql.query<Record<string, string | null>>(text, ps.values);
+      raw = (await this.deps.sql.queryArrays(text, ps.values)) as (string | null)[][];
     } catch (err) {
       // The Data API returns at most 1 MiB: a page of large rows is fetched again, smaller.
       if (err instanceof DataApiLimitError && limit > 1) {
@@ -202,18 +207,19 @@ class TableRun {
       }
       throw err;
     }
-    const names = this.keyText.names;
-    const rows: TextRow[] = new Array(raw.length);
+    // Each row: its columns' text, then the computed keyset parts' text, then its fingerprint.
+    if (raw.length === 0) return { rows: [], hashes: [] };
+    const first = this.keyText.key(raw[0] as TextRow);
+    const last = this.keyText.key(raw[raw.length - 1] as TextRow);
+    const width = columns.length;
+    const at = width + this.keyText.extra.length;
     const hashes: string[] = new Array(raw.length);
     for (let r = 0; r < raw.length; r++) {
-      const o = raw[r] as Record<string, string | null>;
-      const values: (string | null)[] = new Array(names.length);
-      for (let i = 0; i < names.length; i++) values[i] = o[names[i] as string] ?? null;
-      rows[r] = values;
-      hashes[r] = o._h as string;
+      const values = raw[r] as (string | null)[];
+      hashes[r] = values[at] as string;
+      values.length = width;
     }
-    const keyOf = (r: number) => this.keyText.key(rows[r] as TextRow, raw[r] as Record<string, string | null>);
-    return raw.length === 0 ? { rows, hashes } : { rows, hashes, first: keyOf(0), last: keyOf(raw.length - 1) };
+    return { rows: raw, hashes, first, last };
   }
 
   async plan(withBytes: boolean): Promise<DayPlan[]> {
@@ -309,13 +315,25 @@ class TableRun {
     }
   }
 
+  /** Reads a day's pages as the export does, writing nothing; returns the rows read (the benchmark's reading alone). */
+  async scanDay(day: string): Promise<number> {
+    let rows = 0;
+    let after: string[] | undefined;
+    for (;;) {
+      const page = await this.page(day, after, this.pageRows);
+      if (!page.last) return rows;
+      rows += page.rows.length;
+      after = page.last;
+    }
+  }
+
   /** SHA-256 over the database's rows of an object's range, as the object would hold them. */
   private async databaseDigest(day: string, footer: ObjectFooter): Promise<string> {
     const digest = new RowDigest();
     let after: string[] | undefined;
     for (;;) {
       const { rows, last } = await this.page(day, after, this.pageRows, { from: footer.keyMin, to: footer.keyMax });
-      for (const r of rows) digest.add(r);
+      digest.addRange(rows);
       if (!last) return digest.hex();
       after = last;
     }
@@ -358,6 +376,7 @@ class TableRun {
         sink,
         this.shape.columns.map((c) => c.name),
         this.s.rowGroupRows,
+        columnLayout(this.policy),
       );
       const md5 = createHash('md5');
       const keyMin = first.first ?? [];
@@ -373,7 +392,7 @@ class TableRun {
           next.catch(() => undefined); // awaited below; an error while encoding must not go unhandled
         }
         await writer.addRows(page.rows);
-        for (const h of page.hashes) md5.update(h);
+        md5.update(page.hashes.join('')); // the same digest as one update per row, in one call
         if (uploadError) throw uploadError;
         if (!next) break;
         page = await next;
@@ -553,6 +572,30 @@ export async function applyRetention(
     throw new JobFailed(outcome(), err);
   }
   return outcome();
+}
+
+/**
+ * Reads every expired row of one table page by page, exactly as the export would (same SQL, same
+ * pages), and writes nothing: the reading's cost alone, which `npm run bench -- retention` sets beside
+ * the writer's.
+ */
+export async function readExpired(
+  deps: Pick<RetentionDeps, 'sql' | 'log' | 'clock'>,
+  s: RetentionSettings,
+  table: string,
+): Promise<number> {
+  const [policy] = selectPolicies(s.policies, { tables: [table] });
+  if (!policy) throw new RangeError(`No retention policy for table "${table}"`);
+  const { value: cutoff } = cutoffFor(policy, policy.days, (deps.clock ?? systemClock).now(), s.timeZone);
+  const refuse = (): never => {
+    throw new Error('readExpired writes nothing');
+  };
+  const store: ColdStore = { bucket: '', size: refuse, reader: refuse, upload: refuse };
+  const readOnly: RetentionDeps = { ...deps, store, deadline: deadline(undefined) };
+  const run = new TableRun(readOnly, s, await tableShape(deps.sql, policy), cutoff, 'read-only', emptyReport(table, cutoff));
+  let rows = 0;
+  for (const d of await run.plan(false)) rows += await run.scanDay(d.day);
+  return rows;
 }
 
 /** The whole run: lease lock, ledger record, metrics (see runExclusive). */

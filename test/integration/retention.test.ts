@@ -118,8 +118,8 @@ describe.each(DRIVERS)('retention (%s driver)', (driver) => {
     const before = await snapshot(db, 'messages');
     const refused: string[] = [];
     const sql: Sql = Object.assign(Object.create(db.sql), {
-      query: (text: string, params?: []) =>
-        db.sql.query(text, params).catch((err: Error) => {
+      queryArrays: (text: string, params?: []) =>
+        db.sql.queryArrays(text, params).catch((err: Error) => {
           refused.push(err.name);
           throw err;
         }),

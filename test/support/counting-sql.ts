@@ -8,6 +8,10 @@ export function countingSql(inner: Sql): Sql & { statements: { text: string; par
       statements.push({ text, params });
       return ex.query(text, params);
     },
+    queryArrays: (text, params = []) => {
+      statements.push({ text, params });
+      return ex.queryArrays(text, params);
+    },
     execute: (text, params = []) => {
       statements.push({ text, params });
       return ex.execute(text, params);

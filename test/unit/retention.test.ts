@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { bufferReader, ParquetStreamWriter, RowDigest, readBack } from '../../lambdas/retention/parquet';
+import { bufferReader, loadReader, ParquetStreamWriter, RowDigest, readBack } from '../../lambdas/retention/parquet';
 import { cutoffFor } from '../../lambdas/retention/policies';
 import { objectKey, selectPolicies } from '../../lambdas/retention/retention';
 import { ConfigError, ENVIRONMENTS, RETENTION_POLICIES, validateEnvironment } from '../../lib/config';
@@ -79,5 +80,47 @@ describe('parquet objects', () => {
     });
     expect(back).toMatchObject({ rows: 2, sha256: footer.sha256, columns: ['a', 'b', 'c'] });
     expect(seen).toEqual(rows);
+  });
+
+  it('the SHA-256 is over the rows as JSON lines, whatever the batching (values past the 1 MiB hash chunk, emoji, NULL)', () => {
+    const big = 'é🙂'.repeat(300_000); // 900,000 UTF-16 units: two of them cross a hash chunk
+    const rows = [
+      ['1', big, null],
+      ['2', '', big],
+      ['3', '"\\\n', '🙂'],
+      ['4', null, null],
+    ];
+    const reference = createHash('sha256');
+    for (const r of rows) reference.update(`${JSON.stringify(r)}\n`);
+    const whole = new RowDigest();
+    whole.addRange(rows);
+    const split = new RowDigest();
+    split.addRange(rows, 0, 1);
+    split.add(rows[1] as string[]);
+    split.addRange(rows, 2, 4);
+    const expected = reference.digest('hex');
+    expect([whole.rows, split.rows]).toEqual([4, 4]);
+    expect([whole.hex(), split.hex()]).toEqual([expected, expected]);
+  });
+
+  it('only the indexed (time and key) columns carry min/max statistics', async () => {
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    const w = await ParquetStreamWriter.open(sink, ['id', 'created_at', 'content'], 2, { indexed: new Set(['id', 'created_at']) });
+    await w.addRows([
+      ['2', '2025-01-01 00:00:01+00', 'b'],
+      ['1', '2025-01-01 00:00:00+00', 'a'],
+      ['3', '2025-01-01 00:00:02+00', 'c'],
+    ]);
+    await w.finish({ table: 't', day: '2025-01-01', rowsMd5: 'x', keyMin: [], keyMax: [], columns: [], schemaVersion: 2 });
+    const { parquetMetadata } = await loadReader();
+    const buf = Buffer.concat(chunks);
+    const meta = parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+    const stats = meta.row_groups.map((g) => g.columns.map((c) => c.meta_data?.statistics?.min_value ?? null));
+    expect(stats).toEqual([
+      ['1', '2025-01-01 00:00:00+00', null],
+      ['3', '2025-01-01 00:00:02+00', null],
+    ]);
   });
 });

@@ -89,6 +89,9 @@ export class DataApiSql implements Sql {
   query<T extends Row = Row>(text: string, params?: readonly SqlParam[]): Promise<T[]> {
     return this.root.query<T>(text, params);
   }
+  queryArrays(text: string, params?: readonly SqlParam[]): Promise<unknown[][]> {
+    return this.root.queryArrays(text, params);
+  }
   execute(text: string, params?: readonly SqlParam[]): Promise<ExecResult> {
     return this.root.execute(text, params);
   }
@@ -129,6 +132,11 @@ class DataApiExecutor implements SqlExecutor {
   async query<T extends Row = Row>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
     const out = await this.run(text, params, true);
     return parseRecords(out) as T[];
+  }
+
+  async queryArrays(text: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    // Records come as JSON objects whose keys keep the select list's order (names are distinct).
+    return (await this.query(text, params)).map((r) => Object.values(r));
   }
 
   async execute(text: string, params: readonly SqlParam[] = []): Promise<ExecResult> {

@@ -40,6 +40,15 @@ class PgExecutor implements SqlExecutor {
     }
   }
 
+  async queryArrays(text: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    try {
+      const res = await this.target.query({ text, values: toPgValues(params), rowMode: 'array' });
+      return res.rows as unknown[][];
+    } catch (err) {
+      throw wrap(err, text);
+    }
+  }
+
   async execute(text: string, params: readonly SqlParam[] = []): Promise<ExecResult> {
     try {
       const res = await this.target.query(text, toPgValues(params));

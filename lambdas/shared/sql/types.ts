@@ -33,6 +33,11 @@ export interface ExecResult {
 /** What can run statements: the connection itself or a transaction. */
 export interface SqlExecutor {
   query<T extends Row = Row>(text: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /**
+   * Like `query`, each row as its values in select-list order (no object per row: for bulk reads).
+   * The select list's names must be distinct.
+   */
+  queryArrays(text: string, params?: readonly SqlParam[]): Promise<unknown[][]>;
   execute(text: string, params?: readonly SqlParam[]): Promise<ExecResult>;
   /** The same statement once per parameter set (Data API BatchExecuteStatement). */
   batch(text: string, paramSets: readonly (readonly SqlParam[])[]): Promise<void>;
