@@ -6,6 +6,7 @@
  * it varies far less than wall time when other work shares the machine.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type PassThrough, Writable } from 'node:stream';
 import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
 import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
@@ -33,6 +34,12 @@ export interface RetentionBench {
    * row) rows/s; and the export's rate as a share of it.
    */
   readonly oneThread: { boundRowsPerSecond: number; exportShare: number };
+  /**
+   * This machine, whatever the threading: its cores can give at most cores / (reading's + writer's CPU
+   * per row here + PostgreSQL's CPU per exported row) rows/s (PostgreSQL runs on the same cores);
+   * undefined without /proc. As a share of the writer alone: the most any export could reach here.
+   */
+  readonly machine?: { cores: number; boundRowsPerSecond: number; shareOfWriter: number };
   /**
    * CPU µs per row: during the uploads (the export: reading pages, Parquet, upload) and over the whole
    * run (export + verify + manifest + delete); this Node process and the PostgreSQL server (none without /proc).
@@ -236,6 +243,13 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
         ...(pgCpu ? { postgresMicrosPerRow: (1000 * readPgMs) / n } : {}),
       },
       oneThread: { boundRowsPerSecond: oneThreadBound, exportShare: exportRate / oneThreadBound },
+      ...(pgCpu
+        ? (() => {
+            const cores = availableParallelism();
+            const bound = (cores * 1e6) / (readCpuPerRow + writerCpuPerRow + (1000 * exportCpu.pg) / n);
+            return { machine: { cores, boundRowsPerSecond: bound, shareOfWriter: bound / writerRate } };
+          })()
+        : {}),
       cpu: {
         export: {
           nodeMicrosPerRow: (1000 * exportCpu.node) / n,

@@ -108,6 +108,9 @@ async function main() {
             `writer alone ${Math.round(r.writerAlone.rowsPerSecond)} rows/s → export is ${Math.round(100 * r.exportShareOfWriter)}% of it; ` +
             `reading alone ${Math.round(r.readAlone.rowsPerSecond)} rows/s (${r.readAlone.cpuMicrosPerRow.toFixed(1)} µs here + ${r.readAlone.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL per row); ` +
             `reading + writing on one thread: at most ${Math.round(r.oneThread.boundRowsPerSecond)} rows/s → export is ${Math.round(100 * r.oneThread.exportShare)}% of it; ` +
+            (r.machine
+              ? `this machine (${r.machine.cores} cores shared with PostgreSQL), any threading: at most ${Math.round(r.machine.boundRowsPerSecond)} rows/s = ${Math.round(100 * r.machine.shareOfWriter)}% of the writer alone; `
+              : '') +
             `CPU per row: export ${r.cpu.export.nodeMicrosPerRow.toFixed(1)} µs here + ${r.cpu.export.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL, ` +
             `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
             `restore (${r.restore.rows} rows) ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,

@@ -46,6 +46,22 @@ describe.each(DRIVERS)('Sql port through the %s driver', (driver) => {
     ]);
   });
 
+  it('queryArrays returns each row as its values in select-list order, the same shapes as query', async () => {
+    await db.sql.execute('INSERT INTO t (id, name, at) VALUES (20, $1::text, NULL), (21, $2::text, $3::timestamptz)', [
+      '',
+      'zoë 🙂',
+      '2025-10-28 13:00:00.000001+00',
+    ]);
+    const text = `SELECT name AS z, id, at::text AS "at text", NULL::text AS nothing FROM t WHERE id IN (20, 21) ORDER BY id`;
+    const arrays = await db.sql.queryArrays(text);
+    expect(arrays).toEqual([
+      ['', 20, null, null],
+      ['zoë 🙂', 21, '2025-10-28 13:00:00.000001+00', null],
+    ]);
+    expect(arrays).toEqual((await db.sql.query(text)).map((r) => Object.values(r)));
+    expect(await db.sql.transaction((tx) => tx.queryArrays('SELECT 1::integer AS a, $1::text AS b', ['x']))).toEqual([[1, 'x']]);
+  });
+
   it('sends and returns bigints beyond 2^53 exactly (bigint values, p.bigint, untyped numbers)', async () => {
     // Prepare: 2^53 + 1 is not a double; a driver that goes through Number sends 2^53
     const big = 9007199254740993n;
