@@ -122,13 +122,18 @@ interface Page {
   readonly last?: string[];
 }
 
-/** The object key: `{table}/day=YYYY-MM-DD/{token}-{part}.parquet`, token from the first row's keyset. */
-export function objectKey(table: string, day: string, firstKey: readonly string[], generation: number, part: number): string {
+/**
+ * The object key: `{table}/day=YYYY-MM-DD/{token}.parquet`, the token a hash of the table, the day,
+ * the object's first (time, key) and its generation: a function of the data only, so the run after a
+ * crash — which starts the day at the same first row — finds the object left behind, whichever
+ * object of the day it was (no part number: that counts objects within one run, not across runs).
+ */
+export function objectKey(table: string, day: string, firstKey: readonly string[], generation: number): string {
   const token = createHash('sha256')
     .update(JSON.stringify([table, day, firstKey, generation]))
     .digest('hex')
     .slice(0, 16);
-  return `${table}/day=${day}/${token}-${String(part).padStart(5, '0')}.parquet`;
+  return `${table}/day=${day}/${token}.parquet`;
 }
 
 class RowsChanged extends Error {
@@ -252,14 +257,12 @@ class TableRun {
   async day(day: string, rowsTotal: number, done: { rows: number }): Promise<boolean> {
     const { store, log, deadline } = this.deps;
     let after: string[] | undefined;
-    let part = 0;
     for (;;) {
       if (deadline.shouldStop()) return false;
       const first = await this.page(day, after, Math.min(this.pageRows, this.s.maxRowsPerObject));
       const head = first.first;
       if (!head) return true;
-      part++;
-      const key = await this.freeKey(day, head, part);
+      const key = await this.freeKey(day, head);
       // A crash between upload and delete left this object: verified again, then committed.
       const size = await store.size(key);
       if (size !== undefined) {
@@ -340,9 +343,9 @@ class TableRun {
   }
 
   /** A key no manifest row holds yet (rows restored and expired again get a new generation). */
-  private async freeKey(day: string, firstKey: readonly string[], part: number): Promise<string> {
+  private async freeKey(day: string, firstKey: readonly string[]): Promise<string> {
     for (let generation = 0; ; generation++) {
-      const key = objectKey(this.policy.table, day, firstKey, generation, part);
+      const key = objectKey(this.policy.table, day, firstKey, generation);
       const taken = await this.deps.sql.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text', [key]);
       if (taken.length === 0) return key;
     }

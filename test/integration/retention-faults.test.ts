@@ -111,6 +111,35 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(await archived(db)).toBe(12);
   });
 
+  it("PostgreSQL lost before the delete of a day's second object: the next run finds that object by its key, one copy", async () => {
+    await seedMessages(db);
+    let commits = 0;
+    const flaky: Sql = Object.create(db.sql, {
+      transaction: {
+        value: <T>(fn: Parameters<Sql['transaction']>[0]): Promise<T> => {
+          commits++;
+          if (commits === 2) return Promise.reject(new SqlError('Connection terminated unexpectedly', 'BEGIN'));
+          return db.sql.transaction(fn) as Promise<T>;
+        },
+      },
+    });
+    // Two objects per day: the first day's first is committed, its second uploaded and left.
+    await expect(run(flaky, s.store, { tables: ['messages'] }, { maxRowsPerObject: 2, pageRows: 2 })).rejects.toThrow(
+      'Connection terminated',
+    );
+    const left = await keys(s.client);
+    expect(left).toHaveLength(2);
+    expect(await archived(db)).toBe(2);
+    const { outcome } = await run(db.sql, s.store, { tables: ['messages'] }, { maxRowsPerObject: 2, pageRows: 2 });
+    expect(outcome.counters).toMatchObject({ objects_recovered: 1, objects_written: 4, rows_deleted: 10 });
+    const all = await keys(s.client);
+    const manifest = (await db.direct.query<{ k: string }>(`SELECT object_key AS k FROM archive_manifest ORDER BY 1`)).map((r) => r.k);
+    expect(all).toEqual(manifest); // every object in the manifest: no orphan, no second copy
+    expect(all).toHaveLength(6);
+    expect(all).toEqual(expect.arrayContaining(left));
+    expect(await messageCount(db)).toBe(0);
+  });
+
   it('a corrupted object: verification fails, nothing deleted; the next run replaces it', async () => {
     await seedMessages(db);
     const store = hooked(s.store, {

@@ -21,10 +21,11 @@ describe('retention policies', () => {
   });
 
   it('object names are deterministic and partitioned by day', () => {
-    const a = objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 0, 1);
-    expect(a).toBe(objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 0, 1));
-    expect(a).toMatch(/^messages\/day=2025-01-02\/[0-9a-f]{16}-00001\.parquet$/);
-    expect(objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 1, 1)).not.toBe(a);
+    const a = objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 0);
+    expect(a).toBe(objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 0));
+    expect(a).toMatch(/^messages\/day=2025-01-02\/[0-9a-f]{16}\.parquet$/);
+    expect(objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '7'], 1)).not.toBe(a);
+    expect(objectKey('messages', '2025-01-02', ['2025-01-02 10:00:00+00', '8'], 0)).not.toBe(a);
   });
 
   it('selects enabled policies, applies --days, refuses unknown tables', () => {

@@ -54,7 +54,7 @@ export function retentionJob(scope: JobsStack, props: RetentionJobProps): Schedu
   for (const p of r.policies)
     Validations.of(job.fn).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${exportName}/${p.table}/*]`,
-      reason: `Objects under the ${p.table}/ prefix of cold storage only: their keys (day, run, part) are made at run time.`,
+      reason: `Objects under the ${p.table}/ prefix of cold storage only: their keys (day, a hash of each object's first row) are made at run time.`,
     });
 
   // Stale: a daily job, so the watchdog's minutes-since-success metric (alarms look back ≤ 1 day).
