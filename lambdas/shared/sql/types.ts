@@ -35,7 +35,8 @@ export interface SqlExecutor {
   query<T extends Row = Row>(text: string, params?: readonly SqlParam[]): Promise<T[]>;
   /**
    * Like `query`, each row as its values in select-list order (no object per row: for bulk reads).
-   * The select list's names must be distinct.
+   * The select list's names must be distinct and not integer-like (`"1"`): the Data API driver reads
+   * them from JSON records, whose integer-like keys JavaScript orders first.
    */
   queryArrays(text: string, params?: readonly SqlParam[]): Promise<unknown[][]>;
   execute(text: string, params?: readonly SqlParam[]): Promise<ExecResult>;
