@@ -48,7 +48,7 @@ export function printReport(tables: readonly TableReport[], dryRun: boolean): vo
     if (dryRun) {
       const bytes = t.days.reduce((a, d) => a + (d.bytes ?? 0), 0);
       console.log(
-        `${t.table}: cutoff ${t.cutoff}, ${rows} rows over ${t.days.length} days, ~${(bytes / 1024 / 1024).toFixed(2)} MiB would go`,
+        `${t.table}: cutoff ${t.cutoff}, ${rows} row${rows === 1 ? '' : 's'} over ${t.days.length} day${t.days.length === 1 ? '' : 's'}, ~${(bytes / 1024 / 1024).toFixed(2)} MiB would go`,
       );
       for (const d of t.days) console.log(`  day=${d.day}  ${d.rows} rows  ~${d.bytes ?? 0} bytes`);
       if (t.rowsUnexportable) console.log(`  ${t.rowsUnexportable} expired rows with a time no day can name: kept`);

@@ -14,6 +14,8 @@ import type { DemoContext } from '../demo';
 import { downloadPrefix, duckQuery } from '../duckdb';
 import { startS3 } from '../services';
 
+const many = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export async function retentionStep(ctx: DemoContext): Promise<void> {
   const bucket = 'dlc-demo-cold';
   const s3 = await startS3([bucket]);
@@ -37,13 +39,16 @@ export async function retentionStep(ctx: DemoContext): Promise<void> {
     const dry = await applyRetention(deps, settings, { dryRun: true, tables: ['messages', 'conversations'] });
     for (const t of dry.tables)
       ctx.say(
-        `Dry run — ${t.table}: ${t.days.reduce((a, d) => a + d.rows, 0)} rows over ${t.days.length} days would go now (cutoff ${t.cutoff}; a conversation waits until its messages are gone)`,
+        `Dry run — ${t.table}: ${many(
+          t.days.reduce((a, d) => a + d.rows, 0),
+          'row',
+        )} over ${many(t.days.length, 'day')} would go now (cutoff ${t.cutoff}; a conversation waits until its messages are gone)`,
       );
     // Messages first: a conversation goes only once it has no messages left.
     const done = await applyRetention(deps, settings, { tables: ['messages', 'conversations'] });
     for (const t of done.tables)
       ctx.say(
-        `Exported → verified → deleted — ${t.table}: ${t.rowsExported} rows in ${t.objectsWritten} Parquet objects (${t.bytesWritten} bytes), ${t.rowsDeleted} deleted`,
+        `Exported → verified → deleted — ${t.table}: ${many(t.rowsExported, 'row')} in ${many(t.objectsWritten, 'Parquet object')} (${t.bytesWritten} bytes), ${t.rowsDeleted} deleted`,
       );
 
     const manifest = await ctx.sql.query<{ table_name: string; object_key: string; row_count: number; bytes: number; sha256: string }>(
