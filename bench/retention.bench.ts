@@ -134,6 +134,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
       bucket,
       size: (key) => s3Store.size(key),
       reader: (key, size) => s3Store.reader(key, size),
+      list: (prefix) => s3Store.list(prefix),
       upload: async (key, body) => {
         const c0 = process.cpuUsage();
         const p0 = pgCpu?.() ?? 0;

@@ -4,7 +4,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { RangeReader } from './parquet';
 
@@ -15,6 +15,8 @@ export interface ColdStore {
   /** The object's size, or undefined if there is none. */
   size(key: string): Promise<number | undefined>;
   reader(key: string, size: number): RangeReader;
+  /** Every object key under `prefix`, a page (≤ 1,000 keys) at a time. */
+  list(prefix: string): AsyncIterable<readonly string[]>;
 }
 
 /** Multipart parts of 8 MiB, two in flight: ~16 MiB of buffers per upload whatever its size. */
@@ -46,6 +48,15 @@ export class S3ColdStore implements ColdStore {
       if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
       throw err;
     }
+  }
+
+  async *list(prefix: string): AsyncIterable<readonly string[]> {
+    let token: string | undefined;
+    do {
+      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      yield (out.Contents ?? []).map((o) => o.Key as string);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
   }
 
   reader(key: string, size: number): RangeReader {

@@ -8,6 +8,8 @@ export const IAM_ACTIONS = [
   's3:PutObject',
   's3:GetObject',
   's3:AbortMultipartUpload',
+  // ListObjectsV2 on the tables' prefixes: objects there that the manifest does not hold are reported
+  's3:ListBucket',
   // SSE-KMS objects: encrypt on upload, decrypt on read
   'kms:GenerateDataKey',
   'kms:Decrypt',

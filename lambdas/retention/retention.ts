@@ -20,7 +20,7 @@ import {
   systemClock,
 } from '../shared/runtime';
 import { DataApiLimitError } from '../shared/sql/errors';
-import type { Sql } from '../shared/sql/types';
+import { p, type Sql } from '../shared/sql/types';
 import type { ColdStore } from './cold-store';
 import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
@@ -91,6 +91,8 @@ export interface TableReport {
   verificationFailures: number;
   objectsChanged: number;
   rowsUnexportable: number;
+  /** Objects under the table's prefix that no manifest row holds (counted, logged, kept). */
+  objectsOutsideManifest: number;
   workRemaining: boolean;
   /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction. */
   readonly ms: { export: number; verify: number; commit: number };
@@ -105,6 +107,7 @@ export const COUNTERS = [
   'verification_failures',
   'objects_changed',
   'rows_unexportable',
+  'objects_outside_manifest',
 ] as const;
 export type RetentionCounters = Record<(typeof COUNTERS)[number], number>;
 
@@ -318,6 +321,30 @@ class TableRun {
     }
   }
 
+  /**
+   * Objects under the table's prefix that no manifest row holds: an object whose rows changed before
+   * their delete (replaced when a run next starts at its first row), or one nothing will look up
+   * again (its first row since deleted, a file put there by hand). Counted and named in the log,
+   * never deleted: only the manifest says what an object is worth.
+   */
+  async outsideManifest(): Promise<{ count: number; some: string[] }> {
+    const out = { count: 0, some: [] as string[] };
+    for await (const keys of this.deps.store.list(`${this.policy.table}/`)) {
+      if (keys.length === 0) continue;
+      const held = await this.deps.sql.query<{ k: string }>(
+        'SELECT object_key AS k FROM archive_manifest WHERE object_key IN (SELECT jsonb_array_elements_text($1::jsonb))',
+        [p.json(keys)],
+      );
+      const known = new Set(held.map((r) => r.k));
+      for (const k of keys)
+        if (!known.has(k)) {
+          out.count++;
+          if (out.some.length < 20) out.some.push(k);
+        }
+    }
+    return out;
+  }
+
   /** Reads a day's pages as the export does, writing nothing; returns the rows read (the benchmark's reading alone). */
   async scanDay(day: string): Promise<number> {
     let rows = 0;
@@ -499,6 +526,7 @@ function emptyReport(table: string, cutoff: string): TableReport {
     verificationFailures: 0,
     objectsChanged: 0,
     rowsUnexportable: 0,
+    objectsOutsideManifest: 0,
     workRemaining: false,
     ms: { export: 0, verify: 0, commit: 0 },
   };
@@ -534,6 +562,7 @@ export async function applyRetention(
       counters.verification_failures += t.verificationFailures;
       counters.objects_changed += t.objectsChanged;
       counters.rows_unexportable += t.rowsUnexportable;
+      counters.objects_outside_manifest += t.objectsOutsideManifest;
     }
     return {
       counters,
@@ -569,6 +598,16 @@ export async function applyRetention(
           break;
         }
       }
+      if (!report.workRemaining && !deps.deadline.shouldStop()) {
+        const outside = await run.outsideManifest();
+        report.objectsOutsideManifest = outside.count;
+        if (outside.count > 0)
+          deps.log.warn('Objects in cold storage that the manifest does not hold: kept, not deleted (see the runbook)', {
+            table: policy.table,
+            objects: outside.count,
+            keys: outside.some,
+          });
+      }
       deps.log.info('Retention table done', { ...report, days: days.length });
     }
   } catch (err) {
@@ -593,7 +632,7 @@ export async function readExpired(
   const refuse = (): never => {
     throw new Error('readExpired writes nothing');
   };
-  const store: ColdStore = { bucket: '', size: refuse, reader: refuse, upload: refuse };
+  const store: ColdStore = { bucket: '', size: refuse, reader: refuse, upload: refuse, list: refuse };
   const readOnly: RetentionDeps = { ...deps, store, deadline: deadline(undefined) };
   const run = new TableRun(readOnly, s, await tableShape(deps.sql, policy), cutoff, 'read-only', emptyReport(table, cutoff));
   let rows = 0;

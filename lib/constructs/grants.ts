@@ -9,21 +9,30 @@ export type ServiceResources = Readonly<Partial<Record<string, readonly string[]
  * on the resources given for its service: one statement per service (per resource set), no
  * wildcards added. An action whose service has no resources is a synth error, naming both.
  */
-export function grantExactly(fn: lambda.IFunction, actions: readonly string[], resources: ServiceResources): void {
-  const byResources = new Map<string, { actions: string[]; resources: readonly string[] }>();
+export function grantExactly(
+  fn: lambda.IFunction,
+  actions: readonly string[],
+  resources: ServiceResources,
+  /** Conditions narrowing one action (e.g. `s3:ListBucket` to some prefixes); that action gets its own statement. */
+  conditions: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
+): void {
+  const byResources = new Map<string, { actions: string[]; resources: readonly string[]; conditions?: Record<string, unknown> }>();
   for (const action of actions) {
     const service = action.split(':')[0] ?? '';
     const r = resources[service];
     if (!r) throw new Error(`${fn.node.path}: no resources given for ${action} (service ${service})`);
     const list = typeof r === 'function' ? r(action) : r;
     if (list.length === 0) throw new Error(`${fn.node.path}: no resources given for ${action}`);
-    const key = `${service}|${list.join('|')}`;
-    const entry = byResources.get(key) ?? { actions: [], resources: list };
+    const condition = conditions[action];
+    const key = `${service}|${list.join('|')}${condition ? `|${action}` : ''}`;
+    const entry = byResources.get(key) ?? { actions: [], resources: list, ...(condition ? { conditions: { ...condition } } : {}) };
     entry.actions.push(action);
     byResources.set(key, entry);
   }
-  for (const { actions: a, resources: r } of byResources.values()) {
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...a].sort(), resources: [...r] }));
+  for (const unused of Object.keys(conditions).filter((a) => !actions.includes(a)))
+    throw new Error(`${fn.node.path}: a condition for ${unused}, which is not granted`);
+  for (const { actions: a, resources: r, conditions: c } of byResources.values()) {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...a].sort(), resources: [...r], ...(c ? { conditions: c } : {}) }));
   }
 }
 

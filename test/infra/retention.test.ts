@@ -31,21 +31,24 @@ describe('retention infrastructure', () => {
     });
   });
 
-  it('may touch S3 objects only under its tables’ prefixes, and use the cold-storage key', () => {
+  it('may touch S3 objects only under its tables’ prefixes, list only those prefixes, and use the cold-storage key', () => {
     const policies = t.findResources('AWS::IAM::Policy', {
       Properties: { Roles: Match.arrayWith([Match.objectLike({ Ref: Match.stringLikeRegexp('Retention') })]) },
     });
+    type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
     const statements = Object.values(policies).flatMap(
-      (p) =>
-        (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties
-          .PolicyDocument.Statement,
+      (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
     );
     const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
-    expect(s3).toHaveLength(1);
-    expect([s3[0]?.Action].flat().sort()).toEqual(IAM_ACTIONS.filter((a) => a.startsWith('s3:')).sort());
-    const resources = JSON.stringify(s3[0]?.Resource);
+    expect(s3).toHaveLength(2);
+    const [objects, listing] = [s3.find((s) => s.Action !== 's3:ListBucket'), s3.find((s) => s.Action === 's3:ListBucket')];
+    expect([objects?.Action].flat().sort()).toEqual(IAM_ACTIONS.filter((a) => a.startsWith('s3:') && a !== 's3:ListBucket').sort());
+    const resources = JSON.stringify(objects?.Resource);
     for (const p of config.retention.policies) expect(resources).toContain(`/${p.table}/*`);
     expect(resources).not.toMatch(/"\/\*"/);
+    // Listing: the bucket itself, narrowed to exactly the tables' prefixes.
+    expect(JSON.stringify(listing?.Resource)).not.toContain('/*');
+    expect(listing?.Condition).toEqual({ StringLike: { 's3:prefix': config.retention.policies.map((p) => `${p.table}/*`) } });
     const granted = new Set(statements.flatMap((s) => [s.Action].flat()));
     for (const a of IAM_ACTIONS) expect(granted).toContain(a);
   });

@@ -56,6 +56,7 @@ function hooked(
     },
     size: (key) => real.size(key),
     reader: (key, size) => real.reader(key, size),
+    list: (prefix) => real.list(prefix),
   };
 }
 
@@ -104,7 +105,7 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(before).toHaveLength(1);
     expect(await messageCount(db)).toBe(12);
     const { outcome } = await run(db.sql, s.store, { tables: ['messages'] });
-    expect(outcome.counters).toMatchObject({ objects_recovered: 1, objects_written: 2, rows_deleted: 12 });
+    expect(outcome.counters).toMatchObject({ objects_recovered: 1, objects_written: 2, rows_deleted: 12, objects_outside_manifest: 0 });
     const after = await keys(s.client);
     expect(after).toHaveLength(3);
     expect(after).toContain(before[0]);
@@ -131,7 +132,7 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(left).toHaveLength(2);
     expect(await archived(db)).toBe(2);
     const { outcome } = await run(db.sql, s.store, { tables: ['messages'] }, { maxRowsPerObject: 2, pageRows: 2 });
-    expect(outcome.counters).toMatchObject({ objects_recovered: 1, objects_written: 4, rows_deleted: 10 });
+    expect(outcome.counters).toMatchObject({ objects_recovered: 1, objects_written: 4, rows_deleted: 10, objects_outside_manifest: 0 });
     const all = await keys(s.client);
     const manifest = (await db.direct.query<{ k: string }>(`SELECT object_key AS k FROM archive_manifest ORDER BY 1`)).map((r) => r.k);
     expect(all).toEqual(manifest); // every object in the manifest: no orphan, no second copy
@@ -186,6 +187,7 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     const { outcome } = await run(db.sql, store, { tables: ['messages'] });
     expect(outcome.counters.objects_changed).toBe(1);
     expect(outcome.counters.rows_deleted).toBe(8);
+    expect(outcome.counters.objects_outside_manifest).toBe(1); // that object, until a run replaces it
     const left = await db.direct.query<{ message_key: string; content: string }>(
       'SELECT message_key, content FROM messages ORDER BY message_key',
     );
@@ -193,8 +195,24 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(left.find((r) => r.message_key === 'k3')?.content).toBe('edited');
     const again = await run(db.sql, s.store, { tables: ['messages'] });
     expect(again.outcome.counters.rows_deleted).toBe(4);
+    expect(again.outcome.counters.objects_outside_manifest).toBe(0);
     expect(await archived(db)).toBe(12);
     expect(await keys(s.client)).toHaveLength(3);
+  });
+
+  it("objects under a table's prefix that the manifest does not hold are counted, named and kept", async () => {
+    await seedMessages(db);
+    const put = (Key: string) => s.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'not ours' }));
+    await put('messages/day=2024-12-31/by-hand.parquet');
+    await put('conversations/day=2024-12-31/other-table.parquet'); // another table's prefix: not messages' business
+    const { outcome, log } = await run(db.sql, s.store, { tables: ['messages'] });
+    expect(outcome.counters).toMatchObject({ rows_deleted: 12, objects_outside_manifest: 1 });
+    const warning = log.lines.find((e) => e.message.startsWith('Objects in cold storage that the manifest does not hold'));
+    expect(warning?.extra).toMatchObject({ table: 'messages', objects: 1, keys: ['messages/day=2024-12-31/by-hand.parquet'] });
+    expect(await keys(s.client)).toEqual(
+      expect.arrayContaining(['messages/day=2024-12-31/by-hand.parquet', 'conversations/day=2024-12-31/other-table.parquet']),
+    );
+    expect(await keys(s.client)).toHaveLength(5);
   });
 
   it('two runs at once: one holds the lease, the other does nothing; nothing is exported twice', async () => {

@@ -45,11 +45,17 @@ export function retentionJob(scope: JobsStack, props: RetentionJobProps): Schedu
   const exportName = `dlc-${config.name}-cold-bucket-arn`;
   const bucketArn = stateful.exportValue(bucket.bucketArn, { name: exportName });
   // Exactly the actions its code calls (permissions.ts), each on its own resources.
-  grantExactly(job.fn, IAM_ACTIONS, {
-    ...scope.serviceResources('retention'),
-    s3: r.policies.map((p) => `${bucketArn}/${p.table}/*`),
-    kms: [stateful.coldKey.keyArn],
-  });
+  // Listing is on the bucket itself, narrowed to the same prefixes.
+  grantExactly(
+    job.fn,
+    IAM_ACTIONS,
+    {
+      ...scope.serviceResources('retention'),
+      s3: (action) => (action === 's3:ListBucket' ? [bucketArn] : r.policies.map((p) => `${bucketArn}/${p.table}/*`)),
+      kms: [stateful.coldKey.keyArn],
+    },
+    { 's3:ListBucket': { StringLike: { 's3:prefix': r.policies.map((p) => `${p.table}/*`) } } },
+  );
   scope.jobs.retention = job;
   for (const p of r.policies)
     Validations.of(job.fn).acknowledge({
