@@ -220,6 +220,9 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
     const readCpuPerRow = (1000 * readCpuMs) / n;
     const writerCpuPerRow = (1000 * writerCpuMs) / n;
     const oneThreadBound = 1e6 / (readCpuPerRow + writerCpuPerRow);
+    const cores = availableParallelism();
+    const machineBound = (cores * 1e6) / (readCpuPerRow + writerCpuPerRow + (1000 * exportCpu.pg) / n);
+    const machine = pgCpu ? { cores, boundRowsPerSecond: machineBound, shareOfWriter: machineBound / writerRate } : undefined;
     return {
       rows: n,
       insertSeconds,
@@ -244,13 +247,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
         ...(pgCpu ? { postgresMicrosPerRow: (1000 * readPgMs) / n } : {}),
       },
       oneThread: { boundRowsPerSecond: oneThreadBound, exportShare: exportRate / oneThreadBound },
-      ...(pgCpu
-        ? (() => {
-            const cores = availableParallelism();
-            const bound = (cores * 1e6) / (readCpuPerRow + writerCpuPerRow + (1000 * exportCpu.pg) / n);
-            return { machine: { cores, boundRowsPerSecond: bound, shareOfWriter: bound / writerRate } };
-          })()
-        : {}),
+      ...(machine ? { machine } : {}),
       cpu: {
         export: {
           nodeMicrosPerRow: (1000 * exportCpu.node) / n,
