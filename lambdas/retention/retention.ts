@@ -35,18 +35,19 @@ import {
   keyTimeAsTimestamp,
   Params,
   q,
-  rowFingerprint,
+  ROW_VERSION,
   type TableShape,
   tableShape,
+  versionsMd5,
 } from './policies';
 
 export const JOB = 'retention';
 /**
- * 2: `rowsMd5` is over each row's `rowFingerprint` (its exported columns' text); 1 was over `md5(t::text)`.
- * The Parquet content and its SHA-256 are the same in both; an object of another version found after
- * a crash is replaced, not committed.
+ * 3: `rowsMd5` is over the rows' versions (`ROW_VERSION`, their xmin); 2 was over each row's md5 of its
+ * exported columns' text, 1 over `md5(t::text)`. The Parquet content and its SHA-256 are the same in
+ * all; an object of another version found after a crash is replaced, not committed.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export type RetentionSettings = Pick<RetentionConfig, 'timeZone' | 'maxRowsPerObject' | 'rowGroupRows' | 'policies'> & {
   /** Rows per database page (the Data API driver shrinks it when a page would pass 1 MiB). @default 5000 */
@@ -117,10 +118,10 @@ export interface RetentionOutcome extends JobOutcome {
   readonly dryRun: boolean;
 }
 
-/** One keyset page: the rows' values (text), each row's fingerprint, the first and last keys. */
+/** One keyset page: the rows' values (text), each row's version (`ROW_VERSION`), the first and last keys. */
 interface Page {
   readonly rows: TextRow[];
-  readonly hashes: string[];
+  readonly versions: string[];
   readonly first?: string[];
   readonly last?: string[];
 }
@@ -179,9 +180,8 @@ class TableRun {
   }
 
   /**
-   * Column text and each row's fingerprint, ordered by (time, key…), after `after`. The text is
-   * computed once, in a subquery; the fingerprint is taken over it. A keyset part that is a plain
-   * column is read from that column's text (only a computed time, e.g. `coalesce`, is selected apart).
+   * Column text and each row's version, ordered by (time, key…), after `after`. A keyset part that is
+   * a plain column is read from that column's text (only a computed time, e.g. `coalesce`, is selected apart).
    */
   private async page(
     day: string,
@@ -195,15 +195,12 @@ class TableRun {
     if (after) where.push(keysetCompare(this.shape, '>', after, ps));
     if (bounds) where.push(keysetCompare(this.shape, '>=', bounds.from, ps), keysetCompare(this.shape, '<=', bounds.to, ps));
     const { columns } = this.shape;
-    const cols = columns.map((_, i) => `x."c${i}"`);
-    const text = `SELECT ${cols.join(', ')}, ${this.keyText.extra.map((_, i) => `x."_k${i}", `).join('')}${rowFingerprint(cols)} AS "_h"
-      FROM (SELECT ${columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')},
-                   ${this.keyText.extra.map((e, i) => `${e}::text AS "_k${i}", `).join('')}${exprs.map((e, i) => `${e} AS "_o${i}"`).join(', ')}
-              FROM ${q(this.policy.table)} t
-             WHERE ${where.join(' AND ')}
-             ORDER BY ${exprs.join(', ')}
-             LIMIT ${ps.add(limit)}::integer) x
-     ORDER BY ${exprs.map((_, i) => `x."_o${i}"`).join(', ')}`;
+    const text = `SELECT ${columns.map((c, i) => `t.${q(c.name)}::text AS "c${i}"`).join(', ')},
+                         ${this.keyText.extra.map((e, i) => `${e}::text AS "_k${i}", `).join('')}${ROW_VERSION} AS "_v"
+                    FROM ${q(this.policy.table)} t
+                   WHERE ${where.join(' AND ')}
+                   ORDER BY ${exprs.join(', ')}
+                   LIMIT ${ps.add(limit)}::integer`;
     let raw: (string | null)[][];
     try {
       raw = (await this.deps.sql.queryArrays(text, ps.values)) as (string | null)[][];
@@ -215,19 +212,19 @@ class TableRun {
       }
       throw err;
     }
-    // Each row: its columns' text, then the computed keyset parts' text, then its fingerprint.
-    if (raw.length === 0) return { rows: [], hashes: [] };
+    // Each row: its columns' text, then the computed keyset parts' text, then its version.
+    if (raw.length === 0) return { rows: [], versions: [] };
     const first = this.keyText.key(raw[0] as TextRow);
     const last = this.keyText.key(raw[raw.length - 1] as TextRow);
     const width = columns.length;
     const at = width + this.keyText.extra.length;
-    const hashes: string[] = new Array(raw.length);
+    const versions: string[] = new Array(raw.length);
     for (let r = 0; r < raw.length; r++) {
       const values = raw[r] as (string | null)[];
-      hashes[r] = values[at] as string;
+      versions[r] = values[at] as string;
       values.length = width;
     }
-    return { rows: raw, hashes, first, last };
+    return { rows: raw, versions, first, last };
   }
 
   async plan(withBytes: boolean): Promise<DayPlan[]> {
@@ -422,7 +419,8 @@ class TableRun {
           next.catch(() => undefined); // awaited below; an error while encoding must not go unhandled
         }
         await writer.addRows(page.rows);
-        md5.update(page.hashes.join('')); // the same digest as one update per row, in one call
+        md5.update(page.versions.join(',')); // `xmin,` per row (versionsMd5), one update per page
+        md5.update(',');
         if (uploadError) throw uploadError;
         if (!next) break;
         page = await next;
@@ -449,8 +447,8 @@ class TableRun {
 
   /**
    * THE delete (the only one): in one transaction, delete the object's rows (its keyset range, its
-   * day, still expired) returning them, check they are exactly the rows exported (count, and each
-   * row's fingerprint over its exported text, in order), and record the manifest row. Anything else rolls back and the rows
+   * day, still expired) returning them, check they are exactly the row versions exported (count, and
+   * each row's xmin, in order), and record the manifest row. Anything else rolls back and the rows
    * stay for the next run.
    */
   async commitObject(key: string, footer: ObjectFooter, bytes: number): Promise<'deleted' | 'changed'> {
@@ -464,14 +462,16 @@ class TableRun {
       ].join(' AND ');
     try {
       await this.deps.sql.transaction(async (tx) => {
-        // Delete, returning what went: the count and the md5 over each row's fingerprint, in order.
+        // Delete, returning what went: the count and the md5 over the rows' versions, in order.
         // Any difference from what was exported throws, and the whole transaction rolls back.
         const ps = new Params();
         const [check] = await tx.query<{ n: number; m: string | null }>(
           `WITH d AS (DELETE FROM ${q(this.policy.table)} t WHERE ${scope(ps)}
-                      RETURNING ${rowFingerprint(this.shape.columns.map((c) => `t.${q(c.name)}::text`))} AS h,
-                                ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
-           SELECT count(*)::bigint AS n, md5(string_agg(h, '' ORDER BY ${exprs.map((_, i) => `"_k${i}"`).join(', ')})) AS m FROM d`,
+                      RETURNING ${ROW_VERSION} AS v, ${exprs.map((e, i) => `${e} AS "_k${i}"`).join(', ')})
+           SELECT count(*)::bigint AS n, ${versionsMd5(
+             'v',
+             exprs.map((_, i) => `"_k${i}"`),
+           )} AS m FROM d`,
           ps.values,
         );
         if (Number(check?.n) !== footer.rows || check?.m !== footer.rowsMd5)

@@ -112,6 +112,28 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(await archived(db)).toBe(12);
   });
 
+  it('a row rewritten with the same text after a crash: the object is replaced (not committed), then deleted; one copy', async () => {
+    await seedMessages(db);
+    const flaky: Sql = Object.create(db.sql, {
+      transaction: {
+        value: async () => {
+          throw new SqlError('Connection terminated unexpectedly', 'BEGIN');
+        },
+      },
+    });
+    await expect(run(flaky, s.store, { tables: ['messages'] })).rejects.toThrow('Connection terminated');
+    const [left] = await keys(s.client);
+    const before = await s.store.size(left as string);
+    // A new version of a row in that object, its text unchanged (an UPDATE that set nothing new).
+    await db.direct.execute(`UPDATE messages SET content = content WHERE message_key = 'k3'`);
+    const { outcome } = await run(db.sql, s.store, { tables: ['messages'] });
+    expect(outcome.counters).toMatchObject({ objects_recovered: 0, objects_written: 3, objects_changed: 0, rows_deleted: 12 });
+    expect(outcome.counters.objects_outside_manifest).toBe(0);
+    expect(await keys(s.client)).toHaveLength(3);
+    expect(await s.store.size(left as string)).toBe(before); // rewritten under its own name: same rows, same bytes
+    expect(await messageCount(db)).toBe(0);
+    expect(await archived(db)).toBe(12);
+  });
   it("PostgreSQL lost before the delete of a day's second object: the next run finds that object by its key, one copy", async () => {
     await seedMessages(db);
     let commits = 0;
