@@ -16,30 +16,51 @@ export interface CpuSnapshot {
   readonly redis?: number;
 }
 
-/** utime + stime (seconds) and parent pid of a process, from /proc/<pid>/stat. */
-function stat(pid: number): { seconds: number; ppid: number } | undefined {
+/**
+ * utime + stime (seconds) and parent pid of a process, from /proc/<pid>/stat; with `reaped`, plus the
+ * time of the children it has waited for (cutime + cstime: an exited backend's CPU moves there).
+ */
+function stat(pid: number, reaped = false): { seconds: number; ppid: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces: fields start after the last ')'.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND };
+    const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
+    return { ppid: Number(f[1]), seconds: ticks / TICKS_PER_SECOND };
   } catch {
     return undefined;
   }
 }
 
-/** The PostgreSQL server's CPU: the postmaster and every child it has now (backends, writers). */
-async function postgresSeconds(sql: Sql): Promise<number | undefined> {
+/** The pids of a process's children now (the kernel's list, or a scan of /proc without it). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name) && stat(Number(name))?.ppid === pid)
+      .map(Number);
+  }
+}
+
+/**
+ * A reader of the CPU seconds the PostgreSQL server behind `sql` has used so far: the postmaster, its
+ * children now (backends, writers) and those it has reaped. One query finds the server; reading is
+ * synchronous (no query), so it can be taken inside a measured phase. Undefined without /proc.
+ */
+export async function postgresCpuReader(sql: Sql): Promise<(() => number) | undefined> {
   const [row] = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const postmaster = row ? stat(Number(row.pid))?.ppid : undefined;
-  if (!postmaster) return undefined;
-  let total = stat(postmaster)?.seconds ?? 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = stat(Number(name));
-    if (s?.ppid === postmaster) total += s.seconds;
-  }
-  return total;
+  if (!postmaster || !stat(postmaster)) return undefined;
+  return () => {
+    let total = stat(postmaster, true)?.seconds ?? 0;
+    for (const child of childrenOf(postmaster)) total += stat(child)?.seconds ?? 0; // exited meanwhile: counted as reaped next time
+    return total;
+  };
+}
+
+async function postgresSeconds(sql: Sql): Promise<number | undefined> {
+  return (await postgresCpuReader(sql))?.();
 }
 
 async function redisSeconds(redis: Redis): Promise<number | undefined> {

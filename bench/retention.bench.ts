@@ -5,7 +5,6 @@
  * CPU time per row (this process; the PostgreSQL server's processes) is reported beside the rates:
  * it varies far less than wall time when other work shares the machine.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type PassThrough, Writable } from 'node:stream';
 import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
@@ -18,6 +17,7 @@ import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { getEnvironment, type RetentionPolicy } from '../lib/config';
 import { startS3 } from '../local/services';
+import { postgresCpuReader } from './cpu';
 import { RssSampler } from './rss';
 
 export interface RetentionBench {
@@ -76,38 +76,6 @@ export async function seed(sql: PgSql, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/**
- * A reader of the CPU ms used so far by the PostgreSQL server this connection is on (postmaster, its
- * children, its reaped children): Linux /proc, same machine; undefined elsewhere.
- */
-async function postgresCpu(sql: PgSql): Promise<(() => number) | undefined> {
-  const [me] = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const stat = (pid: string | number) => {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  };
-  const ticks = (f: string[], from: number, to: number) => f.slice(from, to + 1).reduce((a, v) => a + Number(v), 0);
-  try {
-    const postmaster = stat(me?.pid as number)[1] as string;
-    const read = () => {
-      let total = ticks(stat(postmaster), 11, 14); // its own time and its reaped children's
-      const children = readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/);
-      for (const c of children.filter(Boolean)) {
-        try {
-          total += ticks(stat(c), 11, 12);
-        } catch {
-          // exited meanwhile: counted in the postmaster's reaped children next time
-        }
-      }
-      return total * 10; // USER_HZ = 100
-    };
-    read();
-    return read;
-  } catch {
-    return undefined;
-  }
-}
-
 /** CPU µs per row of this process and of the PostgreSQL server over a phase. */
 interface CpuPerRow {
   readonly nodeMicrosPerRow: number;
@@ -126,7 +94,8 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
   try {
     const client = s3Client(s3.url, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, region: 'us-east-1' });
     const s3Store = new S3ColdStore(client, bucket);
-    const pgCpu = await postgresCpu(sql);
+    const pgSeconds = await postgresCpuReader(sql);
+    const pgCpu = pgSeconds && (() => pgSeconds() * 1000); // ms
     // The export of an object is its upload: the upload starts with the object's first row and ends
     // after its footer (only the first page's query comes before).
     const exportCpu = { node: 0, pg: 0 };
