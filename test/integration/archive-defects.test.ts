@@ -7,8 +7,8 @@
 import type { Redis } from 'ioredis';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, seedValue } from '../../local/fixtures';
-import { archivedRows, archiveOnce, quarantineRows, usePrivateRedis } from '../support/archive-harness';
-import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { archivedRows, archiveOnce, quarantineRows, useArchiveWorld } from '../support/archive-harness';
+import { DRIVERS, type TestDb } from '../support/db';
 import { type PyKey, putPython, pyFullV008, pyMessage, pyShallowV01, pyVersion } from '../support/python-saver';
 
 const OLD = 23.5 * HOUR_MS;
@@ -46,14 +46,9 @@ const jsBlob = (thread: string, ns: string, channel: string, version: string, va
   JSON.stringify({ thread_id: thread, checkpoint_ns: ns || '__empty__', checkpoint_id: 'x', channel, version, type: 'json', value });
 
 describe.each(DRIVERS)('issue 13 defects through the %s driver', (driver) => {
-  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
-  beforeEach(async () => {
-    redis = client();
-    db = await testDb(driver);
-  });
-  afterEach(() => db.close());
+  useArchiveWorld(driver, (w) => ({ redis, db } = w));
 
   const rows = (conversation: string) => archivedRows(db.direct, conversation);
   const quarantined = () => quarantineRows(db.direct);

@@ -7,8 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import { HOUR_MS } from '../../local/fixtures';
-import { archivedRows, archiveOnce, quarantineRows, usePrivateRedis } from '../support/archive-harness';
-import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { archivedRows, archiveOnce, quarantineRows, useArchiveWorld } from '../support/archive-harness';
+import { DRIVERS, type TestDb } from '../support/db';
 import {
   PY_EMPTY_ID,
   type PyCheckpoint,
@@ -52,14 +52,9 @@ function steps(tsMs: number, customer?: unknown): PyCheckpoint[] {
 }
 
 describe.each(DRIVERS)('the Python savers (built from the package source) through the %s driver', (driver) => {
-  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
-  beforeEach(async () => {
-    redis = client();
-    db = await testDb(driver);
-  });
-  afterEach(() => db.close());
+  useArchiveWorld(driver, (w) => ({ redis, db } = w));
 
   const rows = (conversation: string) => archivedRows(db.direct, conversation);
   const expectConversation = async (conversation: string, customer: string | null) => {

@@ -11,8 +11,8 @@ import { archiveCheckpoints } from '../../lambdas/archive/archive';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
-import { redisClient, settings, usePrivateRedis } from '../support/archive-harness';
-import { type TestDb, testDb } from '../support/db';
+import { redisClient, settings, useArchiveWorld } from '../support/archive-harness';
+import type { TestDb } from '../support/db';
 import { runRealConversation } from '../support/real-savers';
 
 function rng(seed: number) {
@@ -27,14 +27,9 @@ function rng(seed: number) {
 
 // The SQL here is the archive's own, covered for both drivers elsewhere; this test is about Redis.
 describe('the delete rule under random interference (pg driver)', () => {
-  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
-  beforeEach(async () => {
-    redis = client();
-    db = await testDb('pg');
-  });
-  afterEach(() => db.close());
+  useArchiveWorld('pg', (w) => ({ redis, db } = w));
 
   const seeds = process.env.ARCHIVE_SEED ? [Number(process.env.ARCHIVE_SEED)] : [Date.now() % 1_000_000, (Date.now() * 7) % 1_000_000];
 

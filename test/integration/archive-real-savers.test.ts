@@ -10,21 +10,16 @@ import { archiveCheckpoints } from '../../lambdas/archive/archive';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
-import { settings, usePrivateRedis } from '../support/archive-harness';
-import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { settings, useArchiveWorld } from '../support/archive-harness';
+import { DRIVERS, type TestDb } from '../support/db';
 import { runRealConversation, type SaverKind } from '../support/real-savers';
 
 const ROLE: Record<string, string> = { human: 'user', ai: 'assistant', tool: 'tool', system: 'system' };
 
 describe.each(DRIVERS)('the real LangGraph savers through the %s driver', (driver) => {
-  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
-  beforeEach(async () => {
-    redis = client();
-    db = await testDb(driver);
-  });
-  afterEach(() => db.close());
+  useArchiveWorld(driver, (w) => ({ redis, db } = w));
 
   it.each<SaverKind>(['full', 'shallow'])('%s saver: rows equal graph.getState(), subgraph namespace included', async (kind) => {
     // Prepare

@@ -1,23 +1,17 @@
 import type { Redis } from 'ioredis';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { HOUR_MS, lc, putWithAge, saverDoc, seedValue } from '../../local/fixtures';
-import { archiveOnce, usePrivateRedis } from '../support/archive-harness';
-import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { archiveOnce, useArchiveWorld } from '../support/archive-harness';
+import { DRIVERS, type TestDb } from '../support/db';
 import { putPython, pyFullV01, pyMessage, pyVersion, pyWritesV01 } from '../support/python-saver';
 
 const PREFIX = 'langgraph:checkpoint:';
 const secondsAgo = (ms: number) => Math.floor((Date.now() - ms) / 1000);
 
 describe.each(DRIVERS)('archive job through the %s driver (real Redis and PostgreSQL)', (driver) => {
-  const client = usePrivateRedis();
   let redis: Redis;
   let db: TestDb;
-
-  beforeEach(async () => {
-    redis = client();
-    db = await testDb(driver);
-  });
-  afterEach(() => db.close());
+  useArchiveWorld(driver, (w) => ({ redis, db } = w));
 
   const history = (id: string) =>
     db.direct.query<{ customer_id: string | null; message_role: string; message_content: string }>(

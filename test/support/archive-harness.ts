@@ -8,6 +8,7 @@ import type { PgSql } from '../../lambdas/shared/sql/pg-driver';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { getEnvironment } from '../../lib/config';
 import { type Running, startRedis } from '../../local/services';
+import { type DriverName, type TestDb, testDb } from './db';
 
 export const settings: ArchiveSettings = {
   ...getEnvironment('dev').archive,
@@ -64,6 +65,24 @@ export function usePrivateRedis(): () => Redis {
     await client.flushall();
   });
   return () => client;
+}
+
+/**
+ * What every archive suite starts from: a private Redis (`usePrivateRedis`, flushed before each test)
+ * and a fresh test database per test through `driver`, closed after it. `use` receives both before
+ * each test (suites keep their own `redis` and `db` names).
+ */
+export function useArchiveWorld(driver: DriverName, use: (world: { redis: Redis; db: TestDb }) => void): void {
+  const client = usePrivateRedis();
+  let db: TestDb | undefined;
+  beforeEach(async () => {
+    db = await testDb(driver);
+    use({ redis: client(), db });
+  });
+  afterEach(async () => {
+    await db?.close();
+    db = undefined;
+  });
 }
 
 export async function archiveOnce(sql: Sql, redis: Redis, over: Partial<ArchiveSettings> = {}, store?: CheckpointStore) {
