@@ -2,6 +2,7 @@
  * SQL for one table policy (lib/config.ts RETENTION_POLICIES), written once for both drivers:
  * every parameter cast, keyset pages ordered by (time, key…), values read as PostgreSQL text.
  */
+import type { Hash } from 'node:crypto';
 import type { RetentionPolicy } from '../../lib/config';
 import type { SqlExecutor, SqlParam } from '../shared/sql/types';
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
@@ -141,9 +142,15 @@ export function keysetCompare(shape: TableShape, op: '>' | '>=' | '<=', values: 
  */
 export const ROW_VERSION = 't.xmin::text';
 
-/** The md5 over a `ROW_VERSION` column, in keyset order (the export takes the same over its pages in Node). */
+/** The md5 over a `ROW_VERSION` column, in keyset order: `xmin,` per row (the export's side: `addVersions`). */
 export function versionsMd5(column: string, orderBy: readonly string[]): string {
   return `md5(string_agg(${column} || ',', '' ORDER BY ${orderBy.join(', ')}))`;
+}
+
+/** Adds a page's row versions to the export's md5: the bytes `versionsMd5` aggregates, one update per page. */
+export function addVersions(md5: Hash, versions: readonly string[]): void {
+  if (versions.length === 0) return;
+  md5.update(`${versions.join(',')},`);
 }
 
 /** How the policy's table is laid out in Parquet: its time and key columns carry statistics. */

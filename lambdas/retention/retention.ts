@@ -24,6 +24,7 @@ import { p, type Sql } from '../shared/sql/types';
 import type { ColdStore } from './cold-store';
 import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
+  addVersions,
   columnLayout,
   cutoffFor,
   dayExpr,
@@ -419,8 +420,7 @@ class TableRun {
           next.catch(() => undefined); // awaited below; an error while encoding must not go unhandled
         }
         await writer.addRows(page.rows);
-        md5.update(page.versions.join(',')); // `xmin,` per row (versionsMd5), one update per page
-        md5.update(',');
+        addVersions(md5, page.versions);
         if (uploadError) throw uploadError;
         if (!next) break;
         page = await next;
