@@ -73,6 +73,25 @@ export class S3ColdStore implements ColdStore {
   }
 }
 
+/**
+ * Where a store is, as plain data (an export thread opens its own client from it): the bucket, and
+ * for a local S3-compatible server its endpoint, region and credentials (else the default chain).
+ */
+export interface ColdStoreConfig {
+  readonly bucket: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+export function openColdStore(c: ColdStoreConfig): S3ColdStore {
+  const extra: S3ClientConfig = {
+    ...(c.region ? { region: c.region } : {}),
+    ...(c.credentials ? { credentials: { ...c.credentials } } : {}),
+  };
+  return new S3ColdStore(s3Client(c.endpoint, extra), c.bucket);
+}
+
 /** An S3 client for a local S3-compatible endpoint (path-style), or the default chain in AWS. */
 export function s3Client(endpoint?: string, extra: S3ClientConfig = {}): S3Client {
   if (!endpoint) return new S3Client(extra);

@@ -9,19 +9,11 @@ import { PassThrough } from 'node:stream';
 import type { RetentionConfig, RetentionPolicy } from '../../lib/config';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
-import {
-  type Clock,
-  type Deadline,
-  deadline,
-  JobFailed,
-  type JobOutcome,
-  type RunResult,
-  runExclusive,
-  systemClock,
-} from '../shared/runtime';
+import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
 import { DataApiLimitError } from '../shared/sql/errors';
 import { p, type Sql } from '../shared/sql/types';
 import type { ColdStore } from './cold-store';
+import { ExportThreads, type ExportThreadsConfig } from './export-threads';
 import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
   addVersions,
@@ -73,6 +65,8 @@ export interface RetentionDeps {
   readonly runId?: string;
   /** Told after each object (progress bars). */
   readonly onProgress?: (p: { table: string; rowsDone: number; rowsTotal: number }) => void;
+  /** Export a table's days at once on this many worker threads (export-threads.ts); absent: inline, one day at a time. */
+  readonly threads?: ExportThreadsConfig;
 }
 
 export interface DayPlan {
@@ -145,11 +139,22 @@ class RowsChanged extends Error {
   override readonly name = 'RowsChanged';
 }
 
+/** What one table's run needs, in this thread or on an export thread (export-threads.ts). */
+export interface TableDeps {
+  readonly sql: Sql;
+  readonly store: ColdStore;
+  readonly log: Log;
+  /** Asked before each object: false stops the day there (the deadline; another thread's failure). */
+  readonly mayStartObject: () => boolean | Promise<boolean>;
+  /** Told the rows each object removed (progress). */
+  readonly onRowsDeleted?: (rows: number) => void;
+}
+
 /** One table: plan its days, then export → verify → commit, object by object, oldest day first. */
-class TableRun {
+export class TableRun {
   private pageRows: number;
   constructor(
-    private readonly deps: RetentionDeps,
+    private readonly deps: TableDeps,
     private readonly s: RetentionSettings,
     private readonly shape: TableShape,
     private readonly cutoff: string,
@@ -254,12 +259,12 @@ class TableRun {
     return rows.map((r) => ({ day: r.day, rows: Number(r.rows), ...(withBytes ? { bytes: Number(r.bytes ?? 0) } : {}) }));
   }
 
-  /** Exports one day; returns false when the deadline stopped it. */
-  async day(day: string, rowsTotal: number, done: { rows: number }): Promise<boolean> {
-    const { store, log, deadline } = this.deps;
+  /** Exports one day; returns false when `mayStartObject` stopped it. */
+  async day(day: string): Promise<boolean> {
+    const { store, log } = this.deps;
     let after: string[] | undefined;
     for (;;) {
-      if (deadline.shouldStop()) return false;
+      if (!(await this.deps.mayStartObject())) return false;
       const first = await this.page(day, after, Math.min(this.pageRows, this.s.maxRowsPerObject));
       const head = first.first;
       if (!head) return true;
@@ -279,8 +284,7 @@ class TableRun {
           if (outcome === 'deleted') {
             this.report.objectsRecovered++;
             this.report.rowsDeleted += found.footer.rows;
-            done.rows += found.footer.rows;
-            this.deps.onProgress?.({ table: this.policy.table, rowsDone: done.rows, rowsTotal });
+            this.deps.onRowsDeleted?.(found.footer.rows);
             log.info('Recovered an object left by an interrupted run', { key, rows: found.footer.rows });
             after = [...found.footer.keyMax];
             continue;
@@ -312,8 +316,7 @@ class TableRun {
       if (outcome === 'changed') this.report.objectsChanged++;
       else {
         this.report.rowsDeleted += written.footer.rows;
-        done.rows += written.footer.rows;
-        this.deps.onProgress?.({ table: this.policy.table, rowsDone: done.rows, rowsTotal });
+        this.deps.onRowsDeleted?.(written.footer.rows);
       }
       after = [...written.footer.keyMax];
     }
@@ -513,7 +516,7 @@ class TableRun {
 
 const sameKey = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-function emptyReport(table: string, cutoff: string): TableReport {
+export function emptyReport(table: string, cutoff: string): TableReport {
   return {
     table,
     cutoff,
@@ -572,6 +575,7 @@ export async function applyRetention(
       dryRun: input.dryRun ?? false,
     };
   };
+  const threads = deps.threads && !input.dryRun ? new ExportThreads(deps.threads, s, deps.runId, deps.log) : undefined;
   try {
     for (const policy of selectPolicies(s.policies, input)) {
       const { value: cutoff } = cutoffFor(policy, policy.days, now, s.timeZone);
@@ -582,21 +586,32 @@ export async function applyRetention(
         continue;
       }
       const shape = await tableShape(deps.sql, policy);
-      const run = new TableRun(deps, s, shape, cutoff, deps.runId, report);
+      const total = { rows: 0, done: 0 };
+      const mayStartObject = () => !deps.deadline.shouldStop();
+      const onRowsDeleted = (rows: number) => {
+        total.done += rows;
+        deps.onProgress?.({ table: policy.table, rowsDone: total.done, rowsTotal: total.rows });
+      };
+      const run = new TableRun({ ...deps, mayStartObject, onRowsDeleted }, s, shape, cutoff, deps.runId, report);
       const days = await run.plan(input.dryRun ?? false);
       report.days = days;
       if (input.dryRun) continue;
-      const total = days.reduce((a, d) => a + d.rows, 0);
-      const done = { rows: 0 };
-      for (const d of days) {
-        if (!(await run.day(d.day, total, done))) {
-          report.workRemaining = true;
-          deps.log.info('Deadline near: stopping before the next object; the rest waits for the next run', {
-            table: policy.table,
-            day: d.day,
-          });
-          break;
-        }
+      total.rows = days.reduce((a, d) => a + d.rows, 0);
+      let stoppedAt: string | undefined;
+      if (threads && days.length > 0)
+        stoppedAt = await threads.table({ shape, cutoff, days: days.map((d) => d.day) }, report, mayStartObject, onRowsDeleted);
+      else
+        for (const d of days)
+          if (!(await run.day(d.day))) {
+            stoppedAt = d.day;
+            break;
+          }
+      if (stoppedAt !== undefined) {
+        report.workRemaining = true;
+        deps.log.info('Deadline near: stopping before the next object; the rest waits for the next run', {
+          table: policy.table,
+          day: stoppedAt,
+        });
       }
       if (!report.workRemaining && !deps.deadline.shouldStop()) {
         const outside = await run.outsideManifest();
@@ -612,6 +627,8 @@ export async function applyRetention(
     }
   } catch (err) {
     throw new JobFailed(outcome(), err);
+  } finally {
+    await threads?.close();
   }
   return outcome();
 }
@@ -633,7 +650,7 @@ export async function readExpired(
     throw new Error('readExpired writes nothing');
   };
   const store: ColdStore = { bucket: '', size: refuse, reader: refuse, upload: refuse, list: refuse };
-  const readOnly: RetentionDeps = { ...deps, store, deadline: deadline(undefined) };
+  const readOnly: TableDeps = { ...deps, store, mayStartObject: () => true };
   const run = new TableRun(readOnly, s, await tableShape(deps.sql, policy), cutoff, 'read-only', emptyReport(table, cutoff));
   let rows = 0;
   for (const d of await run.plan(false)) rows += await run.scanDay(d.day);

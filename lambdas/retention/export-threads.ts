@@ -1,0 +1,245 @@
+/**
+ * Export threads: a table's days exported at once on worker threads, each thread with its own
+ * database connection and S3 client, each doing whole objects (export → verify → manifest + delete,
+ * `TableRun.day`): no rows cross threads. For a run on a machine with cores to spare (the local CLI's
+ * `--threads`, a catch-up run); the Lambda runs one thread (< 1 vCPU at its memory).
+ *
+ * The main thread stays the one authority: it hands out days (oldest first), answers each thread's
+ * "may I start another object?" with its own deadline, logs for the threads and adds up their reports.
+ * A failure on one thread stops the others at their next object; the first error is thrown once
+ * every thread has stopped. Objects are independent (deterministic keys, one transaction each), so
+ * days finishing out of order changes nothing a later run relies on.
+ */
+import { existsSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SqlConfig } from '../shared/deps';
+import type { Log } from '../shared/observability';
+import type { ColdStoreConfig } from './cold-store';
+import type { TableShape } from './policies';
+import type { RetentionSettings, TableReport } from './retention';
+
+export interface ExportThreadsConfig {
+  /** Threads (≥ 2; one thread is the inline export). */
+  readonly threads: number;
+  /** The connection each thread opens (its own pool). */
+  readonly sql: SqlConfig;
+  readonly store: ColdStoreConfig;
+}
+
+/** A report's additive part: what one day on one thread did. */
+export type ReportCounts = Pick<
+  TableReport,
+  'rowsExported' | 'rowsDeleted' | 'objectsWritten' | 'objectsRecovered' | 'bytesWritten' | 'verificationFailures' | 'objectsChanged' | 'ms'
+>;
+
+export interface WorkerData {
+  readonly sql: SqlConfig;
+  readonly store: ColdStoreConfig;
+  readonly settings: RetentionSettings;
+  readonly runId: string;
+  readonly lane: number;
+}
+
+export type ToWorker =
+  | { readonly type: 'day'; readonly shape: TableShape; readonly cutoff: string; readonly day: string }
+  | { readonly type: 'may-start'; readonly id: number; readonly ok: boolean }
+  | { readonly type: 'close' };
+
+export type FromWorker =
+  | { readonly type: 'may-start'; readonly id: number }
+  | { readonly type: 'rows-deleted'; readonly rows: number }
+  | { readonly type: 'log'; readonly level: keyof Log; readonly message: string; readonly extra?: Record<string, unknown> }
+  | { readonly type: 'day-done'; readonly finished: boolean; readonly counts: ReportCounts }
+  | {
+      readonly type: 'day-failed';
+      readonly counts: ReportCounts;
+      readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
+    };
+
+/** The thread's entry beside this file: `.js` in a bundle or build, `.ts` under tsx or Jest (then loaded through tsx). */
+function workerEntry(): { file: string; eval: boolean } {
+  const ext = extname(__filename);
+  const file = join(__dirname, `export-worker${ext}`);
+  if (!existsSync(file))
+    throw new Error(`Export threads need ${file} beside ${__filename} (the Lambda bundle has none: it runs one thread)`);
+  if (ext !== '.ts') return { file, eval: false };
+  const tsx = require.resolve('tsx/cjs/api');
+  return {
+    file: `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(file)});`,
+    eval: true,
+  };
+}
+
+export function addCounts(into: TableReport, c: ReportCounts): void {
+  into.rowsExported += c.rowsExported;
+  into.rowsDeleted += c.rowsDeleted;
+  into.objectsWritten += c.objectsWritten;
+  into.objectsRecovered += c.objectsRecovered;
+  into.bytesWritten += c.bytesWritten;
+  into.verificationFailures += c.verificationFailures;
+  into.objectsChanged += c.objectsChanged;
+  into.ms.export += c.ms.export;
+  into.ms.verify += c.ms.verify;
+  into.ms.commit += c.ms.commit;
+}
+
+class ThreadFailed extends Error {
+  override readonly name: string;
+  constructor(error: { name: string; message: string; stack?: string }, lane: number) {
+    super(`${error.message} (export thread ${lane})`);
+    this.name = error.name;
+    if (error.stack) this.stack = error.stack;
+  }
+}
+
+/** One worker thread and the day it is on. */
+class Lane {
+  private readonly worker: Worker;
+  private current?: {
+    resolve(finished: boolean): void;
+    reject(err: Error): void;
+    report: TableReport;
+    mayStartObject(): boolean;
+    onRowsDeleted(rows: number): void;
+  };
+  private exited?: Promise<void>;
+  private dead?: Error;
+
+  constructor(
+    readonly lane: number,
+    data: WorkerData,
+    private readonly log: Log,
+  ) {
+    const entry = workerEntry();
+    this.worker = new Worker(entry.file, { eval: entry.eval, workerData: data });
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => {
+      if (code !== 0 || this.current) this.fail(new Error(`export thread ${lane} exited (code ${code})`));
+    });
+  }
+
+  private fail(err: Error): void {
+    this.dead ??= err;
+    const c = this.current;
+    this.current = undefined;
+    c?.reject(err);
+  }
+
+  private onMessage(m: FromWorker): void {
+    const c = this.current;
+    switch (m.type) {
+      case 'log':
+        this.log[m.level](m.message, { ...m.extra, exportThread: this.lane });
+        return;
+      case 'may-start':
+        this.worker.postMessage({ type: 'may-start', id: m.id, ok: c?.mayStartObject() ?? false } satisfies ToWorker);
+        return;
+      case 'rows-deleted':
+        c?.onRowsDeleted(m.rows);
+        return;
+      case 'day-done':
+        if (!c) return;
+        addCounts(c.report, m.counts);
+        this.current = undefined;
+        c.resolve(m.finished);
+        return;
+      case 'day-failed':
+        if (!c) return;
+        addCounts(c.report, m.counts);
+        this.current = undefined;
+        c.reject(new ThreadFailed(m.error, this.lane));
+        return;
+    }
+  }
+
+  /** Exports one day on this thread; false when `mayStartObject` stopped it. */
+  day(
+    task: { shape: TableShape; cutoff: string; day: string },
+    report: TableReport,
+    mayStartObject: () => boolean,
+    onRowsDeleted: (rows: number) => void,
+  ): Promise<boolean> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise<boolean>((resolve, reject) => {
+      this.current = { resolve, reject, report, mayStartObject, onRowsDeleted };
+      this.worker.postMessage({ type: 'day', ...task } satisfies ToWorker);
+    });
+  }
+
+  /** Lets the thread close its connections and end; ends it anyway after 10 s. */
+  async close(): Promise<void> {
+    if (!this.dead) this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    const timer = setTimeout(() => void this.worker.terminate(), this.dead ? 0 : 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export class ExportThreads {
+  private lanes?: Lane[];
+
+  constructor(
+    private readonly config: ExportThreadsConfig,
+    private readonly settings: RetentionSettings,
+    private readonly runId: string,
+    private readonly log: Log,
+  ) {
+    if (!Number.isInteger(config.threads) || config.threads < 2)
+      throw new RangeError('Export threads: at least 2 (1 is the inline export)');
+  }
+
+  /** Started at the first table with days to export (a run with nothing to do starts none). */
+  private start(): Lane[] {
+    this.lanes ??= Array.from(
+      { length: this.config.threads },
+      (_, lane) =>
+        new Lane(lane, { sql: this.config.sql, store: this.config.store, settings: this.settings, runId: this.runId, lane }, this.log),
+    );
+    return this.lanes;
+  }
+
+  /**
+   * Exports a table's days on the threads, oldest first to whichever thread is free. Resolves with
+   * the first day a thread was stopped in (the deadline), or undefined when every day is done;
+   * rejects with the first failure once every thread has stopped.
+   */
+  async table(
+    task: { shape: TableShape; cutoff: string; days: readonly string[] },
+    report: TableReport,
+    mayStartObject: () => boolean,
+    onRowsDeleted: (rows: number) => void,
+  ): Promise<string | undefined> {
+    const queue = [...task.days];
+    let failure: unknown;
+    let stoppedAt: string | undefined;
+    const mayStart = () => failure === undefined && stoppedAt === undefined && mayStartObject();
+    await Promise.all(
+      this.start().map(async (lane) => {
+        for (;;) {
+          if (!mayStart()) return;
+          const day = queue.shift();
+          if (day === undefined) return;
+          try {
+            const finished = await lane.day({ shape: task.shape, cutoff: task.cutoff, day }, report, mayStart, onRowsDeleted);
+            this.log.debug('Day done on an export thread', { table: report.table, day, exportThread: lane.lane, finished });
+            if (!finished && (stoppedAt === undefined || day < stoppedAt)) stoppedAt = day;
+          } catch (err) {
+            failure ??= err;
+            return;
+          }
+        }
+      }),
+    );
+    if (failure !== undefined) throw failure;
+    // Days never handed out (a thread stopped first) are work remaining too.
+    if (stoppedAt === undefined && queue.length > 0) stoppedAt = queue[0];
+    return stoppedAt;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all((this.lanes ?? []).map((l) => l.close()));
+  }
+}

@@ -1,0 +1,182 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { ColdStoreConfig } from '../../lambdas/retention/cold-store';
+import { applyRetention } from '../../lambdas/retention/retention';
+import { memoryLog } from '../../lambdas/shared/observability';
+import { type Deadline, deadline, JobFailed } from '../../lambdas/shared/runtime';
+import { freePort } from '../../local/services';
+import { type TestDb, testDb } from '../support/db';
+import { BUCKET, clock, s3, settings } from '../support/retention-harness';
+
+/**
+ * Export threads (export-threads.ts): the pg driver only — each thread opens its own connection from
+ * a URL (the Data API double lives in the test's own thread).
+ */
+
+const DAYS = 8;
+const PER_DAY = 45;
+
+/** 8 old days × 45 messages, plus one fresh message. */
+async function seed(db: TestDb) {
+  await db.direct.execute(`INSERT INTO conversations (id, conversation_key, source, started_at, last_message_at)
+    VALUES ('00000000-0000-0000-0000-0000000000b1', 'old', 'live', '2025-01-01', '2025-01-09 12:00+00')`);
+  await db.direct.execute(
+    `INSERT INTO messages (conversation_id, message_key, role, content, created_at, source, metadata)
+     SELECT '00000000-0000-0000-0000-0000000000b1', 'k' || i, 'user', 'text ' || i || ' 🙂',
+            '2025-01-01 00:30+00'::timestamptz + ((i % $1::integer) || ' days')::interval + (i || ' seconds')::interval, 'live',
+            jsonb_build_object('n', 12345678901234567890 + i)
+       FROM generate_series(1, $2::integer) i`,
+    [DAYS, DAYS * PER_DAY],
+  );
+  await db.direct.execute(`INSERT INTO messages (conversation_id, message_key, role, content, created_at, source)
+    VALUES ('00000000-0000-0000-0000-0000000000b1', 'fresh', 'user', 'fresh', '2026-11-21 10:00+00', 'live')`);
+}
+
+const count = async (db: TestDb) => Number((await db.direct.query<{ n: number }>('SELECT count(*)::int AS n FROM messages'))[0]?.n);
+
+/** The manifest as a comparable list: key, rows, SHA-256 (deterministic keys: the same data gives the same list). */
+const manifest = async (db: TestDb) =>
+  db.direct.query<{ object_key: string; row_count: number; sha256: string }>(
+    "SELECT object_key, row_count::int, sha256 FROM archive_manifest WHERE table_name = 'messages' ORDER BY object_key",
+  );
+
+describe('retention on export threads (pg driver)', () => {
+  let db: TestDb;
+  let s: Awaited<ReturnType<typeof s3>>;
+  let storeConfig: ColdStoreConfig;
+  beforeEach(async () => {
+    db = await testDb('pg');
+    s = await s3();
+    storeConfig = {
+      bucket: BUCKET,
+      endpoint: s.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    };
+  });
+  afterEach(async () => {
+    await s.stop();
+    await db.close();
+  });
+
+  const threads = (store = storeConfig) => ({ threads: 2, sql: { driver: 'pg' as const, url: db.url, ssl: false }, store });
+
+  it('two threads: every expired row exported, verified and deleted once; the same objects as the inline export', async () => {
+    await seed(db);
+    const log = memoryLog();
+    const progress: number[] = [];
+    const out = await applyRetention(
+      {
+        sql: db.sql,
+        store: s.store,
+        log,
+        deadline: deadline({ budgetMs: 600_000 }, 0),
+        clock,
+        runId: 'threads',
+        threads: threads(),
+        onProgress: (p) => progress.push(p.rowsDone),
+      },
+      settings({ maxRowsPerObject: 20, pageRows: 7 }),
+      { tables: ['messages'] },
+    );
+    const total = DAYS * PER_DAY;
+    expect(out.counters).toMatchObject({ rows_exported: total, rows_deleted: total, verification_failures: 0, objects_changed: 0 });
+    expect(out.counters.objects_written).toBe(DAYS * Math.ceil(PER_DAY / 20));
+    expect(out.tables[0]?.workRemaining).toBe(false);
+    expect(await count(db)).toBe(1); // the fresh one
+    expect(progress.at(-1)).toBe(total);
+    // Both threads took days (each day once).
+    const days = log.lines.filter((l) => l.message === 'Day done on an export thread').map((l) => l.extra);
+    expect(new Set(days.map((d) => d?.exportThread))).toEqual(new Set([0, 1]));
+    expect(days.map((d) => d?.day).sort()).toEqual(Array.from({ length: DAYS }, (_, i) => `2025-01-0${i + 1}`));
+    const threaded = await manifest(db);
+    expect(threaded).toHaveLength(out.counters.objects_written);
+    expect(threaded.reduce((a, m) => a + m.row_count, 0)).toBe(total);
+    const listed = await s.client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    expect((listed.Contents ?? []).map((o) => o.Key).sort()).toEqual(threaded.map((m) => m.object_key));
+
+    // The same data exported inline (another database, another bucket) gives the same objects.
+    const db2 = await testDb('pg');
+    const s2 = await s3();
+    try {
+      await seed(db2);
+      const inline = await applyRetention(
+        { sql: db2.sql, store: s2.store, log: memoryLog(), deadline: deadline({ budgetMs: 600_000 }, 0), clock, runId: 'inline' },
+        settings({ maxRowsPerObject: 20, pageRows: 7 }),
+        { tables: ['messages'] },
+      );
+      expect(inline.counters).toEqual(out.counters);
+      // Same keys and row counts (the SHA-256s differ: each database stamps its own insert time).
+      const strip = (ms: { object_key: string; row_count: number }[]) => ms.map((m) => [m.object_key, m.row_count]);
+      expect(strip(await manifest(db2))).toEqual(strip(threaded));
+    } finally {
+      await s2.stop();
+      await db2.close();
+    }
+  });
+
+  it('the deadline: the threads stop between objects, work remaining is reported; the next run finishes, nothing twice', async () => {
+    await seed(db);
+    let checks = 0;
+    const soon: Deadline = { remainingMs: () => 0, shouldStop: () => ++checks > 6 };
+    const first = await applyRetention(
+      { sql: db.sql, store: s.store, log: memoryLog(), deadline: soon, clock, runId: 'r1', threads: threads() },
+      settings({ maxRowsPerObject: 20 }),
+      { tables: ['messages'] },
+    );
+    expect(first.workRemaining).toBe(true);
+    expect(first.counters.rows_deleted).toBeGreaterThan(0);
+    expect(first.counters.rows_deleted).toBeLessThan(DAYS * PER_DAY);
+    expect(first.counters.rows_deleted).toBe(first.counters.rows_exported);
+    expect(await count(db)).toBe(DAYS * PER_DAY + 1 - first.counters.rows_deleted);
+
+    const second = await applyRetention(
+      {
+        sql: db.sql,
+        store: s.store,
+        log: memoryLog(),
+        deadline: deadline({ budgetMs: 600_000 }, 0),
+        clock,
+        runId: 'r2',
+        threads: threads(),
+      },
+      settings({ maxRowsPerObject: 20 }),
+      { tables: ['messages'] },
+    );
+    expect(second.workRemaining).toBe(false);
+    expect(await count(db)).toBe(1);
+    const all = await manifest(db);
+    expect(new Set(all.map((m) => m.object_key)).size).toBe(all.length);
+    expect(all.reduce((a, m) => a + m.row_count, 0)).toBe(DAYS * PER_DAY);
+  });
+
+  it('S3 unreachable from the threads: the run fails with the error, nothing is deleted, the threads end; the next run completes', async () => {
+    await seed(db);
+    const dead = { ...storeConfig, endpoint: `http://127.0.0.1:${await freePort()}` };
+    const log = memoryLog();
+    const failed = applyRetention(
+      { sql: db.sql, store: s.store, log, deadline: deadline({ budgetMs: 600_000 }, 0), clock, runId: 'r1', threads: threads(dead) },
+      settings({ maxRowsPerObject: 20 }),
+      { tables: ['messages'] },
+    );
+    await expect(failed).rejects.toBeInstanceOf(JobFailed);
+    await expect(failed).rejects.toMatchObject({ cause: { message: expect.stringMatching(/ECONNREFUSED|connect/) } });
+    expect(await count(db)).toBe(DAYS * PER_DAY + 1);
+    expect(await manifest(db)).toEqual([]);
+
+    const again = await applyRetention(
+      {
+        sql: db.sql,
+        store: s.store,
+        log: memoryLog(),
+        deadline: deadline({ budgetMs: 600_000 }, 0),
+        clock,
+        runId: 'r2',
+        threads: threads(),
+      },
+      settings({ maxRowsPerObject: 20 }),
+      { tables: ['messages'] },
+    );
+    expect(again.counters.rows_deleted).toBe(DAYS * PER_DAY);
+    expect(await count(db)).toBe(1);
+  });
+});
