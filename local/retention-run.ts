@@ -1,13 +1,18 @@
 /** Local retention/restore against DATABASE_URL and an S3-compatible endpoint (S3_ENDPOINT, COLD_BUCKET). */
-import { S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
+import { type ColdStoreConfig, openColdStore, type S3ColdStore } from '../lambdas/retention/cold-store';
 import type { TableReport } from '../lambdas/retention/retention';
 import { formatSeconds } from '../lambdas/shared/time';
 import { UsageError } from './commands/common';
 
-export function coldStoreFromEnv(): S3ColdStore {
+/** COLD_BUCKET and S3_ENDPOINT (credentials and region: the SDK's own variables). */
+export function coldStoreConfigFromEnv(): ColdStoreConfig {
   const bucket = process.env.COLD_BUCKET;
   if (!bucket) throw new UsageError('COLD_BUCKET is not set. Example: COLD_BUCKET=cold S3_ENDPOINT=http://127.0.0.1:4568');
-  return new S3ColdStore(s3Client(process.env.S3_ENDPOINT), bucket);
+  return { bucket, ...(process.env.S3_ENDPOINT ? { endpoint: process.env.S3_ENDPOINT } : {}) };
+}
+
+export function coldStoreFromEnv(): S3ColdStore {
+  return openColdStore(coldStoreConfigFromEnv());
 }
 
 /** `messages=30,analytics_events=7` → { messages: 30, analytics_events: 7 }. */

@@ -57,18 +57,13 @@ export type FromWorker =
       readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
     };
 
-/** The thread's entry beside this file: `.js` in a bundle or build, `.ts` under tsx or Jest (then loaded through tsx). */
-function workerEntry(): { file: string; eval: boolean } {
-  const ext = extname(__filename);
-  const file = join(__dirname, `export-worker${ext}`);
+/** The thread's entry beside this file: `.js` in a bundle or build; under tsx or Jest (`.ts`) a shim that loads it through tsx. */
+function workerEntry(): string {
+  const ts = extname(__filename) === '.ts';
+  const file = join(__dirname, ts ? 'export-worker-tsx.cjs' : 'export-worker.js');
   if (!existsSync(file))
     throw new Error(`Export threads need ${file} beside ${__filename} (the Lambda bundle has none: it runs one thread)`);
-  if (ext !== '.ts') return { file, eval: false };
-  const tsx = require.resolve('tsx/cjs/api');
-  return {
-    file: `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(file)});`,
-    eval: true,
-  };
+  return file;
 }
 
 export function addCounts(into: TableReport, c: ReportCounts): void {
@@ -111,8 +106,8 @@ class Lane {
     data: WorkerData,
     private readonly log: Log,
   ) {
-    const entry = workerEntry();
-    this.worker = new Worker(entry.file, { eval: entry.eval, workerData: data });
+    // The environment as this thread sees it now (AWS credentials and region for the S3 client).
+    this.worker = new Worker(workerEntry(), { workerData: data, env: { ...process.env } });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));

@@ -4,7 +4,7 @@ import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
 import { getEnvironment } from '../../lib/config';
-import { coldStoreFromEnv, parseDays, printReport, progressBar } from '../retention-run';
+import { coldStoreConfigFromEnv, coldStoreFromEnv, parseDays, printReport, progressBar } from '../retention-run';
 import { fail, output, UsageError, withDatabase } from './common';
 
 interface Options {
@@ -13,6 +13,13 @@ interface Options {
   days?: Record<string, number>;
   ledgerFile: string;
   json?: boolean;
+  threads: number;
+}
+
+function parseThreads(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--threads: "${value}" is not a whole number from 1 to 64`);
+  return n;
 }
 
 export function register(program: Command): void {
@@ -22,6 +29,12 @@ export function register(program: Command): void {
     .option('--dry-run', 'print per table the days, rows and estimated bytes that would go; write nothing')
     .option('--table <table>', 'only this table (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--days <list>', 'override days per table for this run, e.g. messages=30,analytics_events=7', parseDays)
+    .option(
+      '--threads <n>',
+      'export this many days at once, each on its own thread and connection (a machine with cores to spare)',
+      parseThreads,
+      1,
+    )
     .option('--ledger-file <path>', 'local run ledger (the lease lock)', '.local/run-ledger.json')
     .option('--json', 'machine-readable output (the log goes to stderr)')
     .action((o: Options) =>
@@ -36,7 +49,15 @@ export function register(program: Command): void {
         } catch (e) {
           throw new UsageError((e as Error).message);
         }
-        const deps = { sql, store, log, deadline: deadline(undefined), onProgress: bar.update };
+        const threads =
+          o.threads > 1
+            ? {
+                threads: o.threads,
+                sql: { driver: 'pg' as const, url: process.env.DATABASE_URL ?? '', ssl: process.env.DB_SSL === 'true' },
+                store: coldStoreConfigFromEnv(),
+              }
+            : undefined;
+        const deps = { sql, store, log, deadline: deadline(undefined), onProgress: bar.update, threads };
         if (o.dryRun) {
           const outcome = await applyRetention({ ...deps, runId: 'dry-run' }, settings, input);
           output(o.json, outcome, () => printReport(outcome.tables, true));

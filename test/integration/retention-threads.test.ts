@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { runCli } from '../../bin/cli';
 import type { ColdStoreConfig } from '../../lambdas/retention/cold-store';
 import { applyRetention } from '../../lambdas/retention/retention';
 import { memoryLog } from '../../lambdas/shared/observability';
@@ -104,7 +108,8 @@ describe('retention on export threads (pg driver)', () => {
         settings({ maxRowsPerObject: 20, pageRows: 7 }),
         { tables: ['messages'] },
       );
-      expect(inline.counters).toEqual(out.counters);
+      // Bytes aside: each database stamps its own insert time (its text's length varies).
+      expect({ ...inline.counters, bytes_written: 0 }).toEqual({ ...out.counters, bytes_written: 0 });
       // Same keys and row counts (the SHA-256s differ: each database stamps its own insert time).
       const strip = (ms: { object_key: string; row_count: number }[]) => ms.map((m) => [m.object_key, m.row_count]);
       expect(strip(await manifest(db2))).toEqual(strip(threaded));
@@ -178,5 +183,43 @@ describe('retention on export threads (pg driver)', () => {
     );
     expect(again.counters.rows_deleted).toBe(DAYS * PER_DAY);
     expect(await count(db)).toBe(1);
+  });
+
+  it('npm run retention -- --threads 2 --json: the same job from the command line; a bad --threads is bad usage (2)', async () => {
+    await seed(db);
+    const dir = mkdtempSync(join(tmpdir(), 'dlc-threads-cli-'));
+    const env = {
+      DATABASE_URL: db.url,
+      COLD_BUCKET: BUCKET,
+      S3_ENDPOINT: s.url,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const error = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const args = ['retention', '--table', 'messages', '--json', '--ledger-file', join(dir, 'ledger.json')];
+      expect(await runCli([...args, '--threads', '0'])).toBe(2);
+      expect(String(error.mock.calls[0]?.[0])).toMatch(/--threads/);
+      expect(await count(db)).toBe(DAYS * PER_DAY + 1);
+      expect(await runCli([...args, '--threads', '2'])).toBe(0);
+      const printed = JSON.parse(out.mock.calls.map((c) => String(c[0])).join(''));
+      expect(printed.run.status).toBe('healthy');
+      expect(printed.tables[0]).toMatchObject({ table: 'messages', rowsExported: DAYS * PER_DAY, rowsDeleted: DAYS * PER_DAY });
+      expect(await count(db)).toBe(1);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      error.mockRestore();
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      rmSync(dir, { recursive: true, force: true });
+      process.exitCode = undefined;
+    }
   });
 });
