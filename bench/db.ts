@@ -7,13 +7,13 @@ import { createDatabase } from '../local/services';
 export async function withMigratedDatabase<T>(
   adminUrl: string,
   options: { prefix: string; maxConnections: number },
-  fn: (sql: PgSql) => Promise<T>,
+  fn: (sql: PgSql, url: string) => Promise<T>,
 ): Promise<T> {
   const db = await createDatabase(adminUrl, options.prefix);
   const sql = new PgSql({ connectionString: db.url, maxConnections: options.maxConnections });
   try {
     await migrate(sql, loadMigrations(join(__dirname, '..', 'sql')));
-    return await fn(sql);
+    return await fn(sql, db.url);
   } finally {
     await sql.close();
     await db.stop();

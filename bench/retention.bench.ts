@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { type PassThrough, Writable } from 'node:stream';
-import { type ColdStore, S3ColdStore, s3Client } from '../lambdas/retention/cold-store';
+import { type ColdStore, openColdStore } from '../lambdas/retention/cold-store';
 import { ParquetStreamWriter, readBack, type TextRow } from '../lambdas/retention/parquet';
 import { columnLayout } from '../lambdas/retention/policies';
 import { restore } from '../lambdas/retention/restore';
@@ -47,6 +47,24 @@ export interface RetentionBench {
   readonly cpu: { export: CpuPerRow; run: CpuPerRow };
   readonly exportShareOfWriter: number;
   readonly insertSeconds: number;
+  /**
+   * The same rows again (inserted again after the one-thread run, the table VACUUMed), exported on
+   * `threads` export threads (each its own connection and S3 client, whole days each). End to end is
+   * wall time; the export phase's rate is the sum over threads of each one's rows / its time exporting.
+   */
+  readonly threaded?: {
+    readonly threads: number;
+    readonly insertSeconds: number;
+    readonly seconds: number;
+    readonly rowsPerSecond: number;
+    readonly exportRowsPerSecond: number;
+    readonly exportShareOfWriter: number;
+    readonly endToEndShareOfWriter: number;
+    /** End to end against the one-thread run's end to end, same rows, same run. */
+    readonly speedupEndToEnd: number;
+    readonly peakRssMb: number;
+    readonly cpu: CpuPerRow;
+  };
 }
 
 export async function seed(sql: PgSql, n: number): Promise<number> {
@@ -55,7 +73,8 @@ export async function seed(sql: PgSql, n: number): Promise<number> {
   await sql.execute(
     `INSERT INTO conversations (id, conversation_key, source, started_at, last_message_at)
      SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid, 'bench-' || i, 'live', '2025-01-01', '2025-03-01'
-       FROM generate_series(1, $1::integer) i`,
+       FROM generate_series(1, $1::integer) i
+     ON CONFLICT DO NOTHING`,
     [conversations],
   );
   const chunk = 250_000;
@@ -87,13 +106,24 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1000;
 };
 
-export async function benchRetention(sql: PgSql, n: number, restoreDays?: number): Promise<RetentionBench> {
+export async function benchRetention(
+  sql: PgSql,
+  url: string,
+  n: number,
+  options: { restoreDays?: number; threads: number },
+): Promise<RetentionBench> {
+  const { threads, restoreDays } = options;
   const insertSeconds = await seed(sql, n);
   const bucket = 'bench-cold';
   const s3 = await startS3([bucket]);
   try {
-    const client = s3Client(s3.url, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, region: 'us-east-1' });
-    const s3Store = new S3ColdStore(client, bucket);
+    const storeConfig = {
+      bucket,
+      endpoint: s3.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    };
+    const s3Store = openColdStore(storeConfig);
     const pgSeconds = await postgresCpuReader(sql);
     const pgCpu = pgSeconds && (() => pgSeconds() * 1000); // ms
     // The export of an object is its upload: the upload starts with the object's first row and ends
@@ -147,7 +177,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
 
     // The ceiling: the writer alone (same canonical SHA-256, same row groups, same pages) on the same rows, from the objects.
     const keys = await sql.query<{ object_key: string; bytes: number }>(
-      "SELECT object_key, bytes FROM archive_manifest WHERE table_name = 'messages'",
+      "SELECT object_key, bytes FROM archive_manifest WHERE table_name = 'messages' AND run_id = 'bench'",
     );
     let writerMs = 0;
     let writerCpuMs = 0;
@@ -184,6 +214,57 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
     const restoreSeconds = (performance.now() - t0) / 1000;
     const restoreRss = rss.stop();
     if (back.rowsInserted !== restoreRows) throw new Error(`bench: restored ${back.rowsInserted} of ${restoreRows}`);
+
+    let threaded: RetentionBench['threaded'];
+    if (threads > 1) {
+      // The same rows again (new ids), in the pages the first export emptied.
+      await sql.execute("DELETE FROM messages WHERE created_at < '2100-01-01'");
+      await sql.execute('VACUUM messages');
+      const insertAgain = await seed(sql, n);
+      global.gc?.();
+      rss = new RssSampler();
+      const pgT0 = pgCpu?.();
+      const cpuT0 = process.cpuUsage();
+      const tT0 = performance.now();
+      const again = await applyRetention(
+        {
+          sql,
+          store: s3Store,
+          log,
+          deadline: deadline(undefined),
+          runId: 'bench-threads',
+          threads: { threads, sql: { driver: 'pg', url, ssl: false }, store: storeConfig },
+        },
+        settings,
+        { tables: ['messages'] },
+      );
+      const seconds = (performance.now() - tT0) / 1000;
+      const nodeMs = cpuMs(cpuT0);
+      const pgT1 = pgCpu?.();
+      const peakRssMb = rss.stop();
+      const [tt] = again.tables;
+      if (!tt || tt.rowsDeleted !== n || tt.verificationFailures !== 0)
+        throw new Error(`bench (threads): expected ${n} rows exported and deleted, got ${JSON.stringify(tt)}`);
+      const exportRowsPerSecond = (tt.exportThreads ?? []).reduce(
+        (a, x) => a + (x.exportMs > 0 ? x.rowsExported / (x.exportMs / 1000) : 0),
+        0,
+      );
+      threaded = {
+        threads,
+        insertSeconds: insertAgain,
+        seconds,
+        rowsPerSecond: n / seconds,
+        exportRowsPerSecond,
+        exportShareOfWriter: exportRowsPerSecond / (n / (writerMs / 1000)),
+        endToEndShareOfWriter: n / seconds / (n / (writerMs / 1000)),
+        speedupEndToEnd: exportSeconds / seconds,
+        peakRssMb,
+        cpu: {
+          nodeMicrosPerRow: (1000 * nodeMs) / n,
+          ...(pgT0 !== undefined && pgT1 !== undefined ? { postgresMicrosPerRow: (1000 * (pgT1 - pgT0)) / n } : {}),
+        },
+      };
+    }
     const writerRate = n / (writerMs / 1000);
     const exportRate = n / (t.ms.export / 1000);
     const readCpuPerRow = (1000 * readCpuMs) / n;
@@ -228,6 +309,7 @@ export async function benchRetention(sql: PgSql, n: number, restoreDays?: number
         },
       },
       exportShareOfWriter: exportRate / writerRate,
+      ...(threaded ? { threaded } : {}),
     };
   } finally {
     await s3.stop();

@@ -97,8 +97,11 @@ async function main() {
       const sizes = (process.env.RETENTION_MESSAGES ?? '1000000').split(',').map(Number);
       const runs = [];
       for (const n of sizes) {
-        const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
-          benchRetention(sql, n, process.env.RETENTION_RESTORE_DAYS ? Number(process.env.RETENTION_RESTORE_DAYS) : undefined),
+        const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql, url) =>
+          benchRetention(sql, url, n, {
+            restoreDays: process.env.RETENTION_RESTORE_DAYS ? Number(process.env.RETENTION_RESTORE_DAYS) : undefined,
+            threads: num('RETENTION_THREADS', 2),
+          }),
         );
         runs.push(r);
         console.log(
@@ -115,6 +118,14 @@ async function main() {
             `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
             `restore (${r.restore.rows} rows) ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
         );
+        const t = r.threaded;
+        if (t)
+          console.log(
+            `retention on ${t.threads} export threads, the same rows inserted again (${t.insertSeconds.toFixed(0)} s): export+verify+delete ${t.seconds.toFixed(1)} s = ${Math.round(t.rowsPerSecond)} rows/s end to end ` +
+              `(×${t.speedupEndToEnd.toFixed(2)} the one-thread run; ${Math.round(100 * t.endToEndShareOfWriter)}% of the writer alone); ` +
+              `export phase ${Math.round(t.exportRowsPerSecond)} rows/s = ${Math.round(100 * t.exportShareOfWriter)}% of the writer alone (target ≥ 80%); ` +
+              `peak RSS ${t.peakRssMb} MiB; CPU per row ${t.cpu.nodeMicrosPerRow.toFixed(1)} µs here (all threads) + ${t.cpu.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL`,
+          );
       }
       results.retention = runs;
     }

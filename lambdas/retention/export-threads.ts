@@ -81,7 +81,12 @@ export function addCounts(into: TableReport, c: ReportCounts): void {
 
 class ThreadFailed extends Error {
   override readonly name: string;
-  constructor(error: { name: string; message: string; stack?: string }, lane: number) {
+  constructor(
+    error: { name: string; message: string; stack?: string },
+    lane: number,
+    /** What the day did before it failed (objects committed stay committed). */
+    readonly counts?: ReportCounts,
+  ) {
     super(`${error.message} (export thread ${lane})`);
     this.name = error.name;
     if (error.stack) this.stack = error.stack;
@@ -92,9 +97,8 @@ class ThreadFailed extends Error {
 class Lane {
   private readonly worker: Worker;
   private current?: {
-    resolve(finished: boolean): void;
+    resolve(r: { finished: boolean; counts: ReportCounts }): void;
     reject(err: Error): void;
-    report: TableReport;
     mayStartObject(): boolean;
     onRowsDeleted(rows: number): void;
   };
@@ -137,29 +141,26 @@ class Lane {
         return;
       case 'day-done':
         if (!c) return;
-        addCounts(c.report, m.counts);
         this.current = undefined;
-        c.resolve(m.finished);
+        c.resolve({ finished: m.finished, counts: m.counts });
         return;
       case 'day-failed':
         if (!c) return;
-        addCounts(c.report, m.counts);
         this.current = undefined;
-        c.reject(new ThreadFailed(m.error, this.lane));
+        c.reject(new ThreadFailed(m.error, this.lane, m.counts));
         return;
     }
   }
 
-  /** Exports one day on this thread; false when `mayStartObject` stopped it. */
+  /** Exports one day on this thread: what it did, and false when `mayStartObject` stopped it. */
   day(
     task: { shape: TableShape; cutoff: string; day: string },
-    report: TableReport,
     mayStartObject: () => boolean,
     onRowsDeleted: (rows: number) => void,
-  ): Promise<boolean> {
+  ): Promise<{ finished: boolean; counts: ReportCounts }> {
     if (this.dead) return Promise.reject(this.dead);
-    return new Promise<boolean>((resolve, reject) => {
-      this.current = { resolve, reject, report, mayStartObject, onRowsDeleted };
+    return new Promise((resolve, reject) => {
+      this.current = { resolve, reject, mayStartObject, onRowsDeleted };
       this.worker.postMessage({ type: 'day', ...task } satisfies ToWorker);
     });
   }
@@ -211,17 +212,28 @@ export class ExportThreads {
     let failure: unknown;
     let stoppedAt: string | undefined;
     const mayStart = () => failure === undefined && stoppedAt === undefined && mayStartObject();
+    report.exportThreads = this.start().map((l) => ({ thread: l.lane, days: 0, rowsExported: 0, exportMs: 0 }));
     await Promise.all(
       this.start().map(async (lane) => {
         for (;;) {
           if (!mayStart()) return;
           const day = queue.shift();
           if (day === undefined) return;
+          const mine = report.exportThreads?.[lane.lane];
+          const count = (c: ReportCounts) => {
+            addCounts(report, c);
+            if (!mine) return;
+            mine.days++;
+            mine.rowsExported += c.rowsExported;
+            mine.exportMs += c.ms.export;
+          };
           try {
-            const finished = await lane.day({ shape: task.shape, cutoff: task.cutoff, day }, report, mayStart, onRowsDeleted);
+            const { finished, counts } = await lane.day({ shape: task.shape, cutoff: task.cutoff, day }, mayStart, onRowsDeleted);
+            count(counts);
             this.log.debug('Day done on an export thread', { table: report.table, day, exportThread: lane.lane, finished });
             if (!finished && (stoppedAt === undefined || day < stoppedAt)) stoppedAt = day;
           } catch (err) {
+            if (err instanceof ThreadFailed && err.counts) count(err.counts);
             failure ??= err;
             return;
           }

@@ -90,8 +90,10 @@ export interface TableReport {
   /** Objects under the table's prefix that no manifest row holds (counted, logged, kept). */
   objectsOutsideManifest: number;
   workRemaining: boolean;
-  /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction. */
+  /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction (summed over threads). */
   readonly ms: { export: number; verify: number; commit: number };
+  /** With export threads: what each did (days, rows exported, its time exporting). */
+  exportThreads?: { thread: number; days: number; rowsExported: number; exportMs: number }[];
 }
 
 export const COUNTERS = [

@@ -92,6 +92,11 @@ describe('retention on export threads (pg driver)', () => {
     const days = log.lines.filter((l) => l.message === 'Day done on an export thread').map((l) => l.extra);
     expect(new Set(days.map((d) => d?.exportThread))).toEqual(new Set([0, 1]));
     expect(days.map((d) => d?.day).sort()).toEqual(Array.from({ length: DAYS }, (_, i) => `2025-01-0${i + 1}`));
+    const perThread = out.tables[0]?.exportThreads ?? [];
+    expect(perThread.map((t) => t.thread)).toEqual([0, 1]);
+    expect(perThread.reduce((a, t) => a + t.days, 0)).toBe(DAYS);
+    expect(perThread.reduce((a, t) => a + t.rowsExported, 0)).toBe(total);
+    for (const t of perThread) expect(t.exportMs).toBeGreaterThan(0);
     const threaded = await manifest(db);
     expect(threaded).toHaveLength(out.counters.objects_written);
     expect(threaded.reduce((a, m) => a + m.row_count, 0)).toBe(total);
