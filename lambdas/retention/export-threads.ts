@@ -1,14 +1,14 @@
 /**
- * Export threads: a table's days exported at once on worker threads, each thread with its own
- * database connection and S3 client, each doing whole objects (export → verify → manifest + delete,
- * `TableRun.day`): no rows cross threads. For a run on a machine with cores to spare (the local CLI's
- * `--threads`, a catch-up run); the Lambda runs one thread (< 1 vCPU at its memory).
+ * Export threads: a table's days exported at once, each thread doing whole objects (export → verify
+ * → manifest + delete, `TableRun.day`) with its own database connection and S3 client: no rows cross
+ * threads. `threads: N` is this thread and N − 1 worker threads. For a run on a machine with cores to
+ * spare (the local CLI's `--threads`, a catch-up run); the Lambda runs one thread (< 1 vCPU at its memory).
  *
- * The main thread stays the one authority: it hands out days (oldest first), answers each thread's
- * "may I start another object?" with its own deadline, logs for the threads and adds up their reports.
- * A failure on one thread stops the others at their next object; the first error is thrown once
- * every thread has stopped. Objects are independent (deterministic keys, one transaction each), so
- * days finishing out of order changes nothing a later run relies on.
+ * This thread stays the one authority: it hands out days (oldest first), answers each worker's "may
+ * I start another object?" with its own deadline, logs for the workers and adds up their counts. A
+ * failure on one thread stops the others at their next object; the first error is thrown once every
+ * thread has stopped. Objects are independent (deterministic keys, one transaction each), so days
+ * finishing out of order changes nothing a later run relies on.
  */
 import { existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -17,7 +17,7 @@ import type { SqlConfig } from '../shared/deps';
 import type { Log } from '../shared/observability';
 import type { ColdStoreConfig } from './cold-store';
 import type { TableShape } from './policies';
-import type { RetentionSettings, TableReport } from './retention';
+import { DayFailed, DayRunner, type ReportCounts, type RetentionSettings, type TableDeps, type TableReport } from './retention';
 
 export interface ExportThreadsConfig {
   /** Threads (≥ 2; one thread is the inline export). */
@@ -27,18 +27,11 @@ export interface ExportThreadsConfig {
   readonly store: ColdStoreConfig;
 }
 
-/** A report's additive part: what one day on one thread did. */
-export type ReportCounts = Pick<
-  TableReport,
-  'rowsExported' | 'rowsDeleted' | 'objectsWritten' | 'objectsRecovered' | 'bytesWritten' | 'verificationFailures' | 'objectsChanged' | 'ms'
->;
-
 export interface WorkerData {
   readonly sql: SqlConfig;
   readonly store: ColdStoreConfig;
   readonly settings: RetentionSettings;
   readonly runId: string;
-  readonly lane: number;
 }
 
 export type ToWorker =
@@ -79,22 +72,45 @@ export function addCounts(into: TableReport, c: ReportCounts): void {
   into.ms.commit += c.ms.commit;
 }
 
+/** An error thrown on a worker thread, as it came back. */
 class ThreadFailed extends Error {
   override readonly name: string;
-  constructor(
-    error: { name: string; message: string; stack?: string },
-    lane: number,
-    /** What the day did before it failed (objects committed stay committed). */
-    readonly counts?: ReportCounts,
-  ) {
+  constructor(error: { name: string; message: string; stack?: string }, lane: number) {
     super(`${error.message} (export thread ${lane})`);
     this.name = error.name;
     if (error.stack) this.stack = error.stack;
   }
 }
 
+type DayTask = { shape: TableShape; cutoff: string; day: string };
+
+/** Where days are exported: this thread, or a worker thread. */
+interface Lane {
+  readonly lane: number;
+  /** Exports one day: what it did, and false when `mayStartObject` stopped it; a failure rejects with the counts so far. */
+  day(
+    task: DayTask,
+    mayStartObject: () => boolean,
+    onRowsDeleted: (rows: number) => void,
+  ): Promise<{ finished: boolean; counts: ReportCounts }>;
+  close(): Promise<void>;
+}
+
+/** This thread's share (its own `TableRun`s on the run's connection and store). */
+class InlineLane implements Lane {
+  readonly lane = 0;
+  private readonly runner: DayRunner;
+  constructor(deps: Pick<TableDeps, 'sql' | 'store' | 'log'>, settings: RetentionSettings, runId: string) {
+    this.runner = new DayRunner(deps, settings, runId);
+  }
+  day(task: DayTask, mayStartObject: () => boolean, onRowsDeleted: (rows: number) => void) {
+    return this.runner.day(task, { mayStartObject, onRowsDeleted });
+  }
+  async close(): Promise<void> {}
+}
+
 /** One worker thread and the day it is on. */
-class Lane {
+class WorkerLane implements Lane {
   private readonly worker: Worker;
   private current?: {
     resolve(r: { finished: boolean; counts: ReportCounts }): void;
@@ -147,14 +163,14 @@ class Lane {
       case 'day-failed':
         if (!c) return;
         this.current = undefined;
-        c.reject(new ThreadFailed(m.error, this.lane, m.counts));
+        c.reject(new DayFailed(m.counts, new ThreadFailed(m.error, this.lane)));
         return;
     }
   }
 
   /** Exports one day on this thread: what it did, and false when `mayStartObject` stopped it. */
   day(
-    task: { shape: TableShape; cutoff: string; day: string },
+    task: DayTask,
     mayStartObject: () => boolean,
     onRowsDeleted: (rows: number) => void,
   ): Promise<{ finished: boolean; counts: ReportCounts }> {
@@ -179,9 +195,9 @@ export class ExportThreads {
 
   constructor(
     private readonly config: ExportThreadsConfig,
+    private readonly deps: Pick<TableDeps, 'sql' | 'store' | 'log'>,
     private readonly settings: RetentionSettings,
     private readonly runId: string,
-    private readonly log: Log,
   ) {
     if (!Number.isInteger(config.threads) || config.threads < 2)
       throw new RangeError('Export threads: at least 2 (1 is the inline export)');
@@ -189,11 +205,11 @@ export class ExportThreads {
 
   /** Started at the first table with days to export (a run with nothing to do starts none). */
   private start(): Lane[] {
-    this.lanes ??= Array.from(
-      { length: this.config.threads },
-      (_, lane) =>
-        new Lane(lane, { sql: this.config.sql, store: this.config.store, settings: this.settings, runId: this.runId, lane }, this.log),
-    );
+    const data: WorkerData = { sql: this.config.sql, store: this.config.store, settings: this.settings, runId: this.runId };
+    this.lanes ??= [
+      new InlineLane(this.deps, this.settings, this.runId),
+      ...Array.from({ length: this.config.threads - 1 }, (_, i) => new WorkerLane(i + 1, data, this.deps.log)),
+    ];
     return this.lanes;
   }
 
@@ -230,11 +246,13 @@ export class ExportThreads {
           try {
             const { finished, counts } = await lane.day({ shape: task.shape, cutoff: task.cutoff, day }, mayStart, onRowsDeleted);
             count(counts);
-            this.log.debug('Day done on an export thread', { table: report.table, day, exportThread: lane.lane, finished });
+            this.deps.log.debug('Day done on an export thread', { table: report.table, day, exportThread: lane.lane, finished });
             if (!finished && (stoppedAt === undefined || day < stoppedAt)) stoppedAt = day;
           } catch (err) {
-            if (err instanceof ThreadFailed && err.counts) count(err.counts);
-            failure ??= err;
+            if (err instanceof DayFailed) {
+              count(err.counts);
+              failure ??= err.cause;
+            } else failure ??= err;
             return;
           }
         }

@@ -1,13 +1,13 @@
 /**
- * One export thread (export-threads.ts): its own connection and S3 client; exports the days it is
- * handed with the same `TableRun` as the inline export, asking the main thread before each object.
+ * One worker export thread (export-threads.ts): its own connection and S3 client; exports the days
+ * it is handed with the same `TableRun` as the inline export, asking the main thread before each object.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSql } from '../shared/deps';
 import type { Log } from '../shared/observability';
 import { openColdStore } from './cold-store';
-import type { FromWorker, ReportCounts, ToWorker, WorkerData } from './export-threads';
-import { emptyReport, type TableReport, TableRun } from './retention';
+import type { FromWorker, ToWorker, WorkerData } from './export-threads';
+import { type DayFailed, DayRunner } from './retention';
 
 const port = parentPort;
 if (!port) throw new Error('export-worker.ts runs as a worker thread (export-threads.ts)');
@@ -36,45 +36,17 @@ const mayStartObject = () =>
     post({ type: 'may-start', id });
   });
 
-const runs = new Map<string, { run: TableRun; report: TableReport }>();
-function tableRun(m: Extract<ToWorker, { type: 'day' }>) {
-  const name = `${m.shape.policy.table}\u0000${m.cutoff}`;
-  let r = runs.get(name);
-  if (!r) {
-    const report = emptyReport(m.shape.policy.table, m.cutoff);
-    const deps = { sql, store, log, mayStartObject, onRowsDeleted: (rows: number) => post({ type: 'rows-deleted', rows }) };
-    r = { run: new TableRun(deps, data.settings, m.shape, m.cutoff, data.runId, report), report };
-    runs.set(name, r);
-  }
-  return r;
-}
-
-/** What the report counted since the last call (and zero again). */
-function takeCounts(r: TableReport): ReportCounts {
-  const counts: ReportCounts = {
-    rowsExported: r.rowsExported,
-    rowsDeleted: r.rowsDeleted,
-    objectsWritten: r.objectsWritten,
-    objectsRecovered: r.objectsRecovered,
-    bytesWritten: r.bytesWritten,
-    verificationFailures: r.verificationFailures,
-    objectsChanged: r.objectsChanged,
-    ms: { ...r.ms },
-  };
-  r.rowsExported = r.rowsDeleted = r.objectsWritten = r.objectsRecovered = 0;
-  r.bytesWritten = r.verificationFailures = r.objectsChanged = 0;
-  r.ms.export = r.ms.verify = r.ms.commit = 0;
-  return counts;
-}
+const runner = new DayRunner({ sql, store, log }, data.settings, data.runId);
+const onRowsDeleted = (rows: number) => post({ type: 'rows-deleted', rows });
 
 async function day(m: Extract<ToWorker, { type: 'day' }>): Promise<void> {
-  const { run, report } = tableRun(m);
   try {
-    const finished = await run.day(m.day);
-    post({ type: 'day-done', finished, counts: takeCounts(report) });
+    const { finished, counts } = await runner.day(m, { mayStartObject, onRowsDeleted });
+    post({ type: 'day-done', finished, counts });
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    post({ type: 'day-failed', counts: takeCounts(report), error: { name: e.name, message: e.message, stack: e.stack } });
+    const failed = err as DayFailed;
+    const e = failed.cause instanceof Error ? failed.cause : new Error(String(failed.cause));
+    post({ type: 'day-failed', counts: failed.counts, error: { name: e.name, message: e.message, stack: e.stack } });
   }
 }
 

@@ -516,6 +516,81 @@ export class TableRun {
   }
 }
 
+/** A report's additive part: what one day on one export thread did. */
+export type ReportCounts = Pick<
+  TableReport,
+  'rowsExported' | 'rowsDeleted' | 'objectsWritten' | 'objectsRecovered' | 'bytesWritten' | 'verificationFailures' | 'objectsChanged' | 'ms'
+>;
+
+/** What the report counted since the last call (and zero again). */
+function takeCounts(r: TableReport): ReportCounts {
+  const counts: ReportCounts = {
+    rowsExported: r.rowsExported,
+    rowsDeleted: r.rowsDeleted,
+    objectsWritten: r.objectsWritten,
+    objectsRecovered: r.objectsRecovered,
+    bytesWritten: r.bytesWritten,
+    verificationFailures: r.verificationFailures,
+    objectsChanged: r.objectsChanged,
+    ms: { ...r.ms },
+  };
+  r.rowsExported = r.rowsDeleted = r.objectsWritten = r.objectsRecovered = 0;
+  r.bytesWritten = r.verificationFailures = r.objectsChanged = 0;
+  r.ms.export = r.ms.verify = r.ms.commit = 0;
+  return counts;
+}
+
+/** A day that failed part way: what it did before (objects committed stay committed), and why. */
+export class DayFailed extends Error {
+  override readonly name = 'DayFailed';
+  constructor(
+    readonly counts: ReportCounts,
+    override readonly cause: unknown,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+/**
+ * Days of any table, one at a time, each with its own counts: one export thread's work (on a worker
+ * thread, export-worker.ts, or on this one). A `TableRun` per table, made at its first day.
+ */
+export class DayRunner {
+  private readonly runs = new Map<string, { run: TableRun; report: TableReport }>();
+  private current: Pick<TableDeps, 'mayStartObject' | 'onRowsDeleted'> = { mayStartObject: () => false };
+
+  constructor(
+    private readonly deps: Pick<TableDeps, 'sql' | 'store' | 'log'>,
+    private readonly settings: RetentionSettings,
+    private readonly runId: string,
+  ) {}
+
+  async day(
+    task: { shape: TableShape; cutoff: string; day: string },
+    handlers: Pick<TableDeps, 'mayStartObject' | 'onRowsDeleted'>,
+  ): Promise<{ finished: boolean; counts: ReportCounts }> {
+    const name = `${task.shape.policy.table}\u0000${task.cutoff}`;
+    let r = this.runs.get(name);
+    if (!r) {
+      const report = emptyReport(task.shape.policy.table, task.cutoff);
+      const deps: TableDeps = {
+        ...this.deps,
+        mayStartObject: () => this.current.mayStartObject(),
+        onRowsDeleted: (rows) => this.current.onRowsDeleted?.(rows),
+      };
+      r = { run: new TableRun(deps, this.settings, task.shape, task.cutoff, this.runId, report), report };
+      this.runs.set(name, r);
+    }
+    this.current = handlers;
+    try {
+      const finished = await r.run.day(task.day);
+      return { finished, counts: takeCounts(r.report) };
+    } catch (err) {
+      throw new DayFailed(takeCounts(r.report), err);
+    }
+  }
+}
+
 const sameKey = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function emptyReport(table: string, cutoff: string): TableReport {
@@ -577,7 +652,7 @@ export async function applyRetention(
       dryRun: input.dryRun ?? false,
     };
   };
-  const threads = deps.threads && !input.dryRun ? new ExportThreads(deps.threads, s, deps.runId, deps.log) : undefined;
+  const threads = deps.threads && !input.dryRun ? new ExportThreads(deps.threads, deps, s, deps.runId) : undefined;
   try {
     for (const policy of selectPolicies(s.policies, input)) {
       const { value: cutoff } = cutoffFor(policy, policy.days, now, s.timeZone);

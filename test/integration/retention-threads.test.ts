@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { runCli } from '../../bin/cli';
-import type { ColdStoreConfig } from '../../lambdas/retention/cold-store';
+import { type ColdStoreConfig, openColdStore } from '../../lambdas/retention/cold-store';
 import { applyRetention } from '../../lambdas/retention/retention';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { type Deadline, deadline, JobFailed } from '../../lambdas/shared/runtime';
@@ -159,12 +159,20 @@ describe('retention on export threads (pg driver)', () => {
     expect(all.reduce((a, m) => a + m.row_count, 0)).toBe(DAYS * PER_DAY);
   });
 
-  it('S3 unreachable from the threads: the run fails with the error, nothing is deleted, the threads end; the next run completes', async () => {
+  it('S3 unreachable: the run fails with the error, nothing is deleted, the threads end; the next run completes', async () => {
     await seed(db);
     const dead = { ...storeConfig, endpoint: `http://127.0.0.1:${await freePort()}` };
     const log = memoryLog();
     const failed = applyRetention(
-      { sql: db.sql, store: s.store, log, deadline: deadline({ budgetMs: 600_000 }, 0), clock, runId: 'r1', threads: threads(dead) },
+      {
+        sql: db.sql,
+        store: openColdStore(dead),
+        log,
+        deadline: deadline({ budgetMs: 600_000 }, 0),
+        clock,
+        runId: 'r1',
+        threads: threads(dead),
+      },
       settings({ maxRowsPerObject: 20 }),
       { tables: ['messages'] },
     );
