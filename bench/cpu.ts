@@ -59,6 +59,16 @@ export async function postgresCpuReader(sql: Sql): Promise<(() => number) | unde
   };
 }
 
+/** A reader of one process's CPU seconds so far (e.g. a server in a child process); undefined without /proc. */
+export function processCpuReader(pid: number): (() => number) | undefined {
+  if (!stat(pid)) return undefined;
+  let last = 0;
+  return () => {
+    last = stat(pid)?.seconds ?? last; // gone: its last reading
+    return last;
+  };
+}
+
 async function postgresSeconds(sql: Sql): Promise<number | undefined> {
   return (await postgresCpuReader(sql))?.();
 }

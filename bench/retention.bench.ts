@@ -16,8 +16,8 @@ import { memoryLog } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { getEnvironment, type RetentionPolicy } from '../lib/config';
-import { startS3 } from '../local/services';
-import { postgresCpuReader } from './cpu';
+import { startS3Process } from '../local/services';
+import { postgresCpuReader, processCpuReader } from './cpu';
 import { RssSampler } from './rss';
 
 export interface RetentionBench {
@@ -95,10 +95,11 @@ export async function seed(sql: PgSql, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-/** CPU µs per row of this process and of the PostgreSQL server over a phase. */
+/** CPU µs per row of this process, of the PostgreSQL server and of the S3 stand-in (s3rver, a child process) over a phase. */
 interface CpuPerRow {
   readonly nodeMicrosPerRow: number;
   readonly postgresMicrosPerRow?: number;
+  readonly s3MicrosPerRow?: number;
 }
 
 const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -115,7 +116,9 @@ export async function benchRetention(
   const { threads, restoreDays } = options;
   const insertSeconds = await seed(sql, n);
   const bucket = 'bench-cold';
-  const s3 = await startS3([bucket]);
+  // S3 is another machine in production: s3rver runs in a child process, its CPU reported apart.
+  const s3 = await startS3Process([bucket]);
+  const s3Cpu = processCpuReader(s3.pid);
   try {
     const storeConfig = {
       bucket,
@@ -162,6 +165,7 @@ export async function benchRetention(
     global.gc?.();
     let rss = new RssSampler();
     const pg0 = pgCpu?.();
+    const s30 = s3Cpu?.();
     const cpu0 = process.cpuUsage();
     let t0 = performance.now();
     const out = await applyRetention({ sql, store, log, deadline: deadline(undefined), runId: 'bench' }, settings, {
@@ -170,6 +174,7 @@ export async function benchRetention(
     const exportSeconds = (performance.now() - t0) / 1000;
     const nodeCpuMs = cpuMs(cpu0);
     const pg1 = pgCpu?.();
+    const s31 = s3Cpu?.();
     const exportRss = rss.stop();
     const [t] = out.tables;
     if (!t || t.rowsDeleted !== n || t.verificationFailures !== 0)
@@ -224,6 +229,7 @@ export async function benchRetention(
       global.gc?.();
       rss = new RssSampler();
       const pgT0 = pgCpu?.();
+      const s3T0 = s3Cpu?.();
       const cpuT0 = process.cpuUsage();
       const tT0 = performance.now();
       const again = await applyRetention(
@@ -241,6 +247,7 @@ export async function benchRetention(
       const seconds = (performance.now() - tT0) / 1000;
       const nodeMs = cpuMs(cpuT0);
       const pgT1 = pgCpu?.();
+      const s3T1 = s3Cpu?.();
       const peakRssMb = rss.stop();
       const [tt] = again.tables;
       if (!tt || tt.rowsDeleted !== n || tt.verificationFailures !== 0)
@@ -262,6 +269,7 @@ export async function benchRetention(
         cpu: {
           nodeMicrosPerRow: (1000 * nodeMs) / n,
           ...(pgT0 !== undefined && pgT1 !== undefined ? { postgresMicrosPerRow: (1000 * (pgT1 - pgT0)) / n } : {}),
+          ...(s3T0 !== undefined && s3T1 !== undefined ? { s3MicrosPerRow: (1e6 * (s3T1 - s3T0)) / n } : {}),
         },
       };
     }
@@ -306,6 +314,7 @@ export async function benchRetention(
         run: {
           nodeMicrosPerRow: (1000 * nodeCpuMs) / n,
           ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
+          ...(s30 !== undefined && s31 !== undefined ? { s3MicrosPerRow: (1e6 * (s31 - s30)) / n } : {}),
         },
       },
       exportShareOfWriter: exportRate / writerRate,

@@ -115,7 +115,7 @@ async function main() {
               ? `this machine (${r.machine.cores} cores shared with PostgreSQL), any threading: at most ${Math.round(r.machine.boundRowsPerSecond)} rows/s = ${Math.round(100 * r.machine.shareOfWriter)}% of the writer alone; `
               : '') +
             `CPU per row: export ${r.cpu.export.nodeMicrosPerRow.toFixed(1)} µs here + ${r.cpu.export.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL, ` +
-            `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs, writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
+            `whole run ${r.cpu.run.nodeMicrosPerRow.toFixed(1)} + ${r.cpu.run.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs (+ ${r.cpu.run.s3MicrosPerRow?.toFixed(1) ?? '?'} µs in s3rver), writer alone ${r.writerAlone.cpuMicrosPerRow.toFixed(1)} µs; ` +
             `restore (${r.restore.rows} rows) ${Math.round(r.restore.rowsPerSecond)} rows/s, peak RSS ${r.restore.peakRssMb} MiB`,
         );
         const t = r.threaded;
@@ -124,7 +124,7 @@ async function main() {
             `retention on ${t.threads} export threads, the same rows inserted again (${t.insertSeconds.toFixed(0)} s): export+verify+delete ${t.seconds.toFixed(1)} s = ${Math.round(t.rowsPerSecond)} rows/s end to end ` +
               `(×${t.speedupEndToEnd.toFixed(2)} the one-thread run; ${Math.round(100 * t.endToEndShareOfWriter)}% of the writer alone); ` +
               `export phase ${Math.round(t.exportRowsPerSecond)} rows/s = ${Math.round(100 * t.exportShareOfWriter)}% of the writer alone (target ≥ 80%); ` +
-              `peak RSS ${t.peakRssMb} MiB; CPU per row ${t.cpu.nodeMicrosPerRow.toFixed(1)} µs here (all threads) + ${t.cpu.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL`,
+              `peak RSS ${t.peakRssMb} MiB; CPU per row ${t.cpu.nodeMicrosPerRow.toFixed(1)} µs here (all threads) + ${t.cpu.postgresMicrosPerRow?.toFixed(1) ?? '?'} µs PostgreSQL (+ ${t.cpu.s3MicrosPerRow?.toFixed(1) ?? '?'} µs in s3rver)`,
           );
       }
       results.retention = runs;

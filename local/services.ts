@@ -283,6 +283,43 @@ export async function startS3(buckets: string[] = []): Promise<Running> {
   };
 }
 
+/**
+ * s3rver in a child process (the benchmarks: S3 is another machine in production, so its work must
+ * not share the exporting thread's event loop); `pid` lets a bench read its CPU time.
+ */
+export async function startS3Process(buckets: string[] = []): Promise<Running & { pid: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dlc-s3-'));
+  const script = `const S3rver = require(process.argv[1]);
+    new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: process.argv[2],
+                 configureBuckets: JSON.parse(process.argv[3]).map((name) => ({ name })) })
+      .run().then(({ port }) => process.stdout.write(JSON.stringify({ port }) + '\\n'));`;
+  const child = spawn(process.execPath, ['-e', script, require.resolve('s3rver'), dir, JSON.stringify(buckets)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill();
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve((JSON.parse(out) as { port: number }).port);
+      });
+      child.once('exit', (code) => reject(new Error(`s3rver exited (code ${code}) before listening`)));
+    });
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 /** An in-process DynamoDB-compatible server (dynalite). */
 export async function startDynamo(): Promise<Running> {
   const { default: dynalite } = (await import('dynalite')) as unknown as {
