@@ -17,7 +17,7 @@ import type { SqlConfig } from '../shared/deps';
 import type { Log } from '../shared/observability';
 import type { ColdStoreConfig } from './cold-store';
 import type { TableShape } from './policies';
-import { DayFailed, DayRunner, type ReportCounts, type RetentionSettings, type TableDeps, type TableReport } from './retention';
+import { addCounts, DayFailed, DayRunner, type ReportCounts, type RetentionSettings, type TableDeps, type TableReport } from './retention';
 
 export interface ExportThreadsConfig {
   /** Threads (≥ 2; one thread is the inline export). */
@@ -57,19 +57,6 @@ function workerEntry(): string {
   if (!existsSync(file))
     throw new Error(`Export threads need ${file} beside ${__filename} (the Lambda bundle has none: it runs one thread)`);
   return file;
-}
-
-export function addCounts(into: TableReport, c: ReportCounts): void {
-  into.rowsExported += c.rowsExported;
-  into.rowsDeleted += c.rowsDeleted;
-  into.objectsWritten += c.objectsWritten;
-  into.objectsRecovered += c.objectsRecovered;
-  into.bytesWritten += c.bytesWritten;
-  into.verificationFailures += c.verificationFailures;
-  into.objectsChanged += c.objectsChanged;
-  into.ms.export += c.ms.export;
-  into.ms.verify += c.ms.verify;
-  into.ms.commit += c.ms.commit;
 }
 
 /** An error thrown on a worker thread, as it came back. */

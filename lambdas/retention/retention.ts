@@ -517,27 +517,35 @@ export class TableRun {
 }
 
 /** A report's additive part: what one day on one export thread did. */
-export type ReportCounts = Pick<
-  TableReport,
-  'rowsExported' | 'rowsDeleted' | 'objectsWritten' | 'objectsRecovered' | 'bytesWritten' | 'verificationFailures' | 'objectsChanged' | 'ms'
->;
+/** The additive counters of a report (what one day on one export thread did adds up to the table's). */
+const COUNTED = [
+  'rowsExported',
+  'rowsDeleted',
+  'objectsWritten',
+  'objectsRecovered',
+  'bytesWritten',
+  'verificationFailures',
+  'objectsChanged',
+] as const;
+const TIMED = ['export', 'verify', 'commit'] as const;
+
+export type ReportCounts = Pick<TableReport, (typeof COUNTED)[number] | 'ms'>;
 
 /** What the report counted since the last call (and zero again). */
 function takeCounts(r: TableReport): ReportCounts {
-  const counts: ReportCounts = {
-    rowsExported: r.rowsExported,
-    rowsDeleted: r.rowsDeleted,
-    objectsWritten: r.objectsWritten,
-    objectsRecovered: r.objectsRecovered,
-    bytesWritten: r.bytesWritten,
-    verificationFailures: r.verificationFailures,
-    objectsChanged: r.objectsChanged,
-    ms: { ...r.ms },
-  };
-  r.rowsExported = r.rowsDeleted = r.objectsWritten = r.objectsRecovered = 0;
-  r.bytesWritten = r.verificationFailures = r.objectsChanged = 0;
-  r.ms.export = r.ms.verify = r.ms.commit = 0;
+  const counts = { ms: { ...r.ms } } as ReportCounts & Record<(typeof COUNTED)[number], number>;
+  for (const k of COUNTED) {
+    counts[k] = r[k];
+    r[k] = 0;
+  }
+  for (const k of TIMED) r.ms[k] = 0;
   return counts;
+}
+
+/** Adds one day's counts to the table's report. */
+export function addCounts(into: TableReport, c: ReportCounts): void {
+  for (const k of COUNTED) into[k] += c[k];
+  for (const k of TIMED) into.ms[k] += c.ms[k];
 }
 
 /** A day that failed part way: what it did before (objects committed stay committed), and why. */

@@ -63,6 +63,22 @@ describe('retention on export threads (pg driver)', () => {
   });
 
   const threads = (store = storeConfig) => ({ threads: 2, sql: { driver: 'pg' as const, url: db.url, ssl: false }, store });
+  /** The messages table on two threads, objects of at most 20 rows; `over` changes the deps (deadline, store). */
+  const onThreads = (runId: string, over: Partial<Parameters<typeof applyRetention>[0]> = {}) =>
+    applyRetention(
+      {
+        sql: db.sql,
+        store: s.store,
+        log: memoryLog(),
+        deadline: deadline({ budgetMs: 600_000 }, 0),
+        clock,
+        runId,
+        threads: threads(),
+        ...over,
+      },
+      settings({ maxRowsPerObject: 20 }),
+      { tables: ['messages'] },
+    );
 
   it('two threads: every expired row exported, verified and deleted once; the same objects as the inline export', async () => {
     await seed(db);
@@ -128,30 +144,14 @@ describe('retention on export threads (pg driver)', () => {
     await seed(db);
     let checks = 0;
     const soon: Deadline = { remainingMs: () => 0, shouldStop: () => ++checks > 6 };
-    const first = await applyRetention(
-      { sql: db.sql, store: s.store, log: memoryLog(), deadline: soon, clock, runId: 'r1', threads: threads() },
-      settings({ maxRowsPerObject: 20 }),
-      { tables: ['messages'] },
-    );
+    const first = await onThreads('r1', { deadline: soon });
     expect(first.workRemaining).toBe(true);
     expect(first.counters.rows_deleted).toBeGreaterThan(0);
     expect(first.counters.rows_deleted).toBeLessThan(DAYS * PER_DAY);
     expect(first.counters.rows_deleted).toBe(first.counters.rows_exported);
     expect(await count(db)).toBe(DAYS * PER_DAY + 1 - first.counters.rows_deleted);
 
-    const second = await applyRetention(
-      {
-        sql: db.sql,
-        store: s.store,
-        log: memoryLog(),
-        deadline: deadline({ budgetMs: 600_000 }, 0),
-        clock,
-        runId: 'r2',
-        threads: threads(),
-      },
-      settings({ maxRowsPerObject: 20 }),
-      { tables: ['messages'] },
-    );
+    const second = await onThreads('r2');
     expect(second.workRemaining).toBe(false);
     expect(await count(db)).toBe(1);
     const all = await manifest(db);
@@ -162,38 +162,13 @@ describe('retention on export threads (pg driver)', () => {
   it('S3 unreachable: the run fails with the error, nothing is deleted, the threads end; the next run completes', async () => {
     await seed(db);
     const dead = { ...storeConfig, endpoint: `http://127.0.0.1:${await freePort()}` };
-    const log = memoryLog();
-    const failed = applyRetention(
-      {
-        sql: db.sql,
-        store: openColdStore(dead),
-        log,
-        deadline: deadline({ budgetMs: 600_000 }, 0),
-        clock,
-        runId: 'r1',
-        threads: threads(dead),
-      },
-      settings({ maxRowsPerObject: 20 }),
-      { tables: ['messages'] },
-    );
+    const failed = onThreads('r1', { store: openColdStore(dead), threads: threads(dead) });
     await expect(failed).rejects.toBeInstanceOf(JobFailed);
     await expect(failed).rejects.toMatchObject({ cause: { message: expect.stringMatching(/ECONNREFUSED|connect/) } });
     expect(await count(db)).toBe(DAYS * PER_DAY + 1);
     expect(await manifest(db)).toEqual([]);
 
-    const again = await applyRetention(
-      {
-        sql: db.sql,
-        store: s.store,
-        log: memoryLog(),
-        deadline: deadline({ budgetMs: 600_000 }, 0),
-        clock,
-        runId: 'r2',
-        threads: threads(),
-      },
-      settings({ maxRowsPerObject: 20 }),
-      { tables: ['messages'] },
-    );
+    const again = await onThreads('r2');
     expect(again.counters.rows_deleted).toBe(DAYS * PER_DAY);
     expect(await count(db)).toBe(1);
   });
