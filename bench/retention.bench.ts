@@ -102,6 +102,17 @@ interface CpuPerRow {
   readonly s3MicrosPerRow?: number;
 }
 
+/** µs per row over a phase from its CPU readings: Node ms, and [before, after] of PostgreSQL (ms) and s3rver (s). */
+function cpuPerRow(n: number, nodeMs: number, pg: [number?, number?], s3: [number?, number?]): CpuPerRow {
+  const [pg0, pg1] = pg;
+  const [s30, s31] = s3;
+  return {
+    nodeMicrosPerRow: (1000 * nodeMs) / n,
+    ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
+    ...(s30 !== undefined && s31 !== undefined ? { s3MicrosPerRow: (1e6 * (s31 - s30)) / n } : {}),
+  };
+}
+
 const cpuMs = (since: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
@@ -220,6 +231,7 @@ export async function benchRetention(
     const restoreRss = rss.stop();
     if (back.rowsInserted !== restoreRows) throw new Error(`bench: restored ${back.rowsInserted} of ${restoreRows}`);
 
+    const writerRate = n / (writerMs / 1000);
     let threaded: RetentionBench['threaded'];
     if (threads > 1) {
       // The same rows again (new ids), in the pages the first export emptied.
@@ -262,18 +274,13 @@ export async function benchRetention(
         seconds,
         rowsPerSecond: n / seconds,
         exportRowsPerSecond,
-        exportShareOfWriter: exportRowsPerSecond / (n / (writerMs / 1000)),
-        endToEndShareOfWriter: n / seconds / (n / (writerMs / 1000)),
+        exportShareOfWriter: exportRowsPerSecond / writerRate,
+        endToEndShareOfWriter: n / seconds / writerRate,
         speedupEndToEnd: exportSeconds / seconds,
         peakRssMb,
-        cpu: {
-          nodeMicrosPerRow: (1000 * nodeMs) / n,
-          ...(pgT0 !== undefined && pgT1 !== undefined ? { postgresMicrosPerRow: (1000 * (pgT1 - pgT0)) / n } : {}),
-          ...(s3T0 !== undefined && s3T1 !== undefined ? { s3MicrosPerRow: (1e6 * (s3T1 - s3T0)) / n } : {}),
-        },
+        cpu: cpuPerRow(n, nodeMs, [pgT0, pgT1], [s3T0, s3T1]),
       };
     }
-    const writerRate = n / (writerMs / 1000);
     const exportRate = n / (t.ms.export / 1000);
     const readCpuPerRow = (1000 * readCpuMs) / n;
     const writerCpuPerRow = (1000 * writerCpuMs) / n;
@@ -311,11 +318,7 @@ export async function benchRetention(
           nodeMicrosPerRow: (1000 * exportCpu.node) / n,
           ...(pgCpu ? { postgresMicrosPerRow: (1000 * exportCpu.pg) / n } : {}),
         },
-        run: {
-          nodeMicrosPerRow: (1000 * nodeCpuMs) / n,
-          ...(pg0 !== undefined && pg1 !== undefined ? { postgresMicrosPerRow: (1000 * (pg1 - pg0)) / n } : {}),
-          ...(s30 !== undefined && s31 !== undefined ? { s3MicrosPerRow: (1e6 * (s31 - s30)) / n } : {}),
-        },
+        run: cpuPerRow(n, nodeCpuMs, [pg0, pg1], [s30, s31]),
       },
       exportShareOfWriter: exportRate / writerRate,
       ...(threaded ? { threaded } : {}),

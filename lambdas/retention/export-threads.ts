@@ -105,7 +105,7 @@ class WorkerLane implements Lane {
     mayStartObject(): boolean;
     onRowsDeleted(rows: number): void;
   };
-  private exited?: Promise<void>;
+  private readonly exited: Promise<void>;
   private dead?: Error;
 
   constructor(
@@ -215,9 +215,10 @@ export class ExportThreads {
     let failure: unknown;
     let stoppedAt: string | undefined;
     const mayStart = () => failure === undefined && stoppedAt === undefined && mayStartObject();
-    report.exportThreads = this.start().map((l) => ({ thread: l.lane, days: 0, rowsExported: 0, exportMs: 0 }));
+    const lanes = this.start();
+    report.exportThreads = lanes.map((l) => ({ thread: l.lane, days: 0, rowsExported: 0, exportMs: 0 }));
     await Promise.all(
-      this.start().map(async (lane) => {
+      lanes.map(async (lane) => {
         for (;;) {
           if (!mayStart()) return;
           const day = queue.shift();

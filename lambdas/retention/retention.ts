@@ -65,7 +65,7 @@ export interface RetentionDeps {
   readonly runId?: string;
   /** Told after each object (progress bars). */
   readonly onProgress?: (p: { table: string; rowsDone: number; rowsTotal: number }) => void;
-  /** Export a table's days at once on this many worker threads (export-threads.ts); absent: inline, one day at a time. */
+  /** Export a table's days N at a time: this thread and N − 1 worker threads (export-threads.ts); absent: one day at a time here. */
   readonly threads?: ExportThreadsConfig;
 }
 

@@ -53,7 +53,8 @@ export function register(program: Command): void {
           o.threads > 1
             ? {
                 threads: o.threads,
-                sql: { driver: 'pg' as const, url: process.env.DATABASE_URL ?? '', ssl: process.env.DB_SSL === 'true' },
+                // As withDatabase connects this thread: DATABASE_URL (TLS, if any, set in the URL).
+                sql: { driver: 'pg' as const, url: process.env.DATABASE_URL ?? '', ssl: false },
                 store: coldStoreConfigFromEnv(),
               }
             : undefined;
