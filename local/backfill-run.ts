@@ -58,7 +58,7 @@ function bar(done: number, total: number): string {
 }
 
 export async function runBackfillToEnd(step: Step, o: BackfillCliOptions, total: number | undefined): Promise<BackfillResult> {
-  const say = o.json ? (line: string) => console.error(line) : (line: string) => say(line);
+  const say = o.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const title = { 'dry-run': '🔍 DRY RUN', apply: '✍️  APPLY', rollback: '↩️  ROLLBACK' }[o.mode];
   say(`🚀 Backfill of conversations and messages from the audit log\n   Mode: ${title}\n`);
   const t0 = Date.now();
