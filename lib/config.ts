@@ -68,6 +68,8 @@ export interface RetentionConfig {
   readonly rowGroupRows: number;
   /** Processed in this order: messages before conversations (a conversation waits for its messages). */
   readonly policies: readonly RetentionPolicy[];
+  /** Restored rows stay in PostgreSQL this many days before retention may export them again. */
+  readonly restoreHoldDays: number;
 }
 
 export interface AggregationJobConfig {
@@ -138,7 +140,13 @@ export interface ValkeyConfig {
   readonly maxEcpuPerSecond: number;
 }
 
+/**
+ * Who the alarm topic pages. Never written in this file: the subscribers of a deployment come from
+ * CDK context or the environment (`alarmSubscribersFrom`), the environment says only whether it needs them.
+ */
 export interface AlarmConfig {
+  /** A deployment without a subscriber fails at synth (staging, prod); dev may go without. */
+  readonly required: boolean;
   readonly emails: readonly string[];
   readonly httpsEndpoints: readonly string[];
 }
@@ -317,6 +325,7 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
     maxRowsPerObject: 250_000,
     rowGroupRows: 10_000,
     policies: RETENTION_POLICIES,
+    restoreHoldDays: 30,
   },
   backfill: { timeoutMinutes: 15, batchSize: 5_000 },
   valkey: { maxDataStorageGb: 1, maxEcpuPerSecond: 5_000 },
@@ -336,7 +345,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       deletionProtection: false,
       databaseName: 'conversations',
     },
-    alarms: { emails: [], httpsEndpoints: [] },
+    alarms: { required: false, emails: [], httpsEndpoints: [] },
     interfaceEndpointAzs: 1,
     logRetentionDays: 14,
     retainData: false,
@@ -352,7 +361,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       deletionProtection: false,
       databaseName: 'conversations',
     },
-    alarms: { emails: ['oncall-staging@example.com'], httpsEndpoints: [] },
+    alarms: { required: true, emails: [], httpsEndpoints: [] },
     retainData: false,
   },
   prod: {
@@ -367,7 +376,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       databaseName: 'conversations',
     },
     valkey: { maxDataStorageGb: 10, maxEcpuPerSecond: 50_000 },
-    alarms: { emails: ['oncall@example.com'], httpsEndpoints: ['https://events.pagerduty.com/integration/REPLACE_ME/enqueue'] },
+    alarms: { required: true, emails: [], httpsEndpoints: [] },
     logRetentionDays: 90,
     retainData: true,
   },
@@ -378,13 +387,51 @@ export class ConfigError extends Error {
 }
 
 /** The named environment, validated; an unknown name lists the valid ones. */
-export function getEnvironment(name: string | undefined, overrides?: { account?: string; region?: string }): EnvironmentConfig {
+export function getEnvironment(
+  name: string | undefined,
+  overrides?: { account?: string; region?: string; alarms?: Pick<AlarmConfig, 'emails' | 'httpsEndpoints'> },
+): EnvironmentConfig {
   if (!name || !(ENVIRONMENT_NAMES as readonly string[]).includes(name)) {
     throw new ConfigError(`Unknown environment "${name ?? ''}": expected one of ${ENVIRONMENT_NAMES.join(', ')} (cdk ... -c env=<name>)`);
   }
-  const env = { ...ENVIRONMENTS[name as EnvironmentName], ...stripUndefined(overrides ?? {}) };
+  const base = ENVIRONMENTS[name as EnvironmentName];
+  const { alarms, ...rest } = overrides ?? {};
+  const env = { ...base, ...stripUndefined(rest), ...(alarms ? { alarms: { ...base.alarms, ...alarms } } : {}) };
   validateEnvironment(env);
   return env;
+}
+
+/** Where a deployment's alarm subscribers are given: CDK context first, else an environment variable. */
+export const ALARM_SUBSCRIBER_SOURCES = {
+  emails: { context: 'alarmEmails', variable: 'DLC_ALARM_EMAILS' },
+  httpsEndpoints: { context: 'alarmHttpsEndpoints', variable: 'DLC_ALARM_HTTPS_ENDPOINTS' },
+} as const;
+
+/**
+ * The alarm subscribers given to this synth: `-c alarmEmails=a@x,b@y` / `-c alarmHttpsEndpoints=https://…`
+ * (comma-separated, or a list in cdk.context.json), else `DLC_ALARM_EMAILS` / `DLC_ALARM_HTTPS_ENDPOINTS`.
+ */
+export function alarmSubscribersFrom(
+  context: (key: string) => unknown,
+  vars: Readonly<Record<string, string | undefined>>,
+): Pick<AlarmConfig, 'emails' | 'httpsEndpoints'> {
+  const read = (source: { readonly context: string; readonly variable: string }): string[] => {
+    const v = context(source.context) ?? vars[source.variable] ?? '';
+    return (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((x) => x.trim()).filter((x) => x.length > 0);
+  };
+  return { emails: read(ALARM_SUBSCRIBER_SOURCES.emails), httpsEndpoints: read(ALARM_SUBSCRIBER_SOURCES.httpsEndpoints) };
+}
+
+/** An environment that must page someone (staging, prod) and has no subscriber: fails saying how to give them. */
+export function assertAlarmSubscribers(env: EnvironmentConfig): void {
+  if (!env.alarms.required || env.alarms.emails.length + env.alarms.httpsEndpoints.length > 0) return;
+  const { emails: e, httpsEndpoints: h } = ALARM_SUBSCRIBER_SOURCES;
+  throw new ConfigError(
+    `${env.name}: the alarms would page nobody. Give their subscribers when you synth or deploy, comma-separated, as CDK context:\n` +
+      `   npx cdk deploy -c env=${env.name} -c ${e.context}=a@x.com,b@y.com -c ${h.context}=https://…\n` +
+      `or as environment variables: ${e.variable}=a@x.com,b@y.com ${h.variable}=https://… npx cdk deploy -c env=${env.name}\n` +
+      '(either kind is enough; placeholders such as example.com or REPLACE_ME are refused).',
+  );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -393,6 +440,8 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 const CRON = /^cron\((\S+\s+){5}\S+\)$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** Reserved names (RFC 2606: example.com, *.invalid, …) and fill-me-in markers: an alarm sent there reaches nobody. */
+const PLACEHOLDER = /(^|[@./])example\.(com|org|net)($|[/:?#])|\.(example|invalid|test|localhost)($|[/:?#])|REPLACE_ME|<[^>]*>/i;
 
 /** Throws a ConfigError listing every problem, not only the first. */
 export function validateEnvironment(env: EnvironmentConfig): void {
@@ -469,6 +518,8 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   );
   for (const e of env.alarms.emails) check(EMAIL.test(e), `alarms.emails: "${e}" is not an email address`);
   for (const u of env.alarms.httpsEndpoints) check(/^https:\/\/\S+$/.test(u), `alarms.httpsEndpoints: "${u}" is not an https URL`);
+  for (const x of [...env.alarms.emails, ...env.alarms.httpsEndpoints])
+    check(!PLACEHOLDER.test(x), `alarms: "${x}" is a placeholder (example.com, REPLACE_ME, …), not a subscriber: give a real one`);
   check(env.account === undefined || /^\d{12}$/.test(env.account), `account "${env.account}" must be 12 digits`);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration for ${env.name}:\n - ${problems.join('\n - ')}`);
 }
@@ -497,6 +548,7 @@ export function retentionProblems(r: RetentionConfig): string[] {
   check(r.staleAfterHours >= 1, 'retention.staleAfterHours must be ≥ 1');
   check(Number.isInteger(r.maxRowsPerObject) && r.maxRowsPerObject >= 1, 'retention.maxRowsPerObject must be a positive integer');
   check(Number.isInteger(r.rowGroupRows) && r.rowGroupRows >= 1, 'retention.rowGroupRows must be a positive integer');
+  check(Number.isInteger(r.restoreHoldDays) && r.restoreHoldDays >= 1, 'retention.restoreHoldDays must be a positive integer');
   const seen = new Set<string>();
   for (const p of r.policies) {
     check(IDENTIFIER.test(p.table), `retention: table "${p.table}" is not a plain lower-case identifier`);

@@ -40,6 +40,8 @@ export interface ScheduledJobProps {
   readonly vpc?: { readonly vpc: ec2.IVpc; readonly securityGroups: ec2.ISecurityGroup[] };
   readonly alarmTopic: sns.ITopic;
   readonly logRetention: logs.RetentionDays;
+  /** What becomes of its log group (the audit trail of its runs) when the stack is deleted. @default RemovalPolicy.DESTROY */
+  readonly removalPolicy?: RemovalPolicy;
   /**
    * Page when no run succeeded for this long, from the job's own RunsSucceeded metric.
    * CloudWatch evaluates at most one day back: longer cadences use the watchdog's metric.
@@ -74,7 +76,7 @@ export class ScheduledJob extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/lambda/${functionName}`,
       retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     const copy = props.copyDirs ?? [];
     this.fn = new nodejs.NodejsFunction(this, 'Function', {

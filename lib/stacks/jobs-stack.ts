@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CustomResource, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -62,7 +62,9 @@ export class JobsStack extends Stack {
     const cluster = stateful.cluster;
     const masterSecret = cluster.secret;
     if (!masterSecret) throw new Error('The Aurora cluster has no master secret');
-    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention };
+    // In prod (retainData) the log groups outlive the stack: they are the jobs' audit trail.
+    const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, removalPolicy };
     const ledgerEnv = { LEDGER_TABLE: stateful.ledger.tableName };
     /** Data API settings for a job: its own role's secret (the registry), never the master's. */
     const dbEnv = (job: string) => {
@@ -144,7 +146,7 @@ export class JobsStack extends Stack {
     );
     const provider = new cr.Provider(this, 'MigrationsProvider', {
       onEventHandler: migrate.fn,
-      logGroup: new logs.LogGroup(this, 'MigrationsProviderLogs', { retention: logRetention }),
+      logGroup: new logs.LogGroup(this, 'MigrationsProviderLogs', { retention: logRetention, removalPolicy }),
     });
     Validations.of(provider).acknowledge({
       id: 'AwsSolutions-L1',
@@ -179,7 +181,7 @@ export class JobsStack extends Stack {
     );
 
     // ---------------------------------------------------------------- analytics read side: API (Function URL, IAM) + scheduled reports
-    const serving = addAnalyticsServing(this, { config, stateful, logRetention });
+    const serving = addAnalyticsServing(this, { config, stateful, logRetention, removalPolicy });
     this.jobs[serving.api.name] = serving.api;
     for (const r of serving.reports) this.jobs[r.name] = r;
     // ---------------------------------------------------------------- retention to S3 cold storage (daily)
@@ -190,6 +192,7 @@ export class JobsStack extends Stack {
       config,
       alarmTopic: stateful.alarmTopic,
       logRetention,
+      removalPolicy,
       dbEnv,
       ledgerEnv,
       add,

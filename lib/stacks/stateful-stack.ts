@@ -57,7 +57,7 @@ export class StatefulStack extends Stack {
         rejected: {
           trafficType: ec2.FlowLogTrafficType.REJECT,
           destination: ec2.FlowLogDestination.toCloudWatchLogs(
-            new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+            new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy }),
           ),
         },
       },
@@ -165,7 +165,7 @@ export class StatefulStack extends Stack {
     new logs.LogGroup(this, 'DatabaseLogs', {
       logGroupName: `/aws/rds/cluster/${prefix}-db/postgresql`,
       retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy,
     });
     Validations.of(this.cluster).acknowledge({
       id: 'AwsSolutions-RDS11',
@@ -173,6 +173,8 @@ export class StatefulStack extends Stack {
         'No network path reaches the database (no ingress rule): the Data API is the only client, so a non-default port adds nothing.',
     });
     const secret = this.cluster.node.tryFindChild('Secret');
+    // The master and role secrets hold the only copy of the database passwords: kept with the data.
+    if (secret instanceof rds.DatabaseSecret) secret.applyRemovalPolicy(removalPolicy);
     if (secret) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
@@ -188,6 +190,7 @@ export class StatefulStack extends Stack {
         username: role.name,
         secretName: `${prefix}/db/${role.name}`,
       });
+      s.applyRemovalPolicy(removalPolicy);
       Validations.of(s).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:

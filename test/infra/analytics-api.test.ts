@@ -3,8 +3,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { IAM_ACTIONS as API_ACTIONS } from '../../lambdas/analytics-api/permissions';
 import { IAM_ACTIONS as REPORT_ACTIONS } from '../../lambdas/reports/permissions';
 import { buildApp } from '../../lib/app';
+import { ALARM_SUBSCRIBERS } from '../support/alarm-subscribers';
 
-const app = new App();
+const app = new App({ context: ALARM_SUBSCRIBERS });
 const built = buildApp(app, { envName: 'prod' });
 const t = Template.fromStack(built.jobs);
 

@@ -4,9 +4,10 @@ import { IAM_ACTIONS } from '../../lambdas/retention/permissions';
 import { buildApp } from '../../lib/app';
 import { getEnvironment } from '../../lib/config';
 import { tableColumns } from '../../lib/stacks/jobs/sql-columns';
+import { ALARM_SUBSCRIBERS } from '../support/alarm-subscribers';
 import { MIGRATIONS_DIR } from '../support/db';
 
-const app = new App();
+const app = new App({ context: ALARM_SUBSCRIBERS });
 const built = buildApp(app, { envName: 'prod' });
 const t = Template.fromStack(built.jobs);
 const config = getEnvironment('prod');

@@ -1,5 +1,12 @@
 import { loadRuntimeConfig } from '../../lambdas/shared/deps';
-import { ConfigError, ENVIRONMENTS, getEnvironment, validateEnvironment } from '../../lib/config';
+import {
+  alarmSubscribersFrom,
+  assertAlarmSubscribers,
+  ConfigError,
+  ENVIRONMENTS,
+  getEnvironment,
+  validateEnvironment,
+} from '../../lib/config';
 
 describe('environment config', () => {
   it('lists the valid names for an unknown environment', () => {
@@ -32,7 +39,7 @@ describe('environment config', () => {
       ...ENVIRONMENTS.prod,
       archive: { ...ENVIRONMENTS.prod.archive, cutoffHours: 25, schedule: { cron: '0 * * * *', timeZone: 'Mars/Base' } },
       aurora: { ...ENVIRONMENTS.prod.aurora, minCapacityAcu: 0 },
-      alarms: { emails: ['not-an-email'], httpsEndpoints: ['http://insecure'] },
+      alarms: { required: true, emails: ['not-an-email'], httpsEndpoints: ['http://insecure'] },
     };
     let error: unknown;
     try {
@@ -77,5 +84,62 @@ describe('runtime config', () => {
 
   it('refuses a non-postgres DATABASE_URL', () => {
     expect(() => loadRuntimeConfig({ DATABASE_URL: 'mysql://x' })).toThrow('DATABASE_URL must be a postgres:// URL');
+  });
+});
+
+describe('alarm subscribers (given per deployment, never in lib/config.ts)', () => {
+  const none = () => undefined;
+
+  it('keeps no subscriber in the file: staging and prod require them, dev may go without', () => {
+    for (const name of ['dev', 'staging', 'prod'] as const) {
+      expect(ENVIRONMENTS[name].alarms).toMatchObject({ emails: [], httpsEndpoints: [] });
+      expect(ENVIRONMENTS[name].alarms.required).toBe(name !== 'dev');
+    }
+    expect(() => assertAlarmSubscribers(getEnvironment('dev'))).not.toThrow();
+  });
+
+  it('reads comma-separated context first, then DLC_ALARM_EMAILS / DLC_ALARM_HTTPS_ENDPOINTS', () => {
+    const context = (key: string) => ({ alarmEmails: ' a@acme.io, b@acme.io ,' })[key as 'alarmEmails'];
+    const vars = { DLC_ALARM_EMAILS: 'ignored@acme.io', DLC_ALARM_HTTPS_ENDPOINTS: 'https://pager.acme.io/hook,https://chat.acme.io/x' };
+    expect(alarmSubscribersFrom(context, vars)).toEqual({
+      emails: ['a@acme.io', 'b@acme.io'],
+      httpsEndpoints: ['https://pager.acme.io/hook', 'https://chat.acme.io/x'],
+    });
+    expect(alarmSubscribersFrom(() => ['x@acme.io'], {})).toEqual({ emails: ['x@acme.io'], httpsEndpoints: ['x@acme.io'] });
+    expect(alarmSubscribersFrom(none, {})).toEqual({ emails: [], httpsEndpoints: [] });
+  });
+
+  it('prod without a subscriber fails saying how to give them (context or environment variables)', () => {
+    const prod = getEnvironment('prod', { alarms: alarmSubscribersFrom(none, {}) });
+    expect(() => assertAlarmSubscribers(prod)).toThrow(ConfigError);
+    let message = '';
+    try {
+      assertAlarmSubscribers(prod);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const part of [
+      'prod: the alarms would page nobody',
+      '-c alarmEmails=',
+      '-c alarmHttpsEndpoints=https://',
+      'DLC_ALARM_EMAILS=',
+      'DLC_ALARM_HTTPS_ENDPOINTS=',
+    ])
+      expect(message).toContain(part);
+    expect(() =>
+      assertAlarmSubscribers(getEnvironment('prod', { alarms: { emails: [], httpsEndpoints: ['https://pager.acme.io/h'] } })),
+    ).not.toThrow();
+  });
+
+  it.each([
+    ['oncall@example.com', 'emails'],
+    ['ops@alerts.example.org', 'emails'],
+    ['oncall@acme.invalid', 'emails'],
+    ['https://events.pagerduty.com/integration/REPLACE_ME/enqueue', 'httpsEndpoints'],
+    ['https://example.com/hook', 'httpsEndpoints'],
+    ['https://<your-pager-endpoint>', 'httpsEndpoints'],
+  ])('refuses the placeholder %s', (value, kind) => {
+    const alarms = { emails: [] as string[], httpsEndpoints: [] as string[], [kind]: [value] };
+    expect(() => getEnvironment('prod', { alarms })).toThrow(`alarms: "${value}" is a placeholder`);
   });
 });

@@ -4,7 +4,7 @@
  * aggregations they read) writing to the cold-storage bucket under reports/. Each function is
  * granted exactly its permissions.ts IAM_ACTIONS and uses the read-only `dlc_analytics_api` role.
  */
-import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { IAM_ACTIONS as API_ACTIONS } from '../../../lambdas/analytics-api/permissions';
@@ -19,12 +19,14 @@ export interface AnalyticsServingProps {
   readonly config: EnvironmentConfig;
   readonly stateful: StatefulStack;
   readonly logRetention: logs.RetentionDays;
+  /** What becomes of the functions' log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
 }
 
 export function addAnalyticsServing(stack: JobsStack, props: AnalyticsServingProps): { api: ScheduledJob; reports: ScheduledJob[] } {
-  const { config, stateful, logRetention } = props;
+  const { config, stateful, logRetention, removalPolicy } = props;
   const s = config.analyticsServing;
-  const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention };
+  const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, removalPolicy };
 
   const api = new ScheduledJob(stack, 'AnalyticsApi', {
     ...common,

@@ -4,7 +4,7 @@
  * configured zone, stale alarms per cadence through the watchdog, DLQ and rejected-events alarms,
  * and dashboard widgets. Called once from JobsStack.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -24,6 +24,8 @@ export interface AnalyticsProps {
   readonly config: EnvironmentConfig;
   readonly alarmTopic: sns.ITopic;
   readonly logRetention: logs.RetentionDays;
+  /** What becomes of the queues (events not yet ingested), their key and the log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
   /** Data API settings of a job: its database role's secret (lambdas/shared/db-roles.ts). */
   readonly dbEnv: (job: string) => Record<string, string>;
   readonly ledgerEnv: Record<string, string>;
@@ -42,7 +44,8 @@ export class Analytics extends Construct {
     super(scope, id);
     const { config, alarmTopic } = props;
     const an = config.analytics;
-    const common = { envName: config.name, alarmTopic, logRetention: props.logRetention };
+    const { removalPolicy } = props;
+    const common = { envName: config.name, alarmTopic, logRetention: props.logRetention, removalPolicy };
     const action = new actions.SnsAction(alarmTopic);
     const alarm = (alarmId: string, a: cloudwatch.AlarmProps) => {
       const created = new cloudwatch.Alarm(this, alarmId, { ...a, alarmName: `dlc-${config.name}-analytics-${alarmId}` });
@@ -56,6 +59,7 @@ export class Analytics extends Construct {
     const key = new kms.Key(this, 'QueueKey', {
       description: 'Analytics events queue and its dead-letter queue',
       enableKeyRotation: true,
+      removalPolicy,
     });
     this.deadLetterQueue = new sqs.Queue(this, 'EventsDlq', {
       queueName: `dlc-${config.name}-analytics-events-dlq`,
@@ -63,6 +67,7 @@ export class Analytics extends Construct {
       encryptionMasterKey: key,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy,
     });
     const ingestTimeout = Duration.seconds(an.ingestTimeoutSeconds);
     this.queue = new sqs.Queue(this, 'Events', {
@@ -75,6 +80,7 @@ export class Analytics extends Construct {
       visibilityTimeout: Duration.seconds(6 * an.ingestTimeoutSeconds + an.ingestBatchingWindowSeconds),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: an.maxReceiveCount },
+      removalPolicy,
     });
     this.ingest = props.add(
       new ScheduledJob(this, 'Ingest', {

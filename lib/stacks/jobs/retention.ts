@@ -22,7 +22,7 @@ export interface RetentionJobProps {
   readonly config: EnvironmentConfig;
   readonly stateful: StatefulStack;
   /** What every job shares (env name, alarm topic, log retention, database environment). */
-  readonly common: Pick<ScheduledJobProps, 'envName' | 'alarmTopic' | 'logRetention' | 'environment'>;
+  readonly common: Pick<ScheduledJobProps, 'envName' | 'alarmTopic' | 'logRetention' | 'removalPolicy' | 'environment'>;
 }
 
 export const glueDatabaseName = (envName: string) => `dlc_${envName}_cold`;
