@@ -145,14 +145,15 @@ export async function benchRetention(
     const exportCpu = { node: 0, pg: 0 };
     const store: ColdStore = {
       bucket,
-      size: (key) => s3Store.size(key),
+      head: (key) => s3Store.head(key),
+      removeAllVersions: (key) => s3Store.removeAllVersions(key),
       reader: (key, size) => s3Store.reader(key, size),
       list: (prefix) => s3Store.list(prefix),
-      upload: async (key, body) => {
+      upload: async (key, body, condition) => {
         const c0 = process.cpuUsage();
         const p0 = pgCpu?.() ?? 0;
         try {
-          await s3Store.upload(key, body);
+          await s3Store.upload(key, body, condition);
         } finally {
           exportCpu.node += cpuMs(c0);
           exportCpu.pg += (pgCpu?.() ?? 0) - p0;

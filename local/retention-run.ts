@@ -1,6 +1,6 @@
 /** Local retention/restore against DATABASE_URL and an S3-compatible endpoint (S3_ENDPOINT, COLD_BUCKET). */
 import { type ColdStoreConfig, openColdStore, type S3ColdStore } from '../lambdas/retention/cold-store';
-import type { TableReport } from '../lambdas/retention/retention';
+import type { TableReport } from '../lambdas/retention/report';
 import { formatSeconds } from '../lambdas/shared/time';
 import { UsageError } from './commands/common';
 

@@ -4,19 +4,47 @@
  */
 
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { RangeReader } from './parquet';
 
+/**
+ * The condition of a write, checked by S3 (conditional writes): `absent` — only if no object is at
+ * the key (`If-None-Match: *`); `{ etag }` — only if the object there is still the one inspected
+ * (`If-Match`). No write replaces an object blindly.
+ */
+export type WriteCondition = 'absent' | { readonly etag: string };
+
+/** S3 refused a conditional write (412 / 409): another writer got there first; nothing was replaced. */
+export class ObjectConflict extends Error {
+  override readonly name = 'ObjectConflict';
+}
+
+export interface ObjectHead {
+  readonly size: number;
+  readonly etag: string;
+}
+
 export interface ColdStore {
   readonly bucket: string;
-  /** Uploads the stream to `key` (replacing any object there); resolves when S3 has all of it. */
-  upload(key: string, body: Readable): Promise<void>;
-  /** The object's size, or undefined if there is none. */
-  size(key: string): Promise<number | undefined>;
+  /** Uploads the stream to `key` if `condition` holds (else ObjectConflict); resolves when S3 has all of it. */
+  upload(key: string, body: Readable, condition: WriteCondition): Promise<void>;
+  /** The object's size and ETag, or undefined if there is none. */
+  head(key: string): Promise<ObjectHead | undefined>;
   reader(key: string, size: number): RangeReader;
   /** Every object key under `prefix`, a page (≤ 1,000 keys) at a time. */
   list(prefix: string): AsyncIterable<readonly string[]>;
+  /** Removes the object and every version of it (the bucket is versioned); returns the versions removed. */
+  removeAllVersions(key: string): Promise<number>;
 }
 
 /** Multipart parts of 8 MiB, two in flight: ~16 MiB of buffers per upload whatever its size. */
@@ -28,26 +56,79 @@ export class S3ColdStore implements ColdStore {
     readonly bucket: string,
   ) {}
 
-  async upload(key: string, body: Readable): Promise<void> {
+  async upload(key: string, body: Readable, condition: WriteCondition): Promise<void> {
     const upload = new Upload({
       client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' },
+      // lib-storage passes these to PutObject (one part) and to CompleteMultipartUpload (several).
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'application/vnd.apache.parquet',
+        ...(condition === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: condition.etag }),
+      },
       partSize: PART_BYTES,
       queueSize: 2,
       leavePartsOnError: false,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      if (e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || status === 412 || status === 409)
+        throw new ObjectConflict(
+          `s3://${this.bucket}/${key}: ${condition === 'absent' ? 'an object appeared there' : 'the object there changed'} (another writer): not replaced`,
+        );
+      throw err;
+    }
   }
 
-  async size(key: string): Promise<number | undefined> {
+  async head(key: string): Promise<ObjectHead | undefined> {
     try {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return head.ContentLength ?? 0;
+      return { size: head.ContentLength ?? 0, etag: head.ETag ?? '' };
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined;
       throw err;
     }
+  }
+
+  async removeAllVersions(key: string): Promise<number> {
+    let removed = 0;
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      let out: ListObjectVersionsCommandOutput;
+      try {
+        out = await this.s3.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+        );
+      } catch (err) {
+        // An S3-compatible server without versions (s3rver): the object is its only copy.
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 501 || status === 405 || (err as Error).name === 'NotImplemented' || (err as Error).name === 'MethodNotAllowed') {
+          await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+          return 1;
+        }
+        throw err;
+      }
+      for (const v of [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])]) {
+        if (v.Key !== key) continue; // the prefix also matches longer keys
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: v.VersionId }));
+        removed++;
+      }
+      if (!out.IsTruncated) break;
+      keyMarker = out.NextKeyMarker;
+      versionMarker = out.NextVersionIdMarker;
+    }
+    // A server that lists no versions (unversioned): delete the object itself.
+    if (removed === 0 && (await this.head(key))) {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      removed = 1;
+    }
+    return removed;
   }
 
   async *list(prefix: string): AsyncIterable<readonly string[]> {

@@ -13,11 +13,14 @@
 import { existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { Fence } from '../shared/db-lease';
 import type { SqlConfig } from '../shared/deps';
 import type { Log } from '../shared/observability';
 import type { ColdStoreConfig } from './cold-store';
+import { DayRunner, type DayTask } from './day-runner';
 import type { TableShape } from './policies';
-import { addCounts, DayFailed, DayRunner, type ReportCounts, type RetentionSettings, type TableDeps, type TableReport } from './retention';
+import { addCounts, DayFailed, type ReportCounts, type RetentionSettings, type TableReport } from './report';
+import type { TableDeps } from './table-run';
 
 export interface ExportThreadsConfig {
   /** Threads (≥ 2; one thread is the inline export). */
@@ -32,10 +35,11 @@ export interface WorkerData {
   readonly store: ColdStoreConfig;
   readonly settings: RetentionSettings;
   readonly runId: string;
+  readonly fence: Fence;
 }
 
 export type ToWorker =
-  | { readonly type: 'day'; readonly shape: TableShape; readonly cutoff: string; readonly day: string }
+  | ({ readonly type: 'day' } & DayTask)
   | { readonly type: 'may-start'; readonly id: number; readonly ok: boolean }
   | { readonly type: 'close' };
 
@@ -69,8 +73,6 @@ class ThreadFailed extends Error {
   }
 }
 
-type DayTask = { shape: TableShape; cutoff: string; day: string };
-
 /** Where days are exported: this thread, or a worker thread. */
 interface Lane {
   readonly lane: number;
@@ -87,7 +89,7 @@ interface Lane {
 class InlineLane implements Lane {
   readonly lane = 0;
   private readonly runner: DayRunner;
-  constructor(deps: Pick<TableDeps, 'sql' | 'store' | 'log'>, settings: RetentionSettings, runId: string) {
+  constructor(deps: Pick<TableDeps, 'sql' | 'store' | 'log' | 'fence'>, settings: RetentionSettings, runId: string) {
     this.runner = new DayRunner(deps, settings, runId);
   }
   day(task: DayTask, mayStartObject: () => boolean, onRowsDeleted: (rows: number) => void) {
@@ -182,7 +184,7 @@ export class ExportThreads {
 
   constructor(
     private readonly config: ExportThreadsConfig,
-    private readonly deps: Pick<TableDeps, 'sql' | 'store' | 'log'>,
+    private readonly deps: Pick<TableDeps, 'sql' | 'store' | 'log' | 'fence'>,
     private readonly settings: RetentionSettings,
     private readonly runId: string,
   ) {
@@ -192,7 +194,13 @@ export class ExportThreads {
 
   /** Started at the first table with days to export (a run with nothing to do starts none). */
   private start(): Lane[] {
-    const data: WorkerData = { sql: this.config.sql, store: this.config.store, settings: this.settings, runId: this.runId };
+    const data: WorkerData = {
+      sql: this.config.sql,
+      store: this.config.store,
+      settings: this.settings,
+      runId: this.runId,
+      fence: this.deps.fence,
+    };
     this.lanes ??= [
       new InlineLane(this.deps, this.settings, this.runId),
       ...Array.from({ length: this.config.threads - 1 }, (_, i) => new WorkerLane(i + 1, data, this.deps.log)),
@@ -206,7 +214,7 @@ export class ExportThreads {
    * rejects with the first failure once every thread has stopped.
    */
   async table(
-    task: { shape: TableShape; cutoff: string; days: readonly string[] },
+    task: { shape: TableShape; cutoff: string; now: string; days: readonly string[] },
     report: TableReport,
     mayStartObject: () => boolean,
     onRowsDeleted: (rows: number) => void,
@@ -232,7 +240,11 @@ export class ExportThreads {
             mine.exportMs += c.ms.export;
           };
           try {
-            const { finished, counts } = await lane.day({ shape: task.shape, cutoff: task.cutoff, day }, mayStart, onRowsDeleted);
+            const { finished, counts } = await lane.day(
+              { shape: task.shape, cutoff: task.cutoff, now: task.now, day },
+              mayStart,
+              onRowsDeleted,
+            );
             count(counts);
             this.deps.log.debug('Day done on an export thread', { table: report.table, day, exportThread: lane.lane, finished });
             if (!finished && (stoppedAt === undefined || day < stoppedAt)) stoppedAt = day;

@@ -6,8 +6,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createSql } from '../shared/deps';
 import type { Log } from '../shared/observability';
 import { openColdStore } from './cold-store';
+import { DayRunner } from './day-runner';
 import type { FromWorker, ToWorker, WorkerData } from './export-threads';
-import { type DayFailed, DayRunner } from './retention';
+import type { DayFailed } from './report';
 
 const port = parentPort;
 if (!port) throw new Error('export-worker.ts runs as a worker thread (export-threads.ts)');
@@ -36,7 +37,7 @@ const mayStartObject = () =>
     post({ type: 'may-start', id });
   });
 
-const runner = new DayRunner({ sql, store, log }, data.settings, data.runId);
+const runner = new DayRunner({ sql, store, log, fence: data.fence }, data.settings, data.runId);
 const onRowsDeleted = (rows: number) => post({ type: 'rows-deleted', rows });
 
 async function day(m: Extract<ToWorker, { type: 'day' }>): Promise<void> {

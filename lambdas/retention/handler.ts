@@ -26,7 +26,11 @@ export interface RetentionEvent extends RetentionInput {
 }
 
 export async function handler(event: RetentionEvent | null, context: Context) {
-  if (event?.restore) return restore({ sql, store, log }, r.policies, event.restore);
+  if (event?.restore)
+    return restore({ sql, store, log, holder: `lambda ${context.functionName ?? 'retention'} (restore)` }, r.policies, event.restore, {
+      holdDays: r.restoreHoldDays,
+      rowGroupRows: r.rowGroupRows,
+    });
   const result = await runRetention(
     {
       sql,
@@ -37,6 +41,7 @@ export async function handler(event: RetentionEvent | null, context: Context) {
       leaseMs: (r.timeoutMinutes + 5) * 60_000,
       deadline: deadline(context, 60_000),
       runId: context.awsRequestId,
+      holder: `lambda ${context.functionName ?? 'retention'}`,
     },
     r,
     { dryRun: event?.dryRun, tables: event?.tables, days: event?.days },

@@ -82,9 +82,31 @@ export class Params {
   }
 }
 
-/** Expired (and, for conversations, empty) rows of the policy's table, alias `t`. */
-export function expiredWhere(policy: RetentionPolicy, cutoff: string, ps: Params): string {
-  const parts = [`${timeExpr(policy)} < ${ps.add(cutoff)}::text::${timeCast(policy)}`];
+/** The row's time as a timestamptz (a date or month: its first instant in UTC), as the manifest and holds record it. */
+export function timeAsTimestamptz(policy: RetentionPolicy, alias = 't'): string {
+  const t = timeExpr(policy, alias);
+  if (policy.timeKind === 'timestamptz') return t;
+  if (policy.timeKind === 'date') return `(${t}::text || ' 00:00:00+00')::timestamptz`;
+  return `(${t} || '-01 00:00:00+00')::timestamptz`;
+}
+
+/** Rows of the policy's table (alias `t`) that a restore holds in PostgreSQL at `now` (retention_holds). */
+export function heldWhere(policy: RetentionPolicy, now: string, ps: Params): string {
+  return `EXISTS (SELECT 1 FROM retention_holds h WHERE h.table_name = ${ps.add(policy.table)}::text AND h.held_until > ${ps.add(now)}::text::timestamptz
+      AND ${timeAsTimestamptz(policy)} BETWEEN h.range_start AND h.range_end)`;
+}
+
+/** Rows before the cutoff, alias `t`. */
+export function pastCutoffWhere(policy: RetentionPolicy, cutoff: string, ps: Params): string {
+  return `${timeExpr(policy)} < ${ps.add(cutoff)}::text::${timeCast(policy)}`;
+}
+
+/**
+ * Expired rows of the policy's table, alias `t`: before the cutoff, not held by a restore at `now`,
+ * and for conversations, empty.
+ */
+export function expiredWhere(policy: RetentionPolicy, cutoff: string, now: string, ps: Params): string {
+  const parts = [pastCutoffWhere(policy, cutoff, ps), `NOT ${heldWhere(policy, now, ps)}`];
   if (policy.requires === 'no-messages') parts.push('NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = t.id)');
   return parts.join(' AND ');
 }

@@ -1,196 +1,496 @@
 /**
- * Restore from cold storage: the manifest names the objects; each is downloaded, its row count and
- * SHA-256 checked against the manifest, then its rows re-inserted with their own ids, idempotently
- * (`ON CONFLICT DO NOTHING`), through either driver. Conversations come back before their messages.
+ * Restore moves rows back from cold storage to PostgreSQL: each row is, at any time, in exactly one
+ * place (DESIGN invariant 10). The manifest names the live objects of the range; each is read and
+ * checked against its manifest row (row count, SHA-256); the rows asked for are inserted with their
+ * own ids (`ON CONFLICT DO NOTHING`: a row already in PostgreSQL stays cold); and in the same
+ * transaction — which holds the retention lease, so no retention run or other restore interleaves —
+ * the rows that stayed cold are written to a successor object (written, read back, verified,
+ * recorded), the old object's manifest row is marked superseded, and the rows given back are held
+ * in PostgreSQL for `holdDays` (retention_holds). After the commit the old object leaves S3 with
+ * every version (retire.ts). Restoring twice adds nothing; the newest version of a row is the only one.
+ *
+ * Messages bring their conversations back first (only those of the messages restored). A conversation
+ * key that came back with a new id (the LangGraph thread resumed and archived again) gets its old
+ * messages under the live id; the old conversation row stays cold.
  */
+import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import type { RetentionPolicy } from '../../lib/config';
+import { DatabaseLease, type Fence, holdFence } from '../shared/db-lease';
 import type { Log } from '../shared/observability';
+import { type Clock, systemClock } from '../shared/runtime';
 import { jsonChunks } from '../shared/sql/bulk';
-import type { Sql } from '../shared/sql/types';
-import type { ColdStore } from './cold-store';
-import { readBack, type TextRow } from './parquet';
-import { Params, q, type TableShape, tableShape, timeExpr } from './policies';
+import type { Sql, SqlExecutor } from '../shared/sql/types';
+import type { ColdStore, WriteCondition } from './cold-store';
+import { insertManifestRow } from './commit';
+import { type ObjectFooter, ParquetStreamWriter, readBack, type TextRow } from './parquet';
+import { columnLayout, keyset, Params, q, type TableShape, tableShape, timeAsTimestamptz } from './policies';
+import { retireObject } from './retire';
+import { objectKey, SCHEMA_VERSION } from './table-run';
 
 export interface RestoreInput {
   readonly table: string;
-  /** Rows whose time is in [from, to) (ISO timestamps or dates). */
+  /** Rows whose time is in [from, to): a date (`2025-01-31`, a UTC day) or a timestamp with its offset. */
   readonly from: string;
   readonly to: string;
-  /** Only this conversation (its `conversation_key`): messages, or the conversation itself. */
+  /** Only this conversation (its `conversation_key`): messages, the conversation itself, or its analytics events. */
   readonly conversation?: string;
+  /** Days the restored rows stay in PostgreSQL before retention may export them again (the policy default otherwise). */
+  readonly holdDays?: number;
 }
 
 export interface RestoreResult {
   readonly table: string;
+  /** Live objects of the range that were read. */
   readonly objects: number;
   readonly rowsRead: number;
   readonly rowsInserted: number;
-  /** Rows already present (ON CONFLICT DO NOTHING). */
+  /** Rows asked for that are already in PostgreSQL (a conflict): they stay cold. */
   readonly rowsPresent: number;
+  /** Objects superseded: removed from S3 (their rows back in PostgreSQL or in a successor object). */
+  readonly objectsSuperseded: number;
+  /** Successor objects written with the rows that stayed cold. */
+  readonly objectsWritten: number;
+  /** Until when retention leaves the restored rows in PostgreSQL (ISO). */
+  readonly heldUntil?: string;
   /** Conversations restored first so their messages have a parent. */
   readonly conversations?: RestoreResult;
+  /** Old conversation ids whose key now belongs to a live conversation: their messages came back under the live id. */
+  readonly conversationsRemapped?: number;
 }
 
 export class RestoreError extends Error {
   override readonly name = 'RestoreError';
 }
 
-type ManifestRow = {
-  object_key: string;
-  row_count: number;
-  sha256: string;
-  bytes: number;
+/** The request itself is wrong (the CLI exits 2): unknown table, impossible date, reversed range, an unsupported filter. */
+export class RestoreInputError extends RestoreError {}
+
+/** Tables `--conversation` can filter, and the column that names the conversation. */
+const CONVERSATION_FILTER: Readonly<Record<string, { column: string; by: 'id' | 'key' }>> = {
+  messages: { column: 'conversation_id', by: 'id' },
+  conversations: { column: 'id', by: 'id' },
+  analytics_events: { column: 'conversation_id', by: 'key' },
 };
 
+const BOUND = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+/** A range bound: a real calendar date (years 1–9999), optionally a time with its offset; else RestoreInputError. */
+export function checkBound(name: string, value: string): void {
+  const m = BOUND.exec(value);
+  const bad = () =>
+    new RestoreInputError(`${name} "${value}" is not a date (2025-01-31, a UTC day) or a timestamp with its offset (2025-01-31T10:00:00Z)`);
+  if (!m) throw bad();
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => (m[i] === undefined ? 0 : Number(m[i])));
+  const date = new Date(Date.UTC(2000, (mo as number) - 1, d as number));
+  date.setUTCFullYear(y as number);
+  if (
+    (y as number) < 1 ||
+    date.getUTCMonth() !== (mo as number) - 1 ||
+    date.getUTCDate() !== d ||
+    (h as number) > 23 ||
+    (mi as number) > 59 ||
+    (s as number) > 59
+  )
+    throw bad();
+}
+
+/** Everything about the request that can be checked without the database or S3. */
+export function checkRestoreInput(policies: readonly RetentionPolicy[], input: RestoreInput): RetentionPolicy {
+  const policy = policies.find((p) => p.table === input.table);
+  if (!policy)
+    throw new RestoreInputError(`No retention policy for table "${input.table}" (known: ${policies.map((p) => p.table).join(', ')})`);
+  checkBound('--from', input.from);
+  checkBound('--to', input.to);
+  const instant = (v: string) => Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v.replace(' ', 'T'));
+  const [a, b] = [instant(input.from), instant(input.to)];
+  if (!(Number.isNaN(a) || Number.isNaN(b)) && a >= b)
+    throw new RestoreInputError(`--from ${input.from} is not before --to ${input.to}: the range [from, to) is empty`);
+  if (input.conversation !== undefined && !CONVERSATION_FILTER[input.table])
+    throw new RestoreInputError(
+      `--conversation filters ${Object.keys(CONVERSATION_FILTER).join(', ')}; table ${input.table} has no conversation column`,
+    );
+  if (input.holdDays !== undefined && !(Number.isInteger(input.holdDays) && input.holdDays >= 1))
+    throw new RestoreInputError(`--hold-days must be a positive whole number, not ${input.holdDays}`);
+  return policy;
+}
+
+export interface RestoreDeps {
+  readonly sql: Sql;
+  readonly store: ColdStore;
+  readonly log: Log;
+  readonly clock?: Clock;
+  /** Where this restore comes from (cli, lambda): told to a retention run that finds the lease taken. */
+  readonly holder?: string;
+}
+
+type ManifestRow = { object_key: string; row_count: number; sha256: string; day: string };
+
+/** How a table's rows are picked and inserted for this restore. */
+interface Selection {
+  readonly range: { readonly from: string; readonly to: string };
+  /** Keeps a row (the conversation filter); all rows when absent. */
+  readonly keep?: (row: TextRow, columns: readonly string[]) => boolean;
+  /** Rewrites a row before it is inserted (a remapped conversation id); the object keeps the original. */
+  readonly rewrite?: (row: TextRow, columns: readonly string[]) => TextRow;
+}
+
 export async function restore(
-  deps: { sql: Sql; store: ColdStore; log: Log },
+  deps: RestoreDeps,
   policies: readonly RetentionPolicy[],
   input: RestoreInput,
+  settings: { readonly holdDays: number; readonly rowGroupRows: number } = { holdDays: 30, rowGroupRows: 10_000 },
 ): Promise<RestoreResult> {
-  const policy = policies.find((p) => p.table === input.table);
-  if (!policy) throw new RestoreError(`No retention policy for table "${input.table}" (known: ${policies.map((p) => p.table).join(', ')})`);
-  for (const [name, v] of [
-    ['--from', input.from],
-    ['--to', input.to],
-  ] as const)
-    if (Number.isNaN(Date.parse(v))) throw new RestoreError(`${name} "${v}" is not a date or timestamp`);
-  const shape = await tableShape(deps.sql, policy);
-  let conversationId: string | undefined;
-  let conversations: RestoreResult | undefined;
-  if (input.conversation !== undefined) conversationId = await findConversationId(deps, policies, input.conversation);
-  if (policy.table === 'messages') {
-    // Their conversations first (all of them, whatever their own time), when they are not in the database.
-    const needed = new Set<string>();
-    await eachObject(deps, policy.table, input, async (rows, columns) => {
-      const ci = columns.indexOf('conversation_id');
-      for (const r of rows) if (ci >= 0 && r[ci] && (!conversationId || r[ci] === conversationId)) needed.add(r[ci] as string);
+  const policy = checkRestoreInput(policies, input);
+  const lease = new DatabaseLease(deps.sql, 'retention', 15 * 60_000, deps.holder ?? 'restore');
+  const taken = await lease.acquire(`restore-${randomUUID()}`);
+  if (!taken.ok) throw new RestoreError(`Cannot restore now: ${taken.reason}. Try again when it has finished.`);
+  try {
+    const run = new Restore(deps, lease.fence as Fence, {
+      holdDays: input.holdDays ?? settings.holdDays,
+      rowGroupRows: settings.rowGroupRows,
     });
-    const missing = await missingConversations(deps.sql, needed);
+    return await run.table(policies, policy, input);
+  } finally {
+    await lease.release();
+  }
+}
+
+class Restore {
+  private readonly heldUntil: string;
+  constructor(
+    private readonly deps: RestoreDeps,
+    private readonly fence: Fence,
+    private readonly s: { holdDays: number; rowGroupRows: number },
+  ) {
+    this.heldUntil = new Date((deps.clock ?? systemClock).now().getTime() + s.holdDays * 86_400_000).toISOString();
+  }
+
+  async table(policies: readonly RetentionPolicy[], policy: RetentionPolicy, input: RestoreInput): Promise<RestoreResult> {
+    const shape = await tableShape(this.deps.sql, policy);
+    const range = { from: input.from, to: input.to };
+    let keep: Selection['keep'];
+    if (input.conversation !== undefined) {
+      const f = CONVERSATION_FILTER[policy.table] as { column: string; by: 'id' | 'key' };
+      const wanted = f.by === 'key' ? new Set([input.conversation]) : await this.conversationIds(policies, input.conversation);
+      keep = (r, cols) => wanted.has(r[cols.indexOf(f.column)] as string);
+    }
+    if (policy.table !== 'messages') return this.move(shape, { range, keep });
+
+    // Messages: the conversations of the messages asked for first, when they are not in PostgreSQL.
+    const needed = new Set<string>();
+    await this.eachObject(shape, range, async (rows, cols, inRange) => {
+      const ci = cols.indexOf('conversation_id');
+      rows.forEach((r, i) => {
+        if (inRange[i] && (!keep || keep(r, cols))) needed.add(r[ci] as string);
+      });
+    });
+    const missing = await this.missingConversations(needed);
+    const remap = new Map<string, string>();
+    let conversations: RestoreResult | undefined;
     if (missing.size > 0) {
       const conv = policies.find((p) => p.table === 'conversations');
       if (!conv) throw new RestoreError('Messages need their conversations, and there is no conversations policy');
-      conversations = await insertObjects(
-        deps,
-        await tableShape(deps.sql, conv),
-        { table: 'conversations', from: '0001-01-01', to: '9999-12-31' },
-        (r, cols) => missing.has(r[cols.indexOf('id')] as string),
-      );
+      const convShape = await tableShape(this.deps.sql, conv);
+      // A conversation whose key is live under another id: its messages go to the live one.
+      await this.eachObject(convShape, { from: '0001-01-01', to: '9999-12-31' }, async (rows, cols) => {
+        const [ii, ki] = [cols.indexOf('id'), cols.indexOf('conversation_key')];
+        for (const r of rows) if (missing.has(r[ii] as string)) remap.set(r[ii] as string, r[ki] as string);
+      });
+      const live = await this.liveIdsByKey([...remap.values()]);
+      for (const [id, key] of [...remap]) {
+        const now = live.get(key);
+        if (now && now !== id) remap.set(id, now);
+        else remap.delete(id);
+      }
+      conversations = await this.move(convShape, {
+        range: { from: '0001-01-01', to: '9999-12-31' },
+        keep: (r, cols) => missing.has(r[cols.indexOf('id')] as string) && !remap.has(r[cols.indexOf('id')] as string),
+      });
+      const still = await this.missingConversations(new Set([...missing].filter((id) => !remap.has(id))));
+      if (still.size > 0)
+        throw new RestoreError(
+          `Messages of ${still.size} conversation(s) cannot come back: their conversation is neither in the database nor in cold storage (e.g. ${[...still][0]}); nothing restored`,
+        );
     }
+    const rewrite =
+      remap.size === 0
+        ? undefined
+        : (r: TextRow, cols: readonly string[]) => {
+            const at = cols.indexOf('conversation_id');
+            const to = remap.get(r[at] as string);
+            if (!to) return r;
+            const copy = [...r];
+            copy[at] = to;
+            return copy;
+          };
+    const result = await this.move(shape, { range, keep, rewrite });
+    return {
+      ...result,
+      ...(conversations ? { conversations } : {}),
+      ...(remap.size > 0 ? { conversationsRemapped: remap.size } : {}),
+    };
   }
-  const filter =
-    conversationId === undefined
-      ? undefined
-      : policy.table === 'messages'
-        ? (r: TextRow, cols: readonly string[]) => r[cols.indexOf('conversation_id')] === conversationId
-        : policy.table === 'conversations'
-          ? (r: TextRow, cols: readonly string[]) => r[cols.indexOf('id')] === conversationId
-          : undefined;
-  const result = await insertObjects(deps, shape, input, filter);
-  return conversations ? { ...result, conversations } : result;
-}
 
-async function manifestRows(sql: Sql, table: string, from: string, to: string): Promise<ManifestRow[]> {
-  return sql.query<ManifestRow>(
-    `SELECT object_key, row_count, sha256, bytes FROM archive_manifest
-      WHERE table_name = $1::text AND range_end >= $2::text::timestamptz AND range_start < $3::text::timestamptz
-      ORDER BY range_start, id`,
-    [table, from, to],
-  );
-}
+  /** Every id the conversation key has had: the live one and those of its cold conversation rows. */
+  private async conversationIds(policies: readonly RetentionPolicy[], key: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    const [live] = await this.deps.sql.query<{ id: string }>('SELECT id::text AS id FROM conversations WHERE conversation_key = $1::text', [
+      key,
+    ]);
+    if (live) ids.add(live.id);
+    const conv = policies.find((p) => p.table === 'conversations');
+    if (conv) {
+      const shape = await tableShape(this.deps.sql, conv);
+      await this.eachObject(shape, { from: '0001-01-01', to: '9999-12-31' }, async (rows, cols) => {
+        const [ii, ki] = [cols.indexOf('id'), cols.indexOf('conversation_key')];
+        for (const r of rows) if (r[ki] === key) ids.add(r[ii] as string);
+      });
+    }
+    if (ids.size === 0) throw new RestoreError(`No conversation "${key}" in the database or in cold storage: nothing restored`);
+    return ids;
+  }
 
-/** Reads every object of the range, verifying each against its manifest row first. */
-async function eachObject(
-  deps: { sql: Sql; store: ColdStore },
-  table: string,
-  input: Pick<RestoreInput, 'from' | 'to'>,
-  onRows: (rows: TextRow[], columns: readonly string[]) => Promise<void>,
-): Promise<number> {
-  const objects = await manifestRows(deps.sql, table, input.from, input.to);
-  for (const m of objects) {
-    const size = await deps.store.size(m.object_key);
-    if (size === undefined)
-      throw new RestoreError(`s3://${deps.store.bucket}/${m.object_key} is missing (manifest says ${m.row_count} rows)`);
-    const reader = deps.store.reader(m.object_key, size);
-    const check = await readBack(reader);
+  private async liveIdsByKey(keys: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const { param } of jsonChunks(keys.map((k) => ({ k })))) {
+      const rows = await this.deps.sql.query<{ k: string; id: string }>(
+        'SELECT c.conversation_key AS k, c.id::text AS id FROM jsonb_to_recordset($1::jsonb) AS x(k text) JOIN conversations c ON c.conversation_key = x.k',
+        [param],
+      );
+      for (const r of rows) out.set(r.k, r.id);
+    }
+    return out;
+  }
+
+  private async missingConversations(ids: Set<string>): Promise<Set<string>> {
+    const missing = new Set(ids);
+    for (const { param } of jsonChunks([...ids].map((id) => ({ id })))) {
+      const found = await this.deps.sql.query<{ id: string }>(
+        'SELECT c.id::text AS id FROM jsonb_to_recordset($1::jsonb) AS x(id text) JOIN conversations c ON c.id = x.id::uuid',
+        [param],
+      );
+      for (const f of found) missing.delete(f.id);
+    }
+    return missing;
+  }
+
+  private manifestRows(table: string, range: Selection['range']): Promise<ManifestRow[]> {
+    return this.deps.sql.query<ManifestRow>(
+      `SELECT object_key, row_count, sha256, day::text AS day FROM archive_manifest
+        WHERE table_name = $1::text AND superseded_at IS NULL
+          AND range_end >= $2::text::timestamptz AND range_start < $3::text::timestamptz
+        ORDER BY range_start, id`,
+      [table, range.from, range.to],
+    );
+  }
+
+  /** Reads one object whole and checks it against its manifest row. */
+  private async read(m: ManifestRow): Promise<{ rows: TextRow[]; columns: readonly string[]; footer?: ObjectFooter }> {
+    const { store } = this.deps;
+    const head = await store.head(m.object_key);
+    if (!head) throw new RestoreError(`s3://${store.bucket}/${m.object_key} is missing (manifest says ${m.row_count} rows)`);
+    const rows: TextRow[] = [];
+    const check = await readBack(store.reader(m.object_key, head.size), async (r) => {
+      rows.push(...r);
+    });
     if (check.rows !== Number(m.row_count) || check.sha256 !== m.sha256)
       throw new RestoreError(
-        `s3://${deps.store.bucket}/${m.object_key} does not match its manifest (rows ${check.rows} vs ${m.row_count}, sha256 ${check.sha256} vs ${m.sha256}): nothing restored from it`,
+        `s3://${store.bucket}/${m.object_key} does not match its manifest (rows ${check.rows} vs ${m.row_count}, sha256 ${check.sha256} vs ${m.sha256}): nothing restored from it`,
       );
-    await readBack(reader, onRows);
+    return { rows, columns: check.columns, footer: check.footer };
   }
-  return objects.length;
-}
 
-async function missingConversations(sql: Sql, ids: Set<string>): Promise<Set<string>> {
-  const missing = new Set(ids);
-  for (const { param } of jsonChunks([...ids].map((id) => ({ id })))) {
-    const found = await sql.query<{ id: string }>(
-      'SELECT c.id::text AS id FROM jsonb_to_recordset($1::jsonb) AS x(id text) JOIN conversations c ON c.id = x.id::uuid',
-      [param],
-    );
-    for (const f of found) missing.delete(f.id);
-  }
-  return missing;
-}
-
-async function findConversationId(
-  deps: { sql: Sql; store: ColdStore },
-  policies: readonly RetentionPolicy[],
-  key: string,
-): Promise<string> {
-  const [live] = await deps.sql.query<{ id: string }>('SELECT id::text AS id FROM conversations WHERE conversation_key = $1::text', [key]);
-  if (live) return live.id;
-  let found: string | undefined;
-  if (policies.some((p) => p.table === 'conversations'))
-    await eachObject(deps, 'conversations', { from: '0001-01-01', to: '9999-12-31' }, async (rows, cols) => {
-      const k = cols.indexOf('conversation_key');
-      const i = cols.indexOf('id');
-      for (const r of rows) if (r[k] === key) found = r[i] as string;
-    });
-  if (!found) throw new RestoreError(`No conversation "${key}" in the database or in cold storage`);
-  return found;
-}
-
-async function insertObjects(
-  deps: { sql: Sql; store: ColdStore; log: Log },
-  shape: TableShape,
-  input: Pick<RestoreInput, 'table' | 'from' | 'to'>,
-  filter?: (r: TextRow, cols: readonly string[]) => boolean,
-): Promise<RestoreResult> {
-  let rowsRead = 0;
-  let rowsInserted = 0;
-  const objects = await eachObject(deps, shape.policy.table, input, async (rows, columns) => {
-    const present = columns.filter((c) => shape.types.has(c) && shape.columns.some((x) => x.name === c));
-    const picked = filter ? rows.filter((r) => filter(r, columns)) : rows;
-    rowsRead += picked.length;
-    const idx = present.map((c) => columns.indexOf(c));
-    const records = picked.map((r) => Object.fromEntries(idx.map((j, n) => [`c${n}`, r[j] ?? null])));
+  /** Which rows' times are in [from, to), decided by PostgreSQL (exact to the microsecond, whatever the time kind). */
+  private async inRange(shape: TableShape, rows: TextRow[], columns: readonly string[], range: Selection['range']): Promise<boolean[]> {
+    const { policy } = shape;
+    const idx = policy.timeColumns.map((c) => columns.indexOf(c));
+    const out = new Array<boolean>(rows.length).fill(false);
+    const records = rows.map((r, n) => ({ n, ...Object.fromEntries(idx.map((j, i) => [`t${i}`, r[j] ?? null])) }));
     for (const { param } of jsonChunks(records)) {
       const ps = new Params();
       const p1 = ps.add(param);
-      const x = { ...shape.policy, timeColumns: shape.policy.timeColumns.map((c) => `c${present.indexOf(c)}`) };
-      const xTime = timeExpr(x, 'x');
-      const cast = shape.policy.timeKind === 'timestamptz' ? 'timestamptz' : shape.policy.timeKind === 'date' ? 'date' : 'text';
-      const timeTyped = shape.policy.timeKind === 'month' ? xTime : `(${xTime})::${cast}`;
-      const fromV = shape.policy.timeKind === 'month' ? input.from.slice(0, 7) : input.from;
-      const toV = shape.policy.timeKind === 'month' ? input.to.slice(0, 7) : input.to;
-      const res = await deps.sql.execute(
-        `INSERT INTO ${q(shape.policy.table)} (${present.map(q).join(', ')})${shape.hasIdentity ? ' OVERRIDING SYSTEM VALUE' : ''}
-         SELECT ${present.map((c, n) => `x."c${n}"::${shape.types.get(c)}`).join(', ')}
-           FROM jsonb_to_recordset(${p1}::jsonb) AS x(${present.map((_, n) => `"c${n}" text`).join(', ')})
-          WHERE ${timeTyped} >= ${ps.add(fromV)}::text::${cast} AND ${timeTyped} < ${ps.add(toV)}::text::${cast}
-         ON CONFLICT DO NOTHING`,
+      const x = { ...policy, timeColumns: policy.timeColumns.map((_, i) => `t${i}`) };
+      const cast = policy.timeKind === 'timestamptz' ? '::timestamptz' : policy.timeKind === 'date' ? '::date' : '';
+      const t = policy.timeColumns.length === 1 ? `x."t0"${cast}` : `coalesce(${x.timeColumns.map((c) => `x."${c}"${cast}`).join(', ')})`;
+      const [from, to] = policy.timeKind === 'month' ? [range.from.slice(0, 7), range.to.slice(0, 7)] : [range.from, range.to];
+      const sqlCast = policy.timeKind === 'timestamptz' ? 'timestamptz' : policy.timeKind === 'date' ? 'date' : 'text';
+      const hit = await this.deps.sql.query<{ n: number }>(
+        `SELECT x.n FROM jsonb_to_recordset(${p1}::jsonb) AS x(n integer, ${x.timeColumns.map((c) => `"${c}" text`).join(', ')})
+          WHERE ${t} >= ${ps.add(from)}::text::${sqlCast} AND ${t} < ${ps.add(to)}::text::${sqlCast}`,
         ps.values,
       );
-      rowsInserted += res.rowCount;
+      for (const h of hit) out[Number(h.n)] = true;
     }
-  });
-  if (objects > 0)
-    await deps.sql.execute(
-      `UPDATE archive_manifest SET restored_at = now()
-        WHERE table_name = $1::text AND range_end >= $2::text::timestamptz AND range_start < $3::text::timestamptz`,
-      [shape.policy.table, input.from, input.to],
-    );
-  deps.log.info('Restored', { table: shape.policy.table, objects, rowsRead, rowsInserted });
-  return { table: shape.policy.table, objects, rowsRead, rowsInserted, rowsPresent: rowsRead - rowsInserted };
+    return out;
+  }
+
+  /** Every live object of the range, read and verified, with which of its rows lie in the range. */
+  private async eachObject(
+    shape: TableShape,
+    range: Selection['range'],
+    fn: (rows: TextRow[], columns: readonly string[], inRange: boolean[], m: ManifestRow, footer?: ObjectFooter) => Promise<void>,
+  ): Promise<number> {
+    const objects = await this.manifestRows(shape.policy.table, range);
+    for (const m of objects) {
+      const { rows, columns, footer } = await this.read(m);
+      await fn(rows, columns, await this.inRange(shape, rows, columns, range), m, footer);
+    }
+    return objects.length;
+  }
+
+  /** Moves the selected rows of every live object of the range back to PostgreSQL. */
+  private async move(shape: TableShape, sel: Selection): Promise<RestoreResult> {
+    const totals = { rowsRead: 0, rowsInserted: 0, objectsSuperseded: 0, objectsWritten: 0 };
+    const retired: string[] = [];
+    const objects = await this.eachObject(shape, sel.range, async (rows, columns, inRange, m, footer) => {
+      const picked = rows.map((r, i) => inRange[i] === true && (!sel.keep || sel.keep(r, columns)));
+      const count = picked.filter(Boolean).length;
+      if (count === 0) return;
+      totals.rowsRead += count;
+      const moved = await this.deps.sql.transaction(async (tx) => {
+        await holdFence(tx, this.fence);
+        const [live] = await tx.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text AND superseded_at IS NULL FOR UPDATE', [
+          m.object_key,
+        ]);
+        if (!live) return undefined; // another restore took it meanwhile
+        const inserted = await this.insert(tx, shape, rows, columns, picked, sel.rewrite, m.object_key);
+        if (inserted.size === 0) return { inserted: 0, successor: undefined };
+        const keyOf = rowKey(shape, columns);
+        const remaining = rows.filter((r) => !inserted.has(keyOf(r)));
+        const successor = remaining.length > 0 ? await this.successor(tx, shape, m, columns, remaining, footer) : undefined;
+        await tx.execute(
+          `UPDATE archive_manifest SET superseded_at = now(), superseded_by = $2::text, restored_at = now() WHERE object_key = $1::text`,
+          [m.object_key, successor ?? null],
+        );
+        return { inserted: inserted.size, successor };
+      });
+      if (!moved) return;
+      totals.rowsInserted += moved.inserted;
+      if (moved.inserted === 0) return;
+      totals.objectsSuperseded++;
+      if (moved.successor) totals.objectsWritten++;
+      retired.push(m.object_key);
+    });
+    for (const key of retired) await retireObject({ ...this.deps, fence: this.fence }, key);
+    const result: RestoreResult = {
+      table: shape.policy.table,
+      objects,
+      rowsRead: totals.rowsRead,
+      rowsInserted: totals.rowsInserted,
+      rowsPresent: totals.rowsRead - totals.rowsInserted,
+      objectsSuperseded: totals.objectsSuperseded,
+      objectsWritten: totals.objectsWritten,
+      ...(totals.rowsInserted > 0 ? { heldUntil: this.heldUntil } : {}),
+    };
+    this.deps.log.info('Restored', { ...result });
+    return result;
+  }
+
+  /**
+   * Inserts the picked rows (ON CONFLICT DO NOTHING) and holds those inserted in PostgreSQL over their
+   * time span; returns the keyset text of each row inserted.
+   */
+  private async insert(
+    tx: SqlExecutor,
+    shape: TableShape,
+    rows: TextRow[],
+    columns: readonly string[],
+    picked: boolean[],
+    rewrite: Selection['rewrite'],
+    objectKeyName: string,
+  ): Promise<Set<string>> {
+    const { policy } = shape;
+    const present = columns.filter((c) => shape.columns.some((x) => x.name === c));
+    const idx = present.map((c) => columns.indexOf(c));
+    const records: Record<string, string | null>[] = [];
+    rows.forEach((r0, i) => {
+      if (!picked[i]) return;
+      const r = rewrite ? rewrite(r0, columns) : r0;
+      records.push(Object.fromEntries(idx.map((j, n) => [`c${n}`, r[j] ?? null])));
+    });
+    const { exprs } = keyset(shape);
+    const inserted = new Set<string>();
+    for (const { param } of jsonChunks(records)) {
+      const ps = new Params();
+      const p1 = ps.add(param);
+      const rowsOut = await tx.query<Record<string, string>>(
+        `WITH ins AS (
+           INSERT INTO ${q(policy.table)} AS t (${present.map(q).join(', ')})${shape.hasIdentity ? ' OVERRIDING SYSTEM VALUE' : ''}
+           SELECT ${present.map((c, n) => `x."c${n}"::${shape.types.get(c)}`).join(', ')}
+             FROM jsonb_to_recordset(${p1}::jsonb) AS x(${present.map((_, n) => `"c${n}" text`).join(', ')})
+           ON CONFLICT DO NOTHING
+           RETURNING ${exprs.map((e, i) => `${e}::text AS "k${i}"`).join(', ')}, ${timeAsTimestamptz(policy)} AS ts),
+         hold AS (
+           INSERT INTO retention_holds (table_name, range_start, range_end, held_until, object_key, rows)
+           SELECT ${ps.add(policy.table)}::text, min(ts), max(ts), ${ps.add(this.heldUntil)}::text::timestamptz, ${ps.add(objectKeyName)}::text, count(*)
+             FROM ins HAVING count(*) > 0
+           RETURNING 1)
+         SELECT ${exprs.map((_, i) => `"k${i}"`).join(', ')} FROM ins`,
+        ps.values,
+      );
+      for (const r of rowsOut) inserted.add(JSON.stringify(exprs.map((_, i) => r[`k${i}`] ?? null)));
+    }
+    return inserted;
+  }
+
+  /** Writes the rows that stay cold as the object's successor (same day), verifies it, records it; returns its key. */
+  private async successor(
+    tx: SqlExecutor,
+    shape: TableShape,
+    m: ManifestRow,
+    columns: readonly string[],
+    remaining: TextRow[],
+    footer: ObjectFooter | undefined,
+  ): Promise<string> {
+    const { store } = this.deps;
+    const keyOf = rowKey(shape, columns);
+    const keyMin = JSON.parse(keyOf(remaining[0] as TextRow)) as string[];
+    const keyMax = JSON.parse(keyOf(remaining[remaining.length - 1] as TextRow)) as string[];
+    const day = footer?.day ?? m.day;
+    let key = '';
+    let generation = 0;
+    for (; ; generation++) {
+      key = objectKey(shape.policy.table, day, keyMin, generation);
+      if ((await tx.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text', [key])).length === 0) break;
+    }
+    const leftover = await store.head(key);
+    const condition: WriteCondition = leftover ? { etag: leftover.etag } : 'absent';
+    const sink = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    const uploading = store.upload(key, sink, condition);
+    uploading.catch(() => undefined);
+    const cols = footer?.columns ?? shape.columns.filter((c) => columns.includes(c.name));
+    const writer = await ParquetStreamWriter.open(sink, columns, this.s.rowGroupRows, columnLayout(shape.policy));
+    await writer.addRows(remaining);
+    const written = await writer.finish({
+      table: shape.policy.table,
+      day,
+      rowsMd5: '',
+      keyMin,
+      keyMax,
+      columns: cols,
+      schemaVersion: SCHEMA_VERSION,
+    });
+    sink.end();
+    await uploading;
+    const check = await readBack(store.reader(key, writer.bytes));
+    if (check.rows !== written.rows || check.sha256 !== written.sha256)
+      throw new RestoreError(`s3://${store.bucket}/${key}: the successor object read back differs from what was written: nothing restored`);
+    await insertManifestRow(tx, shape, {
+      bucket: store.bucket,
+      key,
+      generation,
+      footer: written,
+      bytes: writer.bytes,
+      runId: `restore:${m.object_key}`,
+    });
+    return key;
+  }
+}
+
+/** A row's keyset — (time, key…) as text, the time the first non-null of its time columns — as JSON. */
+function rowKey(shape: TableShape, columns: readonly string[]): (r: TextRow) => string {
+  const t = shape.policy.timeColumns.map((c) => columns.indexOf(c));
+  const k = shape.policy.keyColumns.map((c) => columns.indexOf(c));
+  return (r) => JSON.stringify([t.map((i) => r[i]).find((v) => v !== null && v !== undefined) ?? null, ...k.map((i) => r[i] ?? null)]);
 }

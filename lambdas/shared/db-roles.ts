@@ -106,7 +106,8 @@ export const DB_ROLES = [
       // read FOR SHARE (is this period already aggregated?): PostgreSQL wants UPDATE on the table for a row lock
       agg_watermarks: ['SELECT', 'UPDATE'],
     },
-    functions: DASHBOARD_STATE_FUNCTIONS,
+    // raw_horizon: is a late event's period already (partly) in cold storage? (issue 26.10)
+    functions: [...DASHBOARD_STATE_FUNCTIONS, 'raw_horizon(text)'],
   },
   {
     name: 'dlc_aggregate',
@@ -124,6 +125,8 @@ export const DB_ROLES = [
       analytics_token_platform_daily: ['SELECT', 'INSERT', 'UPDATE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE']),
     },
+    // raw_horizon: buckets whose raw events are (partly) in cold storage are not recomputed (issue 26.10)
+    functions: ['raw_horizon(text)'],
   },
   {
     name: 'dlc_analytics_api',
@@ -151,6 +154,8 @@ export const DB_ROLES = [
       conversations: ['SELECT', 'INSERT', 'DELETE'],
       messages: ['SELECT', 'INSERT', 'DELETE'],
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
+      job_leases: ['SELECT', 'INSERT', 'UPDATE'],
+      retention_holds: ['SELECT', 'INSERT'],
     },
     functions: DASHBOARD_STATE_FUNCTIONS,
   },

@@ -68,6 +68,14 @@ export interface RunExclusiveOptions {
   readonly timeZone: string;
   readonly clock?: Clock;
   readonly runId?: string;
+  /** A second lock, taken after the ledger's and released before it (the database lease every entry point shares). */
+  readonly guard?: RunGuard;
+}
+
+/** A lock beside the ledger's: taken for the run, or the run is skipped with its reason. */
+export interface RunGuard {
+  acquire(runId: string): Promise<{ ok: true } | { ok: false; reason: string }>;
+  release(): Promise<void>;
 }
 
 /**
@@ -83,12 +91,26 @@ export async function runExclusive<T extends JobOutcome>(
   const clock = options.clock ?? systemClock;
   const runId = options.runId ?? randomUUID();
   const startedAt = clock.now();
-  if (!(await ledger.acquire(job, runId, options.leaseMs, startedAt))) {
-    const reason = `another ${job} run holds the lock; this invocation exits without doing anything`;
+  const skip = (reason: string): RunResult<T> => {
     log.info(`Skipping ${job} run: ${reason}`, { job, runId });
     metrics.add('RunsSkipped', 1);
     metrics.flush();
     return { status: 'skipped', reason };
+  };
+  if (!(await ledger.acquire(job, runId, options.leaseMs, startedAt)))
+    return skip(`another ${job} run holds the lock; this invocation exits without doing anything`);
+  if (options.guard) {
+    let taken: { ok: true } | { ok: false; reason: string };
+    try {
+      taken = await options.guard.acquire(runId);
+    } catch (err) {
+      await ledger.release(job, runId).catch(() => undefined);
+      throw err;
+    }
+    if (!taken.ok) {
+      await ledger.release(job, runId).catch((e) => log.warn('Could not release the lock', { error: (e as Error).message }));
+      return skip(`${taken.reason}; this invocation exits without doing anything`);
+    }
   }
   const finish = async (outcome: JobOutcome, error?: unknown): Promise<RunRecord> => {
     const finishedAt = clock.now();
@@ -129,6 +151,7 @@ export async function runExclusive<T extends JobOutcome>(
     const run = await finish(outcome);
     return { status: 'completed', run, outcome };
   } finally {
+    await options.guard?.release().catch((e) => log.warn('Could not release the database lease', { error: (e as Error).message }));
     await ledger.release(job, runId).catch((e) => log.warn('Could not release the lock', { error: (e as Error).message }));
   }
 }

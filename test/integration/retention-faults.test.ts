@@ -3,18 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { type ColdStore, S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
+import { type ColdStore, S3ColdStore, s3Client, type WriteCondition } from '../../lambdas/retention/cold-store';
 import { bufferReader, type ObjectFooter, ParquetStreamWriter, readBack } from '../../lambdas/retention/parquet';
 import { applyRetention, runRetention } from '../../lambdas/retention/retention';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import type { Deadline } from '../../lambdas/shared/runtime';
 import { deadline } from '../../lambdas/shared/runtime';
-import { SqlError } from '../../lambdas/shared/sql/errors';
-import type { Sql } from '../../lambdas/shared/sql/types';
 import { freePort } from '../../local/services';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
-import { BUCKET, clock, run, s3, settings } from '../support/retention-harness';
+import { BUCKET, clock, failingAtDelete, run, s3, settings } from '../support/retention-harness';
 
 /** 12 old messages over 3 UTC days in one conversation, plus one fresh. */
 async function seedMessages(db: TestDb) {
@@ -48,13 +46,14 @@ function hooked(
   let n = 0;
   return {
     bucket: real.bucket,
-    async upload(key: string, body: Readable) {
+    async upload(key: string, body: Readable, condition: WriteCondition) {
       n++;
       const target = hooks.beforeUpload?.(n) ?? real;
-      await target.upload(key, body);
+      await target.upload(key, body, condition);
       await hooks.afterUpload?.(key, n);
     },
-    size: (key) => real.size(key),
+    head: (key) => real.head(key),
+    removeAllVersions: (key) => real.removeAllVersions(key),
     reader: (key, size) => real.reader(key, size),
     list: (prefix) => real.list(prefix),
   };
@@ -91,13 +90,9 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
   it('PostgreSQL lost between upload and delete: the next run verifies the object it finds and deletes, one object', async () => {
     await seedMessages(db);
     let failed = false;
-    const flaky: Sql = Object.create(db.sql, {
-      transaction: {
-        value: async () => {
-          failed = true;
-          throw new SqlError('Connection terminated unexpectedly', 'BEGIN');
-        },
-      },
+    const flaky = failingAtDelete(db.sql, (n) => {
+      failed = n === 1;
+      return failed;
     });
     await expect(run(flaky, s.store, { tables: ['messages'] })).rejects.toThrow('Connection terminated');
     expect(failed).toBe(true);
@@ -114,38 +109,23 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
 
   it('a row rewritten with the same text after a crash: the object is replaced (not committed), then deleted; one copy', async () => {
     await seedMessages(db);
-    const flaky: Sql = Object.create(db.sql, {
-      transaction: {
-        value: async () => {
-          throw new SqlError('Connection terminated unexpectedly', 'BEGIN');
-        },
-      },
-    });
+    const flaky = failingAtDelete(db.sql, (n) => n === 1);
     await expect(run(flaky, s.store, { tables: ['messages'] })).rejects.toThrow('Connection terminated');
     const [left] = await keys(s.client);
-    const before = await s.store.size(left as string);
+    const before = (await s.store.head(left as string))?.size;
     // A new version of a row in that object, its text unchanged (an UPDATE that set nothing new).
     await db.direct.execute(`UPDATE messages SET content = content WHERE message_key = 'k3'`);
     const { outcome } = await run(db.sql, s.store, { tables: ['messages'] });
     expect(outcome.counters).toMatchObject({ objects_recovered: 0, objects_written: 3, objects_changed: 0, rows_deleted: 12 });
     expect(outcome.counters.objects_outside_manifest).toBe(0);
     expect(await keys(s.client)).toHaveLength(3);
-    expect(await s.store.size(left as string)).toBe(before); // rewritten under its own name: same rows, same bytes
+    expect((await s.store.head(left as string))?.size).toBe(before); // rewritten under its own name: same rows, same bytes
     expect(await messageCount(db)).toBe(0);
     expect(await archived(db)).toBe(12);
   });
   it("PostgreSQL lost before the delete of a day's second object: the next run finds that object by its key, one copy", async () => {
     await seedMessages(db);
-    let commits = 0;
-    const flaky: Sql = Object.create(db.sql, {
-      transaction: {
-        value: <T>(fn: Parameters<Sql['transaction']>[0]): Promise<T> => {
-          commits++;
-          if (commits === 2) return Promise.reject(new SqlError('Connection terminated unexpectedly', 'BEGIN'));
-          return db.sql.transaction(fn) as Promise<T>;
-        },
-      },
-    });
+    const flaky = failingAtDelete(db.sql, (n) => n === 2);
     // Two objects per day: the first day's first is committed, its second uploaded and left.
     await expect(run(flaky, s.store, { tables: ['messages'] }, { maxRowsPerObject: 2, pageRows: 2 })).rejects.toThrow(
       'Connection terminated',

@@ -92,12 +92,17 @@ describe.each(DRIVERS)('retention (%s driver)', (driver) => {
       rmSync(dir, { recursive: true, force: true });
     }
 
-    // Restore (messages bring their conversation back first), twice: the second adds nothing.
+    // Restore moves rows back (messages bring their conversation back first), twice: the second finds nothing left cold.
     const deps = { sql: db.sql, store: s.store, log: memoryLog() };
     const first = await restore(deps, RETENTION_POLICIES, { table: 'messages', from: '1900-01-01', to: '2026-06-01' });
-    expect(first).toMatchObject({ rowsInserted: 3, conversations: { rowsInserted: 1 } });
+    expect(first).toMatchObject({ rowsInserted: 3, objectsSuperseded: 2, conversations: { rowsInserted: 1, objectsSuperseded: 1 } });
     const again = await restore(deps, RETENTION_POLICIES, { table: 'messages', from: '1900-01-01', to: '2026-06-01' });
-    expect(again).toMatchObject({ rowsInserted: 0, rowsPresent: 3 });
+    expect(again).toMatchObject({ objects: 0, rowsInserted: 0, rowsPresent: 0 });
+    // Every row in exactly one place: the objects left S3, their manifest rows stay as history.
+    expect((await s.client.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).toEqual([]);
+    expect(
+      await db.direct.query(`SELECT count(*)::int AS n FROM archive_manifest WHERE superseded_at IS NOT NULL AND retired_at IS NOT NULL`),
+    ).toEqual([{ n: 3 }]);
     expect(await snapshot(db, 'messages')).toEqual(messagesBefore);
     expect(await snapshot(db, 'conversations')).toEqual(conversationsBefore);
   });

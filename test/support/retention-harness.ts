@@ -1,9 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ColdStore, S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
-import { applyRetention, type RetentionInput, type RetentionSettings } from '../../lambdas/retention/retention';
+import type { RetentionSettings } from '../../lambdas/retention/report';
+import { applyRetention, type RetentionInput } from '../../lambdas/retention/retention';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
-import type { Sql } from '../../lambdas/shared/sql/types';
+import { SqlError } from '../../lambdas/shared/sql/errors';
+import type { Sql, SqlExecutor, SqlParam } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { startS3 } from '../../local/services';
 
@@ -30,4 +32,25 @@ export function run(sql: Sql, store: ColdStore, input: RetentionInput = {}, over
   return applyRetention({ sql, store, log, deadline: deadline({ budgetMs }, 0), clock, runId: 'test-run' }, settings(over), input).then(
     (outcome) => ({ outcome, log }),
   );
+}
+
+/**
+ * `sql` whose object transactions lose their connection at the delete when `fail(n)` says so (n counts
+ * the deletes): the object is uploaded and verified, nothing committed — an interrupted run.
+ */
+export function failingAtDelete(sql: Sql, fail: (n: number) => boolean): Sql {
+  let n = 0;
+  const wrap = (tx: SqlExecutor): SqlExecutor =>
+    Object.create(tx, {
+      query: {
+        value: (text: string, params?: readonly SqlParam[]) => {
+          if (text.includes('WITH d AS (DELETE') && fail(++n))
+            return Promise.reject(new SqlError('Connection terminated unexpectedly', 'DELETE'));
+          return tx.query(text, params);
+        },
+      },
+    });
+  return Object.create(sql, {
+    transaction: { value: <T>(fn: (tx: SqlExecutor) => Promise<T>) => sql.transaction((tx) => fn(wrap(tx))) },
+  });
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { bufferReader, loadReader, ParquetStreamWriter, RowDigest, readBack } from '../../lambdas/retention/parquet';
 import { cutoffFor } from '../../lambdas/retention/policies';
-import { objectKey, selectPolicies } from '../../lambdas/retention/retention';
+import { selectPolicies } from '../../lambdas/retention/retention';
+import { objectKey } from '../../lambdas/retention/table-run';
 import { ConfigError, ENVIRONMENTS, RETENTION_POLICIES, validateEnvironment } from '../../lib/config';
 import { parseDays } from '../../local/retention-run';
 
