@@ -9,11 +9,17 @@
  *   closed is refused. The invalidations of those periods are claimed (the recompute covers them).
  * Before recomputing newly closed periods, the watermark is advanced in its own transaction, so an
  * event ingested from then on for those periods is logged as late data (ingest locks the watermark rows FOR SHARE).
+ *
+ * Never from partial raw data (lambdas/aggregate/horizon.ts): a bucket whose period starts at or
+ * before the raw horizon (raw events up to it may be in cold storage only) is left as it is — not
+ * recomputed, not zeroed —, counted (`buckets_beyond_horizon`) and logged; an explicit `period` or
+ * `range` that reaches one is refused (BeyondHorizonError) before anything is written.
  */
 import type { Log } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
+import { assertRecomputable, readRawHorizon } from './horizon';
 import {
   lastClosed,
   nextPeriod,
@@ -44,6 +50,13 @@ export interface AggregateResult {
   readonly periods: string[];
   /** (property, period) buckets recomputed from the invalidation log. */
   readonly invalidatedBuckets: { property_id: string; period: string }[];
+  /**
+   * Buckets left as they are because their period starts at or before the raw horizon (their raw
+   * events are partly in cold storage): property null = the whole period.
+   */
+  readonly bucketsBeyondHorizon: { property_id: string | null; period: string }[];
+  /** The raw horizon the run saw (null: no raw event exported yet). */
+  readonly rawHorizon: string | null;
   /** Rows the aggregation produced, rows it changed (inserted or updated), rows it zeroed. */
   readonly rowsComputed: number;
   readonly rowsWritten: number;
@@ -80,6 +93,22 @@ function closedOnly(def: AggregationDefinition, periods: Period[], now: Date, ti
       );
 }
 
+/** The periods an explicit request names (`period`: one; `range`: every whole period in [from, to)). */
+export function requestedPeriods(
+  def: AggregationDefinition,
+  mode: Exclude<AggregateMode, { kind: 'scheduled' }>,
+  timeZone: string,
+): Period[] {
+  const g = def.granularity;
+  if (mode.kind === 'period') return [parsePeriod(g, mode.start, timeZone)];
+  const from = parseLocal(mode.from, timeZone);
+  const to = parseLocal(mode.to, timeZone);
+  if (!(from < to)) throw new PeriodError(`--from ${mode.from} must be before --to ${mode.to}`);
+  const periods = periodsWithin(g, from, to, timeZone);
+  if (periods.length === 0) throw new PeriodError(`no whole ${g} period lies in [${mode.from}, ${mode.to}) in ${timeZone}`);
+  return periods;
+}
+
 export async function runAggregation(
   deps: AggregateDeps,
   def: AggregationDefinition,
@@ -89,14 +118,8 @@ export async function runAggregation(
   const now = deps.clock.now();
   const g = def.granularity;
   let periods: Period[];
-  if (mode.kind === 'period') periods = [parsePeriod(g, mode.start, timeZone)];
-  else if (mode.kind === 'range') {
-    const from = parseLocal(mode.from, timeZone);
-    const to = parseLocal(mode.to, timeZone);
-    if (!(from < to)) throw new PeriodError(`--from ${mode.from} must be before --to ${mode.to}`);
-    periods = periodsWithin(g, from, to, timeZone);
-    if (periods.length === 0) throw new PeriodError(`no whole ${g} period lies in [${mode.from}, ${mode.to}) in ${timeZone}`);
-  } else {
+  if (mode.kind !== 'scheduled') periods = requestedPeriods(def, mode, timeZone);
+  else {
     const last = lastClosed(g, now, timeZone);
     const [w] = await deps.sql.query<{ through: string; time_zone: string }>(
       'SELECT aggregated_through AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
@@ -115,6 +138,7 @@ export async function runAggregation(
     }
   }
   closedOnly(def, periods, now, timeZone);
+  if (mode.kind !== 'scheduled') assertRecomputable(def.name, periods, await readRawHorizon(deps.sql), timeZone);
   const first = periods[0] as Period;
   const lastPeriod = periods.at(-1) as Period;
 
@@ -167,15 +191,28 @@ export async function runAggregation(
       buckets.push(bucket(p, c.property_id));
       invalidated.push({ property_id: c.property_id, period: p.key });
     }
-    invalidated.sort((a, b) => (a.period + a.property_id).localeCompare(b.period + b.property_id));
-    const [r] = await tx.query<{ computed: number; written: number; zeroed: number }>(def.sql, [{ sqlType: 'jsonb', value: buckets }]);
+    const [r] = await tx.query<{
+      computed: number;
+      written: number;
+      zeroed: number;
+      horizon: string | null;
+      beyond: { property_id: string | null; period: string }[];
+    }>(def.sql, [{ sqlType: 'jsonb', value: buckets }]);
+    const beyond = r?.beyond ?? [];
+    const idOf = (x: { property_id: string | null; period: string }) => JSON.stringify([x.property_id, x.period]);
+    const skipped = new Set(beyond.map(idOf));
+    const kept = (x: { property_id: string | null; period: string }) => !skipped.has(idOf(x));
+    const recomputed = invalidated.filter(kept);
+    recomputed.sort((a, b) => (a.period + a.property_id).localeCompare(b.period + b.property_id));
     const tokens = def.refreshesTokenRollups && mode.kind === 'scheduled' ? await refreshTokenRollups(tx) : undefined;
     const result: AggregateResult = {
       job: def.name,
       table: def.table,
       timeZone,
-      periods: periods.map((p) => p.key),
-      invalidatedBuckets: invalidated,
+      periods: periods.map((p) => p.key).filter((period) => kept({ property_id: null, period })),
+      invalidatedBuckets: recomputed,
+      bucketsBeyondHorizon: beyond,
+      rawHorizon: r?.horizon ?? null,
       rowsComputed: r?.computed ?? 0,
       rowsWritten: r?.written ?? 0,
       rowsZeroed: r?.zeroed ?? 0,
@@ -185,6 +222,12 @@ export async function runAggregation(
       rowsWritten: result.rowsWritten,
       rowsZeroed: result.rowsZeroed,
     });
+    if (beyond.length > 0)
+      deps.log.warn(
+        `${def.name}: ${beyond.length} bucket(s) left as they are: their periods start at or before the raw horizon ` +
+          `${result.rawHorizon} (raw events up to it are in cold storage only; recomputing would lower good figures)`,
+        { bucketsBeyondHorizon: beyond.slice(0, 20) },
+      );
     return result;
   });
 }
@@ -194,6 +237,7 @@ export function countersOf(r: AggregateResult): Record<string, number> {
   return {
     periods_aggregated: r.periods.length,
     late_buckets_recomputed: r.invalidatedBuckets.length,
+    buckets_beyond_horizon: r.bucketsBeyondHorizon.length,
     rows_computed: r.rowsComputed,
     rows_written: r.rowsWritten,
     rows_zeroed: r.rowsZeroed,

@@ -7,6 +7,10 @@
  * `[{property_id: null | "p", period_start, period_end, period_key}]` (null: every property of the
  * period). It upserts (INSERT … SELECT … ON CONFLICT DO UPDATE, touching only rows whose values
  * change) and zeroes the rows of those buckets whose events disappeared. No DELETE.
+ * Buckets whose period starts at or before the raw horizon (`raw_horizon()`, sql/015: raw events
+ * up to it may be in cold storage only) are left untouched — neither recomputed nor zeroed — and
+ * returned in `beyond`; the horizon is read in the statement's own snapshot, the one its raw rows
+ * come from (lambdas/aggregate/horizon.ts).
  * Definitions of every figure: docs/decisions.md, "Analytics: definitions".
  */
 import type { Granularity } from './periods';
@@ -17,7 +21,7 @@ export interface AggregationDefinition {
   readonly table: string;
   /** The event types the aggregation reads: ingest logs late-data invalidations for these only. */
   readonly eventTypes: readonly string[];
-  /** The statement (see above); returns one row `{computed, written, zeroed}`. */
+  /** The statement (see above); returns one row `{computed, written, zeroed, horizon, beyond}`. */
   readonly sql: string;
   /** Also refreshes seed 002's token/cost rollups (the hourly job). */
   readonly refreshesTokenRollups?: boolean;
@@ -31,8 +35,12 @@ const list = (types: readonly string[]) => types.map((t) => `'${t}'`).join(', ')
  * the rows of its buckets whatever the planner guesses for the jsonb parameter's row count.
  */
 function eventsCte(types: readonly string[]): string {
-  return `b AS (
+  return `hz AS (
+  SELECT raw_horizon('analytics_events') AS horizon
+), requested AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text)
+), b AS (
+  SELECT r.* FROM requested r CROSS JOIN hz WHERE hz.horizon IS NULL OR r.period_start > hz.horizon
 ), ev AS (
   SELECT b.period_key, e.* FROM b CROSS JOIN LATERAL (
     SELECT * FROM analytics_events e
@@ -78,7 +86,10 @@ function upsert(s: Shape, aggCtes: string, types: readonly string[]): string {
     AND NOT EXISTS (SELECT 1 FROM agg a WHERE ${same})
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM agg)::int AS computed, (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM zero)::int AS zeroed`;
+SELECT (SELECT count(*) FROM agg)::int AS computed, (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM zero)::int AS zeroed,
+       (SELECT horizon FROM hz) AS horizon,
+       (SELECT COALESCE(jsonb_agg(jsonb_build_object('property_id', r.property_id, 'period', r.period_key) ORDER BY r.period_start, r.property_id), '[]')
+        FROM requested r WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.period_key = r.period_key AND b.property_id IS NOT DISTINCT FROM r.property_id)) AS beyond`;
 }
 
 /** Exact continuous percentile (linear interpolation between the two nearest values), as numeric for round(). */

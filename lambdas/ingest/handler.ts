@@ -18,7 +18,11 @@ const sql = createSql(config.sql);
 const rules = { ...DEFAULT_RULES, retentionDays: retentionDaysOf(config.env.retention, 'analytics_events') };
 
 export async function handler(event: SQSEvent, context: Context) {
-  const { response } = await processSqsBatch({ sql, clock: systemClock, log, metrics, rules, source: 'sqs' }, event, context);
+  const { response } = await processSqsBatch(
+    { sql, clock: systemClock, log, metrics, rules, source: 'sqs', timeZone: config.env.aggregation.timeZone },
+    event,
+    context,
+  );
   metrics.flush();
   return response;
 }

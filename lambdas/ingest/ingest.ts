@@ -7,8 +7,14 @@
  *
  * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
  * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already written stay written.
+ *
+ * Late beyond the raw horizon (lambdas/aggregate/horizon.ts): an event whose hour, day, ISO week or
+ * month (in the aggregation zones) starts at or before the newest raw event retention exported
+ * would never be counted (those buckets are not recomputed from partial raw data): it is rejected
+ * with that reason, kept and counted (`late`), never dropped. The horizon is read once per call.
  */
 import { createHash } from 'node:crypto';
+import { lateReason, lateThreshold, readIngestHorizon } from '../aggregate/horizon';
 import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import { JsonText } from '../shared/sql/bulk';
@@ -33,6 +39,11 @@ export interface IngestDeps {
   readonly recordScope?: string;
   /** Events per statement. @default 5000 */
   readonly chunkEvents?: number;
+  /**
+   * The aggregation zone (lib/config.ts): late events are judged by its periods, and by those of
+   * every zone an aggregation has run in (agg_watermarks). None known: the widest bound of any zone.
+   */
+  readonly timeZone?: string;
 }
 
 export interface Rejection {
@@ -47,6 +58,11 @@ export interface IngestResult {
   /** Valid events already present (a redelivery): not inserted again. */
   duplicates: number;
   rejected: number;
+  /**
+   * Valid events refused as late beyond the raw horizon (their periods' raw events are already in
+   * cold storage): counted in `rejected` (or `rejectedDuplicates` on a redelivery) too.
+   */
+  late: number;
   /** Rejected events of a redelivered record, already kept by an earlier delivery: not kept again. */
   rejectedDuplicates: number;
   /** Late-data invalidation rows written (new (table, property, period) keys). */
@@ -134,18 +150,36 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     accepted: 0,
     duplicates: 0,
     rejected: 0,
+    late: 0,
     rejectedDuplicates: 0,
     invalidations: 0,
     failedRecordIds: [],
     firstRejections: [],
     errors: [],
   };
+  if (records.length === 0) return result;
+  // The raw horizon, once per call: events before `lateFrom` fall in periods already (partly) in cold storage.
+  let late: { from: number; reason: string } | undefined;
+  try {
+    const { horizon, zones } = await readIngestHorizon(deps.sql);
+    if (horizon) {
+      const from = lateThreshold(horizon, [...new Set([...zones, ...(deps.timeZone ? [deps.timeZone] : [])])]);
+      late = { from: from.getTime(), reason: lateReason(horizon, from) };
+    }
+  } catch (err) {
+    const message = (err as Error).message;
+    deps.log.error('Ingest: the raw horizon could not be read; every record fails and will be retried', { error: message });
+    result.failedRecordIds.push(...records.map((r) => r.recordId));
+    result.errors.push(message);
+    return result;
+  }
   // Chunks of whole records: a record is never split across statements.
-  let chunk: { ids: string[]; valid: string[]; rejected: RejectedRow[]; bytes: number } = { ids: [], valid: [], rejected: [], bytes: 0 };
+  type Chunk = { ids: string[]; valid: string[]; rejected: RejectedRow[]; late: number; bytes: number };
+  let chunk: Chunk = { ids: [], valid: [], rejected: [], late: 0, bytes: 0 };
   const flush = async () => {
     if (chunk.ids.length === 0) return;
     const c = chunk;
-    chunk = { ids: [], valid: [], rejected: [], bytes: 0 };
+    chunk = { ids: [], valid: [], rejected: [], late: 0, bytes: 0 };
     try {
       const [r] = await deps.sql.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
         { sqlType: 'jsonb', value: new JsonText(`[${c.valid.join(',')}]`) },
@@ -155,6 +189,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
       result.accepted += r.inserted;
       result.duplicates += r.valid - r.inserted;
       result.rejected += r.rejected;
+      result.late += c.late;
       result.rejectedDuplicates += c.rejected.length - r.rejected;
       result.invalidations += r.invalidated;
     } catch (err) {
@@ -170,6 +205,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
   for (const rec of records) {
     const valid: string[] = [];
     const rejected: RejectedRow[] = [];
+    let lateHere = 0;
     const parsed = eventsOf(rec.body);
     const reject = (position: number, eventId: string | null, raw: string, reason: string) =>
       rejected.push({
@@ -183,8 +219,11 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     else
       parsed.events.forEach((ev, position) => {
         const v = validateEvent(ev, now, rules);
-        if (v.ok) valid.push(v.json);
-        else reject(position, rawEventId(ev), storable(JSON.stringify(ev) ?? String(ev)), v.reason);
+        if (!v.ok) reject(position, rawEventId(ev), storable(JSON.stringify(ev) ?? String(ev)), v.reason);
+        else if (late && Date.parse(v.row.occurred_at) < late.from) {
+          lateHere++;
+          reject(position, v.row.id, storable(JSON.stringify(ev)), late.reason);
+        } else valid.push(v.json);
       });
     for (const r of rejected)
       if (result.firstRejections.length < 20)
@@ -195,6 +234,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     chunk.ids.push(rec.recordId);
     chunk.valid.push(...valid);
     chunk.rejected.push(...rejected);
+    chunk.late += lateHere;
     chunk.bytes += bytes;
   }
   await flush();
@@ -202,9 +242,11 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     deps.metrics.add('EventsAccepted', result.accepted);
     deps.metrics.add('EventsDuplicate', result.duplicates);
     deps.metrics.add('EventsRejected', result.rejected);
+    deps.metrics.add('EventsLateBeyondHorizon', result.late);
     deps.metrics.add('LateDataInvalidations', result.invalidations);
     deps.metrics.add('RecordsFailed', result.failedRecordIds.length);
   }
-  if (result.rejected > 0) deps.log.warn('Ingest: events rejected (kept in analytics_events_rejected)', { rejected: result.rejected });
+  if (result.rejected > 0)
+    deps.log.warn('Ingest: events rejected (kept in analytics_events_rejected)', { rejected: result.rejected, late: result.late });
   return result;
 }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import type { AggregateMode, AggregateResult } from '../../lambdas/aggregate/aggregate';
+import { type AggregateMode, type AggregateResult, requestedPeriods } from '../../lambdas/aggregate/aggregate';
+import { assertRecomputable, readRawHorizon } from '../../lambdas/aggregate/horizon';
 import { aggregateJob } from '../../lambdas/aggregate/job';
 import { PeriodError } from '../../lambdas/aggregate/periods';
-import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
+import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import type { Sql } from '../../lambdas/shared/sql/types';
@@ -48,6 +49,17 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
     : o.from && o.to
       ? { kind: 'range', from: o.from, to: o.to }
       : { kind: 'scheduled' };
+  if (mode.kind !== 'scheduled') {
+    // Recompute history: every job's periods are checked (and against the raw horizon: never from
+    // partial raw data) before any job runs, so a refused request writes nothing.
+    const horizon = await readRawHorizon(sql);
+    try {
+      for (const job of names) assertRecomputable(job, requestedPeriods(aggregation(job), mode, timeZone), horizon, timeZone);
+    } catch (e) {
+      if (e instanceof PeriodError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const ledger = new FileRunLedger(o.ledgerFile);
   const out: AggregateRun[] = [];
   for (const job of names) {
@@ -92,10 +104,18 @@ export function register(program: Command): void {
               continue;
             }
             const x = r.result;
-            const periods = x.periods.length === 1 ? x.periods[0] : `${x.periods.length} periods ${x.periods[0]} … ${x.periods.at(-1)}`;
+            const periods =
+              x.periods.length === 1
+                ? x.periods[0]
+                : x.periods.length === 0
+                  ? 'no whole period'
+                  : `${x.periods.length} periods ${x.periods[0]} … ${x.periods.at(-1)}`;
             console.log(
               `${x.job} → ${x.table}: ${periods} (${x.timeZone}) + ${x.invalidatedBuckets.length} late-data bucket(s); ` +
                 `rows: ${x.rowsComputed} computed, ${x.rowsWritten} written, ${x.rowsZeroed} zeroed` +
+                (x.bucketsBeyondHorizon.length > 0
+                  ? `; ${x.bucketsBeyondHorizon.length} bucket(s) left as they are (they start at or before the raw horizon ${x.rawHorizon}: raw events in cold storage)`
+                  : '') +
                 (x.tokens
                   ? `; token rollups: ${x.tokens.days} day(s), ${x.tokens.userRows} user rows, ${x.tokens.platformRows} platform rows`
                   : ''),

@@ -29,6 +29,7 @@ export async function ingestFile(
     accepted: 0,
     duplicates: 0,
     rejected: 0,
+    late: 0,
     rejectedDuplicates: 0,
     invalidations: 0,
     firstRejections: [] as IngestResult['firstRejections'],
@@ -36,21 +37,28 @@ export async function ingestFile(
     lines: 0,
     failedLines: [] as number[],
   };
-  const rules = {
-    ...DEFAULT_RULES,
-    retentionDays: retentionDaysOf(getEnvironment(process.env.ENV_NAME ?? 'dev').retention, 'analytics_events'),
-  };
+  const env = getEnvironment(process.env.ENV_NAME ?? 'dev');
+  const rules = { ...DEFAULT_RULES, retentionDays: retentionDaysOf(env.retention, 'analytics_events') };
   let batch: IngestRecord[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     const r = await ingest(
-      { sql, clock: { now: () => now }, log: memoryLog(), rules, source: 'file', recordScope: `${resolve(path)}\u0000` },
+      {
+        sql,
+        clock: { now: () => now },
+        log: memoryLog(),
+        rules,
+        source: 'file',
+        recordScope: `${resolve(path)}\u0000`,
+        timeZone: env.aggregation.timeZone,
+      },
       batch,
     );
     batch = [];
     total.accepted += r.accepted;
     total.duplicates += r.duplicates;
     total.rejected += r.rejected;
+    total.late += r.late;
     total.rejectedDuplicates += r.rejectedDuplicates;
     total.invalidations += r.invalidations;
     total.errors.push(...r.errors);
@@ -84,7 +92,7 @@ export function register(program: Command): void {
         const r = await ingestFile(sql, file, now);
         output(o.json, r, () => {
           console.log(
-            `${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected${r.rejectedDuplicates ? `; ${r.rejectedDuplicates} already kept by an earlier run` : ''}), ${r.invalidations} late-data buckets invalidated`,
+            `${r.accepted} accepted, ${r.duplicates} duplicate, ${r.rejected} rejected (kept in analytics_events_rejected${r.late ? `; ${r.late} late beyond the raw horizon` : ''}${r.rejectedDuplicates ? `; ${r.rejectedDuplicates} already kept by an earlier run` : ''}), ${r.invalidations} late-data buckets invalidated`,
           );
           for (const x of r.firstRejections) console.log(`  ${x.recordId}${x.eventId ? ` (${x.eventId})` : ''}: ${x.reason}`);
           if (r.failedLines.length > 0)

@@ -149,7 +149,7 @@ describe.each(DRIVERS)('analytics ingest through the %s driver', (driver) => {
   });
 
   it('a database outage fails exactly the records in hand; the records already written stay written', async () => {
-    const sql = withOutage(db.sql, 1); // the first chunk goes through, then the database is gone
+    const sql = withOutage(db.sql, 2); // the raw horizon (read once per call) and the first chunk go through, then the database is gone
     const { response, result } = await processSqsBatch(
       { sql, clock, log: memoryLog(), chunkEvents: 2 },
       sqsEvent([

@@ -1,0 +1,274 @@
+/**
+ * Issue 26.10: late data after retention never lowers good aggregates. Raw events are kept 90 days,
+ * aggregates a year or more; an aggregate bucket whose raw events are partly in cold storage is
+ * never recomputed from what is left (docs/decisions.md, "Late events and the raw horizon").
+ *
+ * Retention is simulated as it commits an object (lambdas/retention: in one transaction, delete the
+ * expired rows of a UTC day and record the object in archive_manifest); the figures are checked
+ * against an oracle that counts the fixture's events in TypeScript, not with the aggregation SQL.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../bin/cli';
+import { type AggregateMode, runAggregation } from '../../lambdas/aggregate/aggregate';
+import { BeyondHorizonError } from '../../lambdas/aggregate/horizon';
+import { aggregation } from '../../lambdas/aggregate/registry';
+import { ingest } from '../../lambdas/ingest/ingest';
+import { memoryLog } from '../../lambdas/shared/observability';
+import type { Sql } from '../../lambdas/shared/sql/types';
+import { aggregateLocally } from '../../local/commands/aggregate';
+import { UsageError } from '../../local/commands/common';
+import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { reconcileTestRoles, roleSql } from '../support/roles';
+
+const TZ = 'Europe/Madrid';
+const dir = mkdtempSync(join(tmpdir(), 'dlc-raw-horizon-'));
+
+type Ev = { id: string; type: 'message.received' | 'message.sent'; at: string; property: string };
+const m = (id: string, at: string, property = 'hotel-a', type: Ev['type'] = 'message.received'): Ev => ({ id, type, at, property });
+
+// July 2026: 7 messages of hotel-a, all older than the retention cutoff (all exported).
+// August 2026: 8 messages of hotel-a (4 before the cutoff, 4 after) and 2 of hotel-b (1 before, 1 after).
+const FIXTURE: Ev[] = [
+  m('jul-1', '2026-07-01T00:30:00+02:00'), // the first local hour of July (still 30 June in UTC)
+  m('jul-2', '2026-07-05T10:00:00+02:00', 'hotel-a', 'message.sent'),
+  m('jul-3', '2026-07-09T10:00:00+02:00'),
+  m('jul-4', '2026-07-14T10:00:00+02:00'),
+  m('jul-5', '2026-07-18T10:00:00+02:00', 'hotel-a', 'message.sent'),
+  m('jul-6', '2026-07-22T10:00:00+02:00'),
+  m('jul-7', '2026-07-31T23:30:00+02:00'), // the last local hour of July
+  m('aug-1', '2026-08-01T00:15:00+02:00'),
+  m('aug-2', '2026-08-07T10:00:00+02:00', 'hotel-a', 'message.sent'),
+  m('aug-3', '2026-08-12T10:00:00+02:00'),
+  m('aug-4', '2026-08-18T10:00:00+02:00'), // the newest exported raw event: the horizon
+  m('aug-5', '2026-08-25T10:00:00+02:00'),
+  m('aug-6', '2026-08-26T10:00:00+02:00', 'hotel-a', 'message.sent'),
+  m('aug-7', '2026-08-28T10:00:00+02:00'),
+  m('aug-8', '2026-08-31T23:45:00+02:00'), // the last local hour of August (1 September in UTC)
+  m('b-aug-1', '2026-08-05T10:00:00+02:00', 'hotel-b'),
+  m('b-aug-2', '2026-08-27T10:00:00+02:00', 'hotel-b'),
+];
+/** 90 days before 2026-11-22 10:00 in Madrid: what retention exports on that day. */
+const CUTOFF = '2026-08-24T08:00:00.000Z';
+const HORIZON = '2026-08-18T08:00:00.000Z';
+const SEPT_1 = new Date('2026-09-01T06:00:00Z');
+const NOV_22 = new Date('2026-11-22T09:00:00Z');
+/** A late message for August of hotel-a: after the cutoff (its raw neighbours of 25–31 August are still there). */
+const LATE: Ev = m('late-aug', '2026-08-29T10:00:00+02:00');
+
+/** The oracle: messages per (property, local month), counted here from the events themselves. */
+const month = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit' });
+function expectedMonthly(events: readonly Ev[]): { property_id: string; period_month: string; total_messages: number }[] {
+  const n = new Map<string, number>();
+  for (const e of events) {
+    const k = `${e.property}|${month.format(new Date(e.at))}`;
+    n.set(k, (n.get(k) ?? 0) + 1);
+  }
+  return [...n]
+    .map(([k, total_messages]) => {
+      const [property_id, period_month] = k.split('|') as [string, string];
+      return { property_id, period_month, total_messages };
+    })
+    .sort((a, b) => (a.period_month + a.property_id).localeCompare(b.period_month + b.property_id));
+}
+
+const body = (events: readonly Ev[]) =>
+  JSON.stringify({
+    events: events.map((e) => ({ id: e.id, eventType: e.type, timestamp: e.at, propertyId: e.property, channel: 'whatsapp' })),
+  });
+
+/** Retention's commit, per UTC day: delete the expired rows and record their object, in one transaction. */
+async function exportRawEvents(db: TestDb, cutoff: string): Promise<number> {
+  return db.direct.transaction(async (tx) => {
+    const gone = await tx.query<{ day: string; n: number; first: string; last: string }>(
+      `WITH d AS (DELETE FROM analytics_events WHERE occurred_at < $1::timestamptz RETURNING occurred_at)
+       SELECT (occurred_at AT TIME ZONE 'UTC')::date::text AS day, count(*)::int AS n, min(occurred_at) AS first, max(occurred_at) AS last
+       FROM d GROUP BY 1 ORDER BY 1`,
+      [{ sqlType: 'timestamptz', value: new Date(cutoff) }],
+    );
+    for (const g of gone)
+      await tx.execute(
+        `INSERT INTO archive_manifest (table_name, bucket, object_key, format, day, row_count, bytes, sha256, range_start, range_end, run_id, verified_at, deleted_at)
+         VALUES ('analytics_events', 'cold', $1::text, 'parquet', $2::text::date, $3::bigint, 1000, repeat('0', 64), $4::timestamptz, $5::timestamptz, 'test-retention', now(), now())`,
+        [
+          { sqlType: 'text', value: `analytics_events/day=${g.day}/test.parquet` },
+          { sqlType: 'text', value: g.day },
+          { sqlType: 'integer', value: g.n },
+          { sqlType: 'timestamptz', value: new Date(g.first) },
+          { sqlType: 'timestamptz', value: new Date(g.last) },
+        ],
+      );
+    return gone.reduce((s, g) => s + g.n, 0);
+  });
+}
+
+describe.each(DRIVERS)('late events and the raw horizon (issue 26.10) through the %s driver', (driver) => {
+  let db: TestDb;
+  let asAggregate: Sql & { close(): Promise<void> };
+  let asIngest: Sql & { close(): Promise<void> };
+  const aggregate = (job: string, now: Date, mode: AggregateMode = { kind: 'scheduled' }) =>
+    runAggregation({ sql: asAggregate, log: memoryLog(), clock: { now: () => now } }, aggregation(job), mode, TZ);
+  const ingestAt = (now: Date, recordId: string, events: readonly Ev[]) =>
+    ingest({ sql: asIngest, clock: { now: () => now }, log: memoryLog(), timeZone: TZ }, [{ recordId, body: body(events) }]);
+  const monthly = () =>
+    db.direct.query<{ property_id: string; period_month: string; total_messages: number }>(
+      'SELECT property_id, period_month, total_messages FROM agg_monthly_summary ORDER BY period_month, property_id',
+    );
+  const rawCount = async (where: string) =>
+    (await db.direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM analytics_events WHERE ${where}`))[0]?.n;
+
+  beforeEach(async () => {
+    db = await testDb(driver);
+    await reconcileTestRoles(db);
+    asAggregate = roleSql(db, 'dlc_aggregate', driver);
+    asIngest = roleSql(db, 'dlc_ingest', driver);
+    // Every event arrives on time; July and August are aggregated on 1 September (the schedule's run
+    // leaves the watermark there, so later events for them are late data).
+    expect(await ingestAt(SEPT_1, 'on-time', FIXTURE)).toMatchObject({ accepted: FIXTURE.length, rejected: 0 });
+    await aggregate('monthly_summary', SEPT_1, { kind: 'range', from: '2026-07', to: '2026-09' });
+    await aggregate('monthly_summary', SEPT_1);
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+    expect(await monthly()).toContainEqual({ property_id: 'hotel-a', period_month: '2026-08', total_messages: 8 });
+    expect(await monthly()).toContainEqual({ property_id: 'hotel-a', period_month: '2026-07', total_messages: 7 });
+  });
+  afterEach(async () => {
+    await asAggregate.close();
+    await asIngest.close();
+    await db.close();
+  });
+
+  it('a late event for a month whose first raw events are in cold storage is rejected with its reason, and the month stays 8', async () => {
+    // Prepare: retention exports what is older than 90 days (all of July, 1–18 August)
+    expect(await exportRawEvents(db, CUTOFF)).toBe(12);
+    expect(await rawCount(`occurred_at >= '2026-07-31T22:00:00Z' AND occurred_at < '2026-08-31T22:00:00Z'`)).toBe(5); // 4 + 1 of 10
+    // Act: on 22 November (86 days after it happened, inside the 90-day window) the late August
+    // message arrives with one for November; then the schedule runs.
+    const novEvent = m('nov-1', '2026-11-20T10:00:00+01:00');
+    const r = await ingestAt(NOV_22, 'late', [LATE, novEvent]);
+    const run = await aggregate('monthly_summary', NOV_22);
+    // Assert: August and July keep the figures of every event (the oracle), not what is left of them
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+    expect(await monthly()).toContainEqual({ property_id: 'hotel-a', period_month: '2026-08', total_messages: 8 });
+    expect(run).toMatchObject({ periods: ['2026-09', '2026-10'], invalidatedBuckets: [], bucketsBeyondHorizon: [], rowsZeroed: 0 });
+    // Assert: the late event is kept with its reason (counted), never in the raw table
+    expect(r).toMatchObject({ accepted: 1, rejected: 1, late: 1, invalidations: 0, failedRecordIds: [] });
+    const rejected = await db.direct.query<{ event_id: string; reason: string; raw: string }>(
+      'SELECT event_id, reason, raw FROM analytics_events_rejected',
+    );
+    expect(rejected).toEqual([
+      {
+        event_id: 'late-aug',
+        reason:
+          `late: raw events of its period are already in cold storage (raw horizon ${HORIZON}), so its aggregates can no longer ` +
+          'be recomputed and it would never be counted; events from 2026-08-31T22:00:00.000Z on are accepted',
+        raw: expect.stringContaining('"timestamp":"2026-08-29T10:00:00+02:00"'),
+      },
+    ]);
+    expect(await rawCount(`id = 'late-aug'`)).toBe(0);
+  });
+
+  it('a late event that got in before its month lost raw rows is not counted from partial data: the bucket stays, counted and logged', async () => {
+    // Prepare: the late message is ingested on 20 November, before retention's run of the 22nd
+    // moved the horizon into August: accepted, and its month invalidated.
+    expect(await ingestAt(new Date('2026-11-20T09:00:00Z'), 'late', [LATE])).toMatchObject({ accepted: 1, invalidations: 1 });
+    await exportRawEvents(db, CUTOFF);
+    // Act: the schedule runs (catching up September and October)
+    const log = memoryLog();
+    const run = await runAggregation(
+      { sql: asAggregate, log, clock: { now: () => NOV_22 } },
+      aggregation('monthly_summary'),
+      { kind: 'scheduled' },
+      TZ,
+    );
+    // Assert: the August bucket of hotel-a is left as it is (8, not 4 + 1), reported, never zeroed
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+    expect(run).toMatchObject({
+      periods: ['2026-09', '2026-10'],
+      invalidatedBuckets: [],
+      bucketsBeyondHorizon: [{ property_id: 'hotel-a', period: '2026-08' }],
+      rawHorizon: HORIZON,
+      rowsZeroed: 0,
+    });
+    expect(log.lines.find((l) => l.level === 'warn')?.message).toBe(
+      `monthly_summary: 1 bucket(s) left as they are: their periods start at or before the raw horizon ${HORIZON} ` +
+        '(raw events up to it are in cold storage only; recomputing would lower good figures)',
+    );
+    // the invalidation was consumed, the late event stays in the raw table (retention exports it in time)
+    expect(await db.direct.query('SELECT * FROM agg_invalidations')).toEqual([]);
+    expect(await rawCount(`id = 'late-aug'`)).toBe(1);
+  });
+
+  it('recompute history over months whose raw events are in cold storage is refused, naming the horizon: nothing is zeroed', async () => {
+    // Prepare
+    await exportRawEvents(db, CUTOFF);
+    const ledgerFile = join(dir, `ledger-${driver}.json`);
+    // Act + Assert: the CLI (as the README shows it) refuses before any job runs
+    const history = aggregateLocally(asAggregate, {
+      job: 'monthly_summary',
+      from: '2026-07',
+      to: '2026-11',
+      now: NOV_22.toISOString(),
+      ledgerFile,
+    });
+    await expect(history).rejects.toThrow(UsageError);
+    await expect(history).rejects.toThrow(
+      'monthly_summary: the monthly period starting 2026-07-01T00:00:00+02:00 cannot be recomputed: raw analytics events up to ' +
+        '2026-08-18T10:00:00+02:00 (the raw horizon) are in cold storage only',
+    );
+    // every job is checked before any runs: the first one refused names its own first recomputable period
+    await expect(
+      aggregateLocally(asAggregate, { all: true, from: '2026-07', to: '2026-09', now: NOV_22.toISOString(), ledgerFile }),
+    ).rejects.toThrow(
+      /^hourly_message_counts: the hourly period starting 2026-07-01T00:00:00\+02:00 .* \(--from 2026-08-18T11:00:00\+02:00\)\.$/,
+    );
+    for (const t of ['agg_message_counts_hourly', 'agg_conversation_metrics_daily', 'agg_satisfaction_weekly'])
+      expect(await db.direct.query(`SELECT * FROM ${t}`)).toEqual([]);
+    // the job function itself (the Lambda's `{ from, to }`) refuses too
+    await expect(aggregate('monthly_summary', NOV_22, { kind: 'period', start: '2026-08' })).rejects.toThrow(BeyondHorizonError);
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE)); // July still 7, August still 8
+    // From the month after the horizon on, history is recomputed as before
+    const ok = await aggregateLocally(asAggregate, {
+      job: 'monthly_summary',
+      from: '2026-09',
+      to: '2026-11',
+      now: NOV_22.toISOString(),
+      ledgerFile,
+    });
+    expect(ok).toMatchObject([{ status: 'completed', result: { periods: ['2026-09', '2026-10'], bucketsBeyondHorizon: [] } }]);
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+  });
+});
+
+describe('recompute history before the raw horizon: exit code', () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await testDb('pg');
+    process.env.DATABASE_URL = db.url;
+  });
+  afterAll(async () => {
+    delete process.env.DATABASE_URL;
+    await db.close();
+  });
+
+  it('2 (bad usage) with a message naming the horizon and the first month that can be recomputed; 0 after it', async () => {
+    await db.direct.execute(
+      `INSERT INTO archive_manifest (table_name, bucket, object_key, row_count, bytes, sha256, range_start, range_end, run_id)
+       VALUES ('analytics_events', 'cold', 'analytics_events/day=2026-08-18/x.parquet', 1, 1, repeat('0', 64),
+               '2026-08-18T08:00:00Z', '2026-08-18T08:00:00Z', 'r')`,
+    );
+    const err = jest.spyOn(console, 'error').mockImplementation(() => {});
+    const out = jest.spyOn(console, 'log').mockImplementation(() => {});
+    const args = ['aggregate', '--job', 'monthly_summary', '--now', NOV_22.toISOString(), '--ledger-file', join(dir, 'cli.json')];
+    try {
+      expect(await runCli([...args, '--from', '2026-07', '--to', '2026-11'])).toBe(2);
+      expect(String(err.mock.calls.at(-1)?.[0])).toMatch(
+        /raw analytics events up to 2026-08-18T10:00:00\+02:00 \(the raw horizon\) are in cold storage only.*\(--from 2026-09\)\.$/,
+      );
+      expect(await runCli([...args, '--from', '2026-09', '--to', '2026-11'])).toBe(0);
+    } finally {
+      err.mockRestore();
+      out.mockRestore();
+    }
+  });
+});
