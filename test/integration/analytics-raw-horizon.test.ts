@@ -4,8 +4,9 @@
  * never recomputed from what is left (docs/decisions.md, "Late events and the raw horizon").
  *
  * Retention is simulated as it commits an object (lambdas/retention: in one transaction, delete the
- * expired rows of a UTC day and record the object in archive_manifest); the figures are checked
- * against an oracle that counts the fixture's events in TypeScript, not with the aggregation SQL.
+ * expired rows of a UTC day and record the object in archive_manifest), and run for real once
+ * (s3rver); the figures are checked against an oracle that counts the fixture's events in
+ * TypeScript, not with the aggregation SQL.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import type { Sql } from '../../lambdas/shared/sql/types';
 import { aggregateLocally } from '../../local/commands/aggregate';
 import { UsageError } from '../../local/commands/common';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
+import { run as runRetention, s3 } from '../support/retention-harness';
 import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const TZ = 'Europe/Madrid';
@@ -237,6 +239,33 @@ describe.each(DRIVERS)('late events and the raw horizon (issue 26.10) through th
     });
     expect(ok).toMatchObject([{ status: 'completed', result: { periods: ['2026-09', '2026-10'], bucketsBeyondHorizon: [] } }]);
     expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+  });
+
+  it('with the real retention run (export, verify, manifest, delete on s3rver): the late event is rejected, August stays 8, history is refused', async () => {
+    // Prepare: retention's own run on 22 November exports the raw events older than 90 days
+    const store = await s3();
+    try {
+      const { outcome } = await runRetention(db.sql, store.store, { tables: ['analytics_events'] });
+      expect(outcome.counters).toMatchObject({ rows_exported: 12, rows_deleted: 12 });
+    } finally {
+      await store.stop();
+    }
+    // Act: the late August message arrives, the schedule runs, an operator recomputes history
+    const r = await ingestAt(NOV_22, 'late', [LATE]);
+    await aggregate('monthly_summary', NOV_22);
+    const history = aggregate('monthly_summary', NOV_22, { kind: 'range', from: '2026-07', to: '2026-11' });
+    // Assert
+    await expect(history).rejects.toThrow(`raw analytics events up to 2026-08-18T10:00:00+02:00 (the raw horizon)`);
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+    expect(r).toMatchObject({ accepted: 0, rejected: 1, late: 1 });
+    expect(await db.direct.query('SELECT event_id, reason FROM analytics_events_rejected')).toEqual([
+      {
+        event_id: 'late-aug',
+        reason: expect.stringMatching(
+          /^late: raw events of its period are already in cold storage \(raw horizon 2026-08-18T08:00:00.000Z\)/,
+        ),
+      },
+    ]);
   });
 });
 
