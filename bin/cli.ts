@@ -5,16 +5,25 @@
  * deployed functions. Exit codes: 0 ok, 1 failure, 2 bad usage.
  */
 import { Command, CommanderError } from 'commander';
+import { ConfigError, getEnvironment } from '../lib/config';
 import { UsageError } from '../local/commands/common';
 import { COMMANDS } from '../local/commands/index';
 
 export function buildProgram(): Command {
+  // Set before the commands are registered: each inherits them (and may give its own hint after an error).
   const program = new Command('dlc')
     .description('conversation data lifecycle: operator commands')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // ENV_NAME picks the settings every local command reads: a wrong one is refused before any work.
+    .hook('preAction', () => {
+      try {
+        getEnvironment(process.env.ENV_NAME ?? 'dev');
+      } catch (e) {
+        throw new UsageError(`ENV_NAME: ${(e as Error).message}`);
+      }
+    });
   for (const c of COMMANDS) c.register(program);
-  for (const c of program.commands) c.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
 }
 
@@ -29,7 +38,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     console.error(err instanceof Error ? err.message : err);
-    return err instanceof UsageError ? 2 : 1;
+    // A wrong value given by the operator (an option, a variable, ENV_NAME) is bad usage.
+    return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
   }
 }
 

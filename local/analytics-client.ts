@@ -3,7 +3,7 @@
  * `--env <env>`, the deployed Function URL (found by function name) with a SigV4-signed GET.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { GetFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetFunctionUrlConfigCommand } from '@aws-sdk/client-lambda';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type ApiResponse, handleRequest } from '../lambdas/analytics-api/api';
@@ -11,7 +11,7 @@ import { DashboardCache } from '../lambdas/analytics-api/dashboard';
 import { memoryLog } from '../lambdas/shared/observability';
 import { systemClock } from '../lambdas/shared/runtime';
 import { getEnvironment } from '../lib/config';
-import { withDatabase } from './commands/common';
+import { lambdaClient, withDatabase } from './commands/common';
 
 const toBytes = (d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array =>
   typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
@@ -59,7 +59,7 @@ export async function callAnalytics(
       ),
     );
   }
-  const lambda = new LambdaClient({ region: options.region });
+  const lambda = await lambdaClient(options);
   const { FunctionUrl } = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: `dlc-${options.env}-analytics-api` }));
   if (!FunctionUrl) throw new Error(`dlc-${options.env}-analytics-api has no Function URL`);
   const url = new URL(`${path}${qs ? `?${qs}` : ''}`, FunctionUrl);

@@ -2,13 +2,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type ArchiveSettings, healthRecord, runArchive } from '../lambdas/archive/archive';
-import { CheckpointStore, connectRedis } from '../lambdas/archive/redis-store';
+import { CheckpointStore, connectRedis, type RedisClient } from '../lambdas/archive/redis-store';
 import { FileRunLedger } from '../lambdas/shared/ledger/file';
 import { type Log, memoryLog, memoryMetrics } from '../lambdas/shared/observability';
 import { deadline } from '../lambdas/shared/runtime';
 import type { Sql } from '../lambdas/shared/sql/types';
 import { formatInZone } from '../lambdas/shared/time';
 import { getEnvironment } from '../lib/config';
+import { whereIs } from './commands/common';
 
 export interface LocalArchiveOptions {
   readonly sql: Sql;
@@ -30,10 +31,31 @@ export function linePrinter(timeZone: string, allToStderr = false) {
   };
 }
 
+/** Redis could not be reached: one line naming REDIS_URL (exit 1), instead of ioredis' retries and stack traces. */
+export class RedisUnreachableError extends Error {
+  override readonly name = 'RedisUnreachableError';
+}
+
+/** A client that answered PING. Its connection errors are kept, not printed: a failed command reports them. */
+export async function connectRedisOrExplain(url: string): Promise<RedisClient> {
+  const client = await connectRedis({ url });
+  let last: Error | undefined;
+  client.on('error', (e: Error) => {
+    last = e;
+  });
+  try {
+    await client.ping();
+  } catch (e) {
+    client.disconnect();
+    throw new RedisUnreachableError(`Cannot reach Redis at REDIS_URL (${whereIs(url)}): ${(last ?? (e as Error)).message}`);
+  }
+  return client;
+}
+
 export async function archiveLocally(o: LocalArchiveOptions) {
   const env = getEnvironment(process.env.ENV_NAME ?? 'dev');
   const settings: ArchiveSettings = { ...env.archive, timeZone: env.archive.schedule.timeZone, ...o.overrides };
-  const store = new CheckpointStore(await connectRedis({ url: o.redisUrl }), settings.scanCount);
+  const store = new CheckpointStore(await connectRedisOrExplain(o.redisUrl), settings.scanCount);
   const metrics = memoryMetrics();
   try {
     const result = await runArchive(

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { archiveLocally } from '../archive-run';
-import { fail, output, positiveInt, positiveNumber, requireEnv, withDatabase } from './common';
+import { fail, output, positiveInt, positiveNumber, redisUrl, withDatabase } from './common';
 
 interface Options {
   cutoffHours?: number;
@@ -19,15 +19,16 @@ export function register(program: Command): void {
     .option('--health-file <path>', "seed 000's health record", '.local/archiver_health.json')
     .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
     .option('--json', 'machine-readable output (the log goes to stderr)')
-    .action((o: Options) =>
-      withDatabase(async (sql) => {
+    .action((o: Options) => {
+      const redis = redisUrl();
+      return withDatabase(async (sql) => {
         const overrides = {
           ...(o.cutoffHours === undefined ? {} : { cutoffHours: o.cutoffHours }),
           ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
         };
         const { result, health } = await archiveLocally({
           sql,
-          redisUrl: requireEnv('REDIS_URL', 'redis://localhost:6379'),
+          redisUrl: redis,
           ledgerFile: o.ledgerFile,
           healthFile: o.healthFile,
           overrides,
@@ -41,6 +42,6 @@ export function register(program: Command): void {
           console.log(JSON.stringify({ ...health, counters: result.run.counters }, null, 2)),
         );
         if (result.run.status !== 'healthy') fail();
-      }),
-    );
+      });
+    });
 }

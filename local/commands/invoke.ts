@@ -1,8 +1,7 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { type Command, Option } from 'commander';
 import { ENVIRONMENT_NAMES } from '../../lib/config';
 import { invokeJob } from '../invoke';
-import { jsonObject, output } from './common';
+import { jsonObject, lambdaClient, output } from './common';
 
 interface Options {
   env: string;
@@ -20,11 +19,11 @@ export function register(program: Command): void {
     .addOption(new Option('--env <env>', 'environment').choices(ENVIRONMENT_NAMES).makeOptionMandatory())
     .option('--payload <json>', 'JSON payload', jsonObject, {})
     .option('--loop', 'invoke again with the returned cursor until done')
-    .option('--region <region>', 'AWS region')
+    .option('--region <region>', 'AWS region (default AWS_REGION)')
     .option('--json', 'machine-readable output: the results only')
     .action(async (job: string, o: Options) => {
       const results = await invokeJob({
-        client: new LambdaClient({ region: o.region }),
+        client: await lambdaClient(o),
         env: o.env,
         job,
         payload: o.payload,

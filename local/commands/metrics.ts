@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .description('dashboard metrics of a property (seed 001 DashboardMetrics)')
     .requiredOption('--property <id>', 'property id')
     .addOption(new Option('--env <env>', 'the deployed API (SigV4); default: local DATABASE_URL').choices(ENVIRONMENT_NAMES))
-    .option('--region <region>', 'AWS region')
+    .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
     .option('--json', 'machine-readable output')
     .action(async (o: { property: string; env?: string; region?: string; json?: boolean }) => {
       const r = await callAnalytics(o, '/dashboard', { property: o.property });

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .requiredOption('--property <id>', 'property id')
     .option('--dimension <names>', 'group by (comma-separated)')
     .addOption(new Option('--env <env>', 'the deployed API (SigV4); default: local DATABASE_URL').choices(ENVIRONMENT_NAMES))
-    .option('--region <region>', 'AWS region')
+    .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
     .option('--json', 'machine-readable output')
     .action(
       async (o: {

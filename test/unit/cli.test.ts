@@ -53,6 +53,101 @@ describe('operator CLI exit codes', () => {
   });
 });
 
+/**
+ * Issue 22, defect 6: bad usage is said up front, naming the option or variable, and exits 2; none
+ * of these reaches a database or AWS (DATABASE_URL points at a closed port: reaching it would exit 1).
+ */
+describe('operator CLI: bad usage is caught before any work', () => {
+  const saved = { ...process.env };
+  let out: jest.SpyInstance;
+  const stdout = () => out.mock.calls.map((c) => String(c[0])).join('');
+  const stderr = () =>
+    [...(process.stderr.write as unknown as jest.Mock).mock.calls, ...(console.error as unknown as jest.Mock).mock.calls]
+      .map((c) => String(c[0]))
+      .join('');
+  beforeEach(() => {
+    out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    jest.spyOn(console, 'error').mockImplementation(() => {});
+    jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+      process.stdout.write(`${a.join(' ')}\n`);
+    });
+    process.exitCode = undefined;
+    process.env.DATABASE_URL = 'postgres://nobody:secret@127.0.0.1:1/nowhere';
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    process.exitCode = undefined;
+    process.env = { ...saved };
+  });
+
+  it.each([
+    [['backfill', '--from', 'yesterday'], "option '--from <iso>' argument 'yesterday' is invalid. not a date or timestamp"],
+    [['backfill', '--to', '2025-02-30'], "option '--to <iso>' argument '2025-02-30' is invalid"],
+    [['backfill', '--lead', '123'], "option '--lead <id>' argument '123' is invalid. not an id: ids are UUIDs"],
+    [['backfill', '--from', '2025-02-01', '--to', '2025-01-01'], '--from 2025-02-01 is not before --to 2025-01-01'],
+    [['search', 'hotel', '--from', 'nope'], "option '--from <iso>' argument 'nope' is invalid"],
+    [['search', '-spam'], 'dlc search -- -spam; or --query "-spam"'],
+    [['search', 'hotel', '--query', 'spa'], 'Give the search text as words or as --query, not both'],
+    [['search', 'hotel', '--limit', '900'], '--limit 900: at most 500 results'],
+    [
+      ['report', '--type', 'daily', '--property', 'hotel-1', '--from', '2025-03-24', '--format', 'csv'],
+      '--format csv writes a zip of CSV files: give --out FILE.zip',
+    ],
+    [['report', '--type', 'monthly', '--property', 'hotel-1', '--from', '2999-01-01'], 'has not closed yet'],
+    [
+      ['metrics', '--property', 'hotel-1', '--env', 'qa'],
+      "option '--env <env>' argument 'qa' is invalid. Allowed choices are dev, staging, prod",
+    ],
+  ])('%j exits 2 naming the option, before any output or work', async (argv, message) => {
+    expect(await runCli(argv)).toBe(2);
+    expect(stderr()).toContain(message);
+    expect(stderr()).not.toMatch(/in statement|\n\s+at /);
+    expect(stdout()).toBe(''); // no banner before the refusal
+  });
+
+  it("a report of a period that has not closed names the latest closed one (today's daily report)", async () => {
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Madrid' }).format(new Date());
+    expect(await runCli(['report', '--type', 'daily', '--property', 'hotel-1', '--from', today])).toBe(2);
+    expect(stderr()).toMatch(
+      /the daily period \S+ to \S+ \(Europe\/Madrid\) has not closed yet.*the latest closed daily period starts \d{4}-\d{2}-\d{2}/,
+    );
+  });
+
+  it('DATABASE_URL that is not a postgres:// URL is bad usage naming DATABASE_URL (was: ENOTFOUND base)', async () => {
+    process.env.DATABASE_URL = 'notaurl';
+    expect(await runCli(['migrate'])).toBe(2);
+    expect(stderr()).toContain('DATABASE_URL is not a postgres:// URL. Example: DATABASE_URL=postgres://');
+    expect(stderr()).not.toContain('ENOTFOUND');
+  });
+
+  it('REDIS_URL that is not a redis:// URL is bad usage naming REDIS_URL', async () => {
+    process.env.REDIS_URL = 'localhost:6379';
+    expect(await runCli(['archive'])).toBe(2);
+    expect(stderr()).toContain('REDIS_URL is not a redis:// URL');
+  });
+
+  it('an unknown ENV_NAME is bad usage listing the environments', async () => {
+    process.env.ENV_NAME = 'qa';
+    expect(await runCli(['ingest', __filename])).toBe(2);
+    expect(stderr()).toContain('Unknown environment "qa": expected one of dev, staging, prod');
+  });
+
+  it.each([
+    [['metrics', '--property', 'hotel-1', '--env', 'prod']],
+    [['invoke', 'watchdog', '--env', 'staging']],
+    [['backfill', '--dry-run', '--env', 'prod']],
+  ])('%j without a region says to pass --region or set AWS_REGION (was: "Region is missing")', async (argv) => {
+    for (const v of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[v];
+    process.env.AWS_CONFIG_FILE = join(tmpdir(), 'dlc-no-such-aws-config');
+    expect(await runCli(argv)).toBe(2);
+    expect(stderr()).toContain(
+      `--env ${argv.at(-1)} calls AWS, and no region is set: pass --region (e.g. --region eu-west-1) or set AWS_REGION.`,
+    );
+    expect(stdout()).toBe('');
+  });
+});
+
 describe('prerequisite check (npm prestart / pretest)', () => {
   /** A PATH holding only node: no redis-server, no chromium. */
   function barePath(): string {

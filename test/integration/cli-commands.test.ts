@@ -1,0 +1,248 @@
+/**
+ * Every CLI command as an operator runs it: a child process (`tsx bin/cli.ts <command>`) from a
+ * scratch folder, against real services (PostgreSQL 17, redis-server, s3rver), in its default
+ * human mode and with `--json`; each asserts the exit code (0 ok, 1 failure, 2 bad usage) and the
+ * first line of output. The test that would have caught `npm run backfill` overflowing its stack
+ * (issue 22, defect 1); the failures of defect 6 that need a service are here too.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { buildProgram } from '../../bin/cli';
+import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
+import { freePort, type Running, startRedis, startS3 } from '../../local/services';
+import { buildFixture, insertFixture } from '../support/analytics-fixture';
+import { type TestDb, testDb } from '../support/db';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const CLI = join(ROOT, 'bin', 'cli.ts');
+/** The operator's folder: the commands' default files (.local/run-ledger.json, …) land here. */
+const cwd = mkdtempSync(join(tmpdir(), 'dlc-cli-'));
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const L1 = '00000000-0000-4000-8000-000000000001';
+const L2 = '00000000-0000-4000-8000-000000000002';
+
+describe('every CLI command, as an operator runs it, against real services', () => {
+  let db: TestDb;
+  let redis: Running;
+  let s3: Running;
+  let env: NodeJS.ProcessEnv;
+  const seen = new Set<string>();
+
+  /** `dlc <args>` in a child process; resolves when it exits (a command that never exits fails the test by timeout). */
+  function dlc(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+    seen.add(args[0] as string);
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [TSX, CLI, ...args], { cwd, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const first = (text: string) => text.split('\n')[0] ?? '';
+  /** Human mode: the exit code and the first line on stdout. */
+  const human = (r: Run, code: number, line: string | RegExp) => {
+    expect({ code: r.code, first: first(r.stdout), stderr: r.code === code ? '' : r.stderr }).toEqual({
+      code,
+      first: typeof line === 'string' ? line : expect.stringMatching(line),
+      stderr: '',
+    });
+  };
+  /** `--json`: exit 0 and nothing but one JSON document on stdout. */
+  const json = (r: Run): unknown => {
+    expect({ code: r.code, first: first(r.stdout)[0], stderr: r.code === 0 ? '' : r.stderr }).toEqual({
+      code: 0,
+      first: expect.stringMatching(/^[[{]$/),
+      stderr: '',
+    });
+    return JSON.parse(r.stdout);
+  };
+  /** Bad usage or a failure: the exit code and the first line on stderr, and nothing on stdout. */
+  const refused = (r: Run, code: number, line: string | RegExp) => {
+    expect({ code: r.code, first: first(r.stderr), stdout: r.stdout }).toEqual({
+      code,
+      first: typeof line === 'string' ? line : expect.stringMatching(line),
+      stdout: '',
+    });
+    expect(r.stderr).not.toMatch(/^\s+at |\[ioredis\]|in statement/m);
+  };
+
+  beforeAll(async () => {
+    db = await testDb('pg', { migrate: false });
+    redis = await startRedis({ forceLocal: true });
+    s3 = await startS3(['cold']);
+    env = {
+      ...process.env,
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      COLD_BUCKET: 'cold',
+      S3_ENDPOINT: s3.url,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json'),
+      NODE_NO_WARNINGS: '1',
+    };
+    delete env.ENV_NAME;
+  });
+  afterAll(async () => {
+    await db?.close();
+    await redis?.stop();
+    await s3?.stop();
+  });
+
+  it('migrate', async () => {
+    human(await dlc(['migrate']), 0, 'applied 001_core.sql');
+    expect(json(await dlc(['migrate', '--json']))).toMatchObject({ applied: [] });
+    // the rest of the suite's data
+    await db.direct.execute(`INSERT INTO leads (id, customer_id, channel, stage, created_at) VALUES
+      ('${L1}', 'cust-1', 'web', 'new', '2025-01-01T10:00:00Z'), ('${L2}', 'cust-2', 'web', 'new', '2025-01-02T10:00:00Z')`);
+    await db.direct.execute(`INSERT INTO audits (id, lead_id, actor, action, payload, created_at) VALUES
+      ('aaaaaaaa-0000-4000-8000-000000000001', '${L1}', 'customer', 'message_received', '{"text":"Hola, quiero una cita para mañana"}', '2025-01-01T10:01:00Z'),
+      ('aaaaaaaa-0000-4000-8000-000000000002', '${L1}', 'agent', 'message_sent', '{"message":"Claro, ¿a qué hora?"}', '2025-01-01T10:02:00Z'),
+      ('aaaaaaaa-0000-4000-8000-000000000003', '${L2}', 'customer', 'message_received', '{"text":"-spam is a word here"}', '2025-01-02T10:01:00Z')`);
+    await insertFixture(
+      db.direct,
+      buildFixture('hotel-1', {
+        hourFrom: '2025-03-24',
+        hourTo: '2025-04-01',
+        dayFrom: '2025-03-17',
+        dayTo: '2025-04-07',
+        timeZone: 'Europe/Madrid',
+      }),
+    );
+  });
+
+  it('archive', async () => {
+    const client = new Redis(redis.url);
+    try {
+      for (const i of [1, 2]) {
+        const ts = Math.floor((Date.now() - 23.5 * HOUR_MS) / 1000);
+        await putWithAge(
+          client,
+          `langgraph:checkpoint:cli-${i}:${ts}`,
+          seedValue({
+            conversationId: `cli-${i}`,
+            customerId: `cust-${i}`,
+            messages: [{ role: 'user', content: 'hola', timestamp: ts }],
+            ts,
+          }),
+          23.5 * HOUR_MS,
+        );
+      }
+    } finally {
+      client.disconnect();
+    }
+    human(await dlc(['archive']), 0, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d INFO {2}Starting conversation archival run at /);
+    expect(json(await dlc(['archive', '--json']))).toMatchObject({ status: 'healthy' });
+  });
+
+  it('archive with Redis unreachable: one line naming REDIS_URL, exit 1 (was: ioredis stack traces)', async () => {
+    const r = await dlc(['archive'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    refused(r, 1, /^Cannot reach Redis at REDIS_URL \(127\.0\.0\.1:\d+\): connect ECONNREFUSED/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('backfill: dry run, apply and rollback in human mode (was: Maximum call stack size exceeded) and with --json', async () => {
+    const banner = '🚀 Backfill of conversations and messages from the audit log';
+    for (const mode of [['--dry-run'], [], ['--rollback'], []]) {
+      const r = await dlc(['backfill', ...mode]);
+      human(r, 0, banner);
+      expect(r.stdout).toMatch(/(DRY RUN|ROLLBACK|BACKFILL) COMPLETE/);
+    }
+    expect(json(await dlc(['backfill', '--dry-run', '--json']))).toMatchObject({ mode: 'dry-run', totals: { errors: 0 } });
+    expect(json(await dlc(['backfill', '--json']))).toMatchObject({ mode: 'apply', totals: { messagesSkipped: 3 } });
+  });
+
+  it('backfill --lead of a lead that does not exist: said, exit 2 (was: exit 0 silently)', async () => {
+    refused(
+      await dlc(['backfill', '--lead', '0b6f3c1e-5d2a-4c1b-9e8f-1a2b3c4d5e6f']),
+      2,
+      '--lead 0b6f3c1e-5d2a-4c1b-9e8f-1a2b3c4d5e6f: no such lead in the database (leads.id)',
+    );
+    human(await dlc(['backfill', '--lead', L1, '--dry-run']), 0, '🚀 Backfill of conversations and messages from the audit log');
+  });
+
+  it('search, including a text that starts with "-" (after --, or as --query)', async () => {
+    human(await dlc(['search', 'cita']), 0, /^1 result\(s\) in [\d.]+ ms$/);
+    expect(json(await dlc(['search', 'cita', '--json']))).toEqual([expect.objectContaining({ role: 'user' })]);
+    human(await dlc(['search', '--', '-spam', 'word']), 0, /^0 result\(s\) in /);
+    human(await dlc(['search', '--query', '-spam word']), 0, /^0 result\(s\) in /);
+    refused(await dlc(['search', '-spam']), 2, "error: unknown option '-spam'");
+  });
+
+  it('ingest and aggregate', async () => {
+    const file = join(cwd, 'events.jsonl');
+    const line = (id: string, ts: string) =>
+      `{"id":"${id}","eventType":"message.received","timestamp":"${ts}","propertyId":"hotel-2","channel":"sms"}`;
+    writeFileSync(file, [line('e1', '2025-10-26T00:30:00Z'), line('e2', '2025-10-26T01:30:00Z'), '{"id":"bad"}'].join('\n'));
+    const now = ['--now', '2025-10-27T00:00:05Z'];
+    human(await dlc(['ingest', file, ...now]), 0, /^2 accepted, 0 duplicate, 1 rejected/);
+    expect(json(await dlc(['ingest', file, ...now, '--json']))).toMatchObject({ accepted: 0, duplicates: 2, lines: 3 });
+    const job = ['--job', 'hourly_message_counts', '--period', '2025-10-26T02', ...now];
+    human(await dlc(['aggregate', ...job]), 0, /^hourly_message_counts\b/);
+    expect(json(await dlc(['aggregate', ...job, '--json']))).toEqual([
+      expect.objectContaining({ job: 'hourly_message_counts', status: 'completed' }),
+    ]);
+  });
+
+  it('metrics and timeseries', async () => {
+    human(await dlc(['metrics', '--property', 'hotel-1']), 0, 'Dashboard for hotel-1');
+    expect(json(await dlc(['metrics', '--property', 'hotel-1', '--json']))).toHaveProperty('today');
+    const q = ['--metric', 'messages', '--granularity', 'day', '--from', '2025-03-24', '--to', '2025-03-31', '--property', 'hotel-1'];
+    human(await dlc(['timeseries', ...q]), 0, /^messages\b/);
+    expect(json(await dlc(['timeseries', ...q, '--json']))).toHaveProperty('series');
+  });
+
+  it('report: JSON on stdout, a file with --out, a CSV zip only with --out (was: exit 0 after an error)', async () => {
+    const q = ['report', '--type', 'weekly', '--property', 'hotel-1', '--from', '2025-03-24'];
+    human(await dlc(q), 0, '{');
+    const html = join(cwd, 'report.html');
+    human(await dlc([...q, '--format', 'html', '--out', html]), 0, /^Wrote \S+report\.html \(\d+ bytes\)$/);
+    expect(json(await dlc([...q, '--format', 'csv', '--out', join(cwd, 'report.zip'), '--json']))).toMatchObject({ format: 'csv' });
+    refused(await dlc([...q, '--format', 'csv']), 2, '--format csv writes a zip of CSV files: give --out FILE.zip');
+  });
+
+  it('retention and restore (human mode: the output starts with the table)', async () => {
+    human(await dlc(['retention', '--table', 'messages']), 0, /^messages\b/);
+    human(await dlc(['restore', '--table', 'messages', '--from', '2025-01-01', '--to', '2025-02-01']), 0, /^messages\b/);
+  });
+
+  it('invoke (AWS only): bad usage without --env', async () => {
+    refused(await dlc(['invoke', 'archive']), 2, "error: required option '--env <env>' not specified");
+  });
+
+  it('DATABASE_URL of a server that is down: one line naming DATABASE_URL, exit 1, no password', async () => {
+    const r = await dlc(['migrate'], { DATABASE_URL: `postgres://dlc:s3cret@127.0.0.1:${await freePort()}/dlc` });
+    refused(r, 1, /^Cannot connect to PostgreSQL at DATABASE_URL \(127\.0\.0\.1:\d+\/dlc\): connect ECONNREFUSED/);
+    expect(r.stderr).not.toContain('s3cret');
+  });
+
+  it('demo (npm start)', async () => {
+    human(await dlc(['demo']), 0, 'Starting a private PostgreSQL 17 and Redis…');
+  });
+
+  it('covered every registered command', () => {
+    expect([...seen].sort()).toEqual(
+      buildProgram()
+        .commands.map((c) => c.name())
+        .sort(),
+    );
+  });
+});
