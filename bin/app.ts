@@ -15,8 +15,8 @@ try {
     region: app.node.tryGetContext('region') ?? process.env.CDK_DEFAULT_REGION,
   });
 } catch (err) {
-  // A configuration problem is the operator's to fix: its message, not a stack trace.
+  // A configuration problem is the operator's to fix (bad usage, as in the CLI): its message, not a stack trace.
   if (!(err instanceof ConfigError)) throw err;
   console.error(err.message);
-  process.exit(1);
+  process.exit(2);
 }

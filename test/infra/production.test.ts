@@ -56,17 +56,25 @@ describe('alarm subscribers are given at synth, never in a file', () => {
       expect(message).toContain(part);
   });
 
-  it('cdk synth -c env=prod without subscribers exits 1 with that message, not a stack trace', () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: 'prod' }), CDK_OUTDIR: tmpdir() };
+  /** `cdk synth -c …` runs bin/app.ts with the context in CDK_CONTEXT_JSON. */
+  function synthApp(context: Record<string, string>) {
+    const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: tmpdir() };
     delete env.DLC_ALARM_EMAILS;
     delete env.DLC_ALARM_HTTPS_ENDPOINTS;
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bin/app.ts')], {
+    return spawnSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bin/app.ts')], {
       env,
       encoding: 'utf8',
       timeout: 60_000,
     });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(noSubscribers);
+  }
+
+  it.each([
+    [{ env: 'prod' }, noSubscribers],
+    [{ env: 'qa' }, /^Unknown environment "qa": expected one of dev, staging, prod/],
+  ])('cdk synth -c %j exits 2 with one message, not a stack trace', (context, message) => {
+    const r = synthApp(context);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
