@@ -90,6 +90,7 @@ describe('operator CLI: bad usage is caught before any work', () => {
     [['search', '-spam'], 'dlc search -- -spam; or --query "-spam"'],
     [['search', 'hotel', '--query', 'spa'], 'Give the search text as words or as --query, not both'],
     [['search', 'hotel', '--limit', '900'], '--limit 900: at most 500 results'],
+    [['search'], 'No search text: dlc search hotel "late checkout" (a text starting with "-": dlc search -- -spam, or --query "-spam")'],
     [
       ['report', '--type', 'daily', '--property', 'hotel-1', '--from', '2025-03-24', '--format', 'csv'],
       '--format csv writes a zip of CSV files: give --out FILE.zip',
