@@ -2,7 +2,7 @@
  * THE delete of retention (the only one), and the manifest row that records an object. Both run
  * inside the object's transaction, which already holds the run's lease (`holdFence`).
  */
-import { sqlState } from '../shared/sql/errors';
+import { isForeignKeyViolation } from '../shared/sql/errors';
 import type { SqlExecutor } from '../shared/sql/types';
 import type { ObjectFooter } from './parquet';
 import {
@@ -103,7 +103,7 @@ export async function deleteExported(
       ps.values,
     );
   } catch (err) {
-    if (sqlState(err) === '23503')
+    if (isForeignKeyViolation(err))
       throw new RowsChanged('a row that references these was committed meanwhile (foreign key): nothing deleted, rolled back');
     throw err;
   }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { applyRetention, runRetention, selectPolicies } from '../../lambdas/retention/retention';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
@@ -65,7 +66,14 @@ export function register(program: Command): void {
           return;
         }
         const result = await runRetention(
-          { ...deps, ledger: new FileRunLedger(o.ledgerFile), metrics: memoryMetrics(), leaseMs: 60 * 60_000 },
+          // The file ledger records the run; the database lease (renewed every ~3 min) keeps out every other entry point.
+          {
+            ...deps,
+            ledger: new FileRunLedger(o.ledgerFile),
+            metrics: memoryMetrics(),
+            leaseMs: 10 * 60_000,
+            holder: `cli pid ${process.pid} on ${hostname()}`,
+          },
           settings,
           input,
         );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ColdStore, S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
 import type { RetentionSettings } from '../../lambdas/retention/report';
@@ -27,11 +28,21 @@ export async function s3(): Promise<{ url: string; client: S3Client; store: Cold
   return { url: server.url, client, store: new S3ColdStore(client, BUCKET), stop: server.stop };
 }
 
-export function run(sql: Sql, store: ColdStore, input: RetentionInput = {}, over: Partial<RetentionSettings> = {}, budgetMs = 600_000) {
+export function run(
+  sql: Sql,
+  store: ColdStore,
+  input: RetentionInput = {},
+  over: Partial<RetentionSettings> = {},
+  budgetMs = 600_000,
+  now: Date = NOW,
+) {
   const log = memoryLog();
-  return applyRetention({ sql, store, log, deadline: deadline({ budgetMs }, 0), clock, runId: 'test-run' }, settings(over), input).then(
-    (outcome) => ({ outcome, log }),
-  );
+  const at = { now: () => now };
+  return applyRetention(
+    { sql, store, log, deadline: deadline({ budgetMs }, 0), clock: at, runId: `test-run-${randomUUID()}` },
+    settings(over),
+    input,
+  ).then((outcome) => ({ outcome, log }));
 }
 
 /**

@@ -26,3 +26,11 @@ export function sqlState(err: unknown): string | undefined {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return undefined;
 }
+
+/**
+ * A foreign key refused the statement (SQLSTATE 23503). The Data API reports SQL errors without
+ * their SQLSTATE (DatabaseErrorException), so its message is read too.
+ */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return sqlState(err) === '23503' || /violates foreign key constraint/.test((err as Error)?.message ?? '');
+}
