@@ -10,6 +10,11 @@ export const IAM_ACTIONS = [
   's3:AbortMultipartUpload',
   // ListObjectsV2 on the tables' prefixes: objects there that the manifest does not hold are reported
   's3:ListBucket',
+  // An object superseded by a restore (its rows back in PostgreSQL or in a verified successor) leaves
+  // with every version (retire.ts): ListObjectVersions, then DeleteObject with each VersionId
+  's3:ListBucketVersions',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
   // SSE-KMS objects: encrypt on upload, decrypt on read
   'kms:GenerateDataKey',
   'kms:Decrypt',

@@ -237,10 +237,10 @@ export class StatefulStack extends Stack {
       lifecycleRules: [
         {
           id: 'tiering',
-          transitions: [
-            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) },
-            { storageClass: s3.StorageClass.DEEP_ARCHIVE, transitionAfter: Duration.days(180) },
-          ],
+          // Glacier Instant Retrieval only: read in milliseconds by GetObject, so restore and Athena read every
+          // object whatever its age. No Flexible Retrieval / Deep Archive: restore would fail with
+          // InvalidObjectState and Athena would leave those objects out of every query (docs/decisions.md).
+          transitions: [{ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(30) }],
           noncurrentVersionExpiration: Duration.days(30),
         },
       ],

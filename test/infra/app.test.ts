@@ -131,10 +131,8 @@ describe('stateful stack', () => {
       LifecycleConfiguration: {
         Rules: [
           Match.objectLike({
-            Transitions: [
-              { StorageClass: 'GLACIER_IR', TransitionInDays: 30 },
-              { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: 180 },
-            ],
+            // Only classes that GetObject (restore) and Athena read in real time: nothing archived.
+            Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 30 }],
           }),
         ],
       },

@@ -119,6 +119,8 @@ const ACTION_OF: Record<string, string[]> = {
   's3:HeadBucket': ['s3:ListBucket'],
   's3:ListObjectVersions': ['s3:ListBucketVersions'],
   's3:DeleteObjects': ['s3:DeleteObject'],
+  // DeleteObject with a VersionId (removing a version of a versioned object) is authorised as DeleteObjectVersion.
+  's3:DeleteObject': ['s3:DeleteObject', 's3:DeleteObjectVersion'],
   's3:CopyObject': ['s3:GetObject', 's3:PutObject'],
   's3:CreateMultipartUpload': ['s3:PutObject'],
   's3:UploadPart': ['s3:PutObject'],

@@ -41,15 +41,19 @@ describe('retention infrastructure', () => {
       (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
     );
     const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
-    expect(s3).toHaveLength(2);
-    const [objects, listing] = [s3.find((s) => s.Action !== 's3:ListBucket'), s3.find((s) => s.Action === 's3:ListBucket')];
-    expect([objects?.Action].flat().sort()).toEqual(IAM_ACTIONS.filter((a) => a.startsWith('s3:') && a !== 's3:ListBucket').sort());
+    const bucketLevel = ['s3:ListBucket', 's3:ListBucketVersions'];
+    expect(s3).toHaveLength(3);
+    const objects = s3.find((s) => !bucketLevel.includes(String(s.Action)));
+    expect([objects?.Action].flat().sort()).toEqual(IAM_ACTIONS.filter((a) => a.startsWith('s3:') && !bucketLevel.includes(a)).sort());
     const resources = JSON.stringify(objects?.Resource);
     for (const p of config.retention.policies) expect(resources).toContain(`/${p.table}/*`);
     expect(resources).not.toMatch(/"\/\*"/);
-    // Listing: the bucket itself, narrowed to exactly the tables' prefixes.
-    expect(JSON.stringify(listing?.Resource)).not.toContain('/*');
-    expect(listing?.Condition).toEqual({ StringLike: { 's3:prefix': config.retention.policies.map((p) => `${p.table}/*`) } });
+    // Listing (objects, and their versions to retire one): the bucket itself, narrowed to exactly the tables' prefixes.
+    for (const action of bucketLevel) {
+      const listing = s3.find((s) => s.Action === action);
+      expect(JSON.stringify(listing?.Resource)).not.toContain('/*');
+      expect(listing?.Condition).toEqual({ StringLike: { 's3:prefix': config.retention.policies.map((p) => `${p.table}/*`) } });
+    }
     const granted = new Set(statements.flatMap((s) => [s.Action].flat()));
     for (const a of IAM_ACTIONS) expect(granted).toContain(a);
   });

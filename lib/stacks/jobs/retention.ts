@@ -18,6 +18,9 @@ import type { JobsStack } from '../jobs-stack';
 import type { StatefulStack } from '../stateful-stack';
 import { tableColumns } from './sql-columns';
 
+
+/** Bucket-level S3 actions (listing), narrowed to the tables' prefixes; every other S3 action is on objects under them. */
+const BUCKET_ACTIONS = new Set(['s3:ListBucket', 's3:ListBucketVersions']);
 export interface RetentionJobProps {
   readonly config: EnvironmentConfig;
   readonly stateful: StatefulStack;
@@ -51,10 +54,10 @@ export function retentionJob(scope: JobsStack, props: RetentionJobProps): Schedu
     IAM_ACTIONS,
     {
       ...scope.serviceResources('retention'),
-      s3: (action) => (action === 's3:ListBucket' ? [bucketArn] : r.policies.map((p) => `${bucketArn}/${p.table}/*`)),
+      s3: (action) => (BUCKET_ACTIONS.has(action) ? [bucketArn] : r.policies.map((p) => `${bucketArn}/${p.table}/*`)),
       kms: [stateful.coldKey.keyArn],
     },
-    { 's3:ListBucket': { StringLike: { 's3:prefix': r.policies.map((p) => `${p.table}/*`) } } },
+    Object.fromEntries([...BUCKET_ACTIONS].map((a) => [a, { StringLike: { 's3:prefix': r.policies.map((p) => `${p.table}/*`) } }])),
   );
   scope.jobs.retention = job;
   for (const p of r.policies)
