@@ -96,6 +96,15 @@ describe('operator CLI: bad usage is caught before any work', () => {
       '--format csv writes a zip of CSV files: give --out FILE.zip',
     ],
     [['report', '--type', 'monthly', '--property', 'hotel-1', '--from', '2999-01-01'], 'has not closed yet'],
+    [['restore', '--table', 'messages', '--from', '2025-02-30', '--to', '2025-03-01'], '--from "2025-02-30" is not a date'],
+    [['restore', '--table', 'messages', '--from', '2025-03-01', '--to', '2025-01-01'], '--from 2025-03-01 is not before --to 2025-01-01'],
+    [['restore', '--table', 'messages', '--from', '2025-03-01T25:00:00Z', '--to', '2025-04-01'], 'is not a date'],
+    [['restore', '--table', 'nope', '--from', '2025-01-01', '--to', '2025-02-01'], 'No retention policy for table "nope"'],
+    [
+      ['restore', '--table', 'agg_monthly_summary', '--from', '2025-01-01', '--to', '2025-02-01', '--conversation', 'c1'],
+      '--conversation filters messages, conversations, analytics_events',
+    ],
+    [['restore', '--table', 'messages', '--from', '2025-01-01', '--to', '2025-02-01', '--hold-days', '0'], "option '--hold-days <n>'"],
     [
       ['metrics', '--property', 'hotel-1', '--env', 'qa'],
       "option '--env <env>' argument 'qa' is invalid. Allowed choices are dev, staging, prod",
