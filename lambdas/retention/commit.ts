@@ -2,6 +2,8 @@
  * THE delete of retention (the only one), and the manifest row that records an object. Both run
  * inside the object's transaction, which already holds the run's lease (`holdFence`).
  */
+import { indexObject } from '../privacy/subject-index';
+import type { Identifier } from '../privacy/subjects';
 import { isForeignKeyViolation } from '../shared/sql/errors';
 import type { SqlExecutor } from '../shared/sql/types';
 import type { ObjectFooter } from './parquet';
@@ -33,6 +35,8 @@ export interface ManifestEntry {
   readonly footer: ObjectFooter;
   readonly bytes: number;
   readonly runId: string;
+  /** The identifiers its rows hold (privacy/subjects.ts), indexed with it. */
+  readonly identifiers?: Iterable<Identifier>;
 }
 
 /** Records a verified object in `archive_manifest` (the object key is unique: a second row for a key fails). */
@@ -65,6 +69,7 @@ export async function insertManifestRow(tx: SqlExecutor, shape: TableShape, e: M
       e.generation,
     ],
   );
+  if (e.identifiers) await indexObject(tx, e.key, e.identifiers);
 }
 
 /**

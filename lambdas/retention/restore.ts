@@ -14,19 +14,17 @@
  * messages under the live id; the old conversation row stays cold.
  */
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import type { RetentionPolicy } from '../../lib/config';
 import { DatabaseLease, type Fence, holdFence } from '../shared/db-lease';
 import type { Log } from '../shared/observability';
 import { type Clock, systemClock } from '../shared/runtime';
 import { jsonChunks } from '../shared/sql/bulk';
 import type { Sql, SqlExecutor } from '../shared/sql/types';
-import type { ColdStore, WriteCondition } from './cold-store';
-import { insertManifestRow } from './commit';
-import { type ObjectFooter, ParquetStreamWriter, readBack, type TextRow } from './parquet';
-import { columnLayout, keyset, Params, q, type TableShape, tableShape, timeAsTimestamptz } from './policies';
+import type { ColdStore } from './cold-store';
+import { type ObjectFooter, readBack, type TextRow } from './parquet';
+import { keyset, Params, q, type TableShape, tableShape, timeAsTimestamptz } from './policies';
 import { retireObject } from './retire';
-import { objectKey, SCHEMA_VERSION } from './table-run';
+import { rowKey, supersede } from './rewrite';
 
 export interface RestoreInput {
   readonly table: string;
@@ -358,11 +356,9 @@ class Restore {
         if (inserted.size === 0) return { inserted: 0, successor: undefined };
         const keyOf = rowKey(shape, columns);
         const remaining = rows.filter((r) => !inserted.has(keyOf(r)));
-        const successor = remaining.length > 0 ? await this.successor(tx, shape, m, columns, remaining, footer) : undefined;
-        await tx.execute(
-          `UPDATE archive_manifest SET superseded_at = now(), superseded_by = $2::text, restored_at = now() WHERE object_key = $1::text`,
-          [m.object_key, successor ?? null],
-        );
+        const ctx = { store: this.deps.store, rowGroupRows: this.s.rowGroupRows, runId: `restore:${m.object_key}` };
+        const { successor } = await supersede(tx, ctx, shape, m, columns, remaining, footer);
+        await tx.execute('UPDATE archive_manifest SET restored_at = now() WHERE object_key = $1::text', [m.object_key]);
         return { inserted: inserted.size, successor };
       });
       if (!moved) return;
@@ -433,64 +429,4 @@ class Restore {
     }
     return inserted;
   }
-
-  /** Writes the rows that stay cold as the object's successor (same day), verifies it, records it; returns its key. */
-  private async successor(
-    tx: SqlExecutor,
-    shape: TableShape,
-    m: ManifestRow,
-    columns: readonly string[],
-    remaining: TextRow[],
-    footer: ObjectFooter | undefined,
-  ): Promise<string> {
-    const { store } = this.deps;
-    const keyOf = rowKey(shape, columns);
-    const keyMin = JSON.parse(keyOf(remaining[0] as TextRow)) as string[];
-    const keyMax = JSON.parse(keyOf(remaining[remaining.length - 1] as TextRow)) as string[];
-    const day = footer?.day ?? m.day;
-    let key = '';
-    let generation = 0;
-    for (; ; generation++) {
-      key = objectKey(shape.policy.table, day, keyMin, generation);
-      if ((await tx.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text', [key])).length === 0) break;
-    }
-    const leftover = await store.head(key);
-    const condition: WriteCondition = leftover ? { etag: leftover.etag } : 'absent';
-    const sink = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-    const uploading = store.upload(key, sink, condition);
-    uploading.catch(() => undefined);
-    const cols = footer?.columns ?? shape.columns.filter((c) => columns.includes(c.name));
-    const writer = await ParquetStreamWriter.open(sink, columns, this.s.rowGroupRows, columnLayout(shape.policy));
-    await writer.addRows(remaining);
-    const written = await writer.finish({
-      table: shape.policy.table,
-      day,
-      rowsMd5: '',
-      keyMin,
-      keyMax,
-      columns: cols,
-      schemaVersion: SCHEMA_VERSION,
-    });
-    sink.end();
-    await uploading;
-    const check = await readBack(store.reader(key, writer.bytes));
-    if (check.rows !== written.rows || check.sha256 !== written.sha256)
-      throw new RestoreError(`s3://${store.bucket}/${key}: the successor object read back differs from what was written: nothing restored`);
-    await insertManifestRow(tx, shape, {
-      bucket: store.bucket,
-      key,
-      generation,
-      footer: written,
-      bytes: writer.bytes,
-      runId: `restore:${m.object_key}`,
-    });
-    return key;
-  }
-}
-
-/** A row's keyset — (time, key…) as text, the time the first non-null of its time columns — as JSON. */
-function rowKey(shape: TableShape, columns: readonly string[]): (r: TextRow) => string {
-  const t = shape.policy.timeColumns.map((c) => columns.indexOf(c));
-  const k = shape.policy.keyColumns.map((c) => columns.indexOf(c));
-  return (r) => JSON.stringify([t.map((i) => r[i]).find((v) => v !== null && v !== undefined) ?? null, ...k.map((i) => r[i] ?? null)]);
 }

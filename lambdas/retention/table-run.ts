@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { RetentionPolicy } from '../../lib/config';
+import { type Identifier, identifiersOf } from '../privacy/subjects';
 import { type Fence, holdFence } from '../shared/db-lease';
 import type { Log } from '../shared/observability';
 import { DataApiLimitError } from '../shared/sql/errors';
@@ -247,7 +248,7 @@ export class TableRun {
       !(await this.databaseHolds(day, found.footer, found.sha256))
     )
       return undefined;
-    await this.commit(tx, { key, generation, footer: found.footer, bytes: size });
+    await this.commit(tx, { key, generation, footer: found.footer, bytes: size, identifiers: found.identifiers });
     this.report.objectsRecovered++;
     this.report.rowsDeleted += found.footer.rows;
     this.deps.onRowsDeleted?.(found.footer.rows);
@@ -282,14 +283,17 @@ export class TableRun {
       return undefined;
     }
     t0 = performance.now();
-    await this.commit(tx, { key, generation, footer: written.footer, bytes: written.bytes });
+    await this.commit(tx, { key, generation, footer: written.footer, bytes: written.bytes, identifiers: check.identifiers });
     this.report.ms.commit += performance.now() - t0;
     this.report.rowsDeleted += written.footer.rows;
     this.deps.onRowsDeleted?.(written.footer.rows);
     return [...written.footer.keyMax];
   }
 
-  private async commit(tx: SqlExecutor, o: { key: string; generation: number; footer: ObjectFooter; bytes: number }): Promise<void> {
+  private async commit(
+    tx: SqlExecutor,
+    o: { key: string; generation: number; footer: ObjectFooter; bytes: number; identifiers: Iterable<Identifier> },
+  ): Promise<void> {
     try {
       await deleteExported(tx, this.shape, this.scope, { ...o, bucket: this.deps.store.bucket, runId: this.runId });
     } catch (err) {
@@ -361,10 +365,18 @@ export class TableRun {
     }
   }
 
+  /** Reads an object back whole: its footer, row count and SHA-256, and the identifiers its rows hold (the subject index). */
   private async inspect(key: string, size: number) {
     try {
-      const r = await readBack(this.deps.store.reader(key, size));
-      return { ...r, intact: r.footer !== undefined && r.footer.rows === r.rows && r.footer.sha256 === r.sha256 };
+      const identifiers = new Map<string, Identifier>();
+      const r = await readBack(this.deps.store.reader(key, size), async (rows, columns) =>
+        identifiersOf(this.policy.table, columns, rows, identifiers),
+      );
+      return {
+        ...r,
+        identifiers: identifiers.values(),
+        intact: r.footer !== undefined && r.footer.rows === r.rows && r.footer.sha256 === r.sha256,
+      };
     } catch (err) {
       this.deps.log.warn('Object unreadable as Parquet', { key, error: (err as Error).message });
       return undefined;

@@ -156,8 +156,10 @@ export const DB_ROLES = [
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
       job_leases: ['SELECT', 'INSERT', 'UPDATE'],
       retention_holds: ['SELECT', 'INSERT'],
+      // which subjects each object holds (digests only: privacy/subject-index.ts)
+      subject_index: ['SELECT', 'INSERT'],
     },
-    functions: DASHBOARD_STATE_FUNCTIONS,
+    functions: [...DASHBOARD_STATE_FUNCTIONS, 'subject_digest(text, text)'],
   },
   {
     name: 'dlc_watchdog',
