@@ -18,8 +18,8 @@ export interface RetireDeps {
   readonly fence: Fence;
 }
 
-/** Removes one superseded object (every version) and marks it retired; false if its row is not superseded. */
-export async function retireObject(deps: RetireDeps, key: string): Promise<boolean> {
+/** Removes one superseded object (every version) and marks it retired; returns the versions removed, undefined if its row is not superseded (or already retired). */
+export async function retireObject(deps: RetireDeps, key: string): Promise<number | undefined> {
   return deps.sql.transaction(async (tx) => {
     await holdFence(tx, deps.fence);
     const [row] = await tx.query<{ table_name: string; superseded_by: string | null; successor_ok: boolean }>(
@@ -30,13 +30,13 @@ export async function retireObject(deps: RetireDeps, key: string): Promise<boole
         FOR UPDATE`,
       [key],
     );
-    if (!row) return false;
+    if (!row) return undefined;
     if (!row.successor_ok)
       throw new Error(`s3://${deps.store.bucket}/${key}: its successor ${row.superseded_by} is not in the manifest: kept`);
     const versions = await deps.store.removeAllVersions(key);
     await tx.execute('UPDATE archive_manifest SET retired_at = now() WHERE object_key = $1::text', [key]);
     deps.log.info('Retired a superseded object (every version removed)', { key, versions, supersededBy: row.superseded_by });
-    return true;
+    return versions;
   });
 }
 
@@ -47,6 +47,6 @@ export async function retireSuperseded(deps: RetireDeps, table: string): Promise
     [table],
   );
   let n = 0;
-  for (const r of rows) if (await retireObject(deps, r.object_key)) n++;
+  for (const r of rows) if ((await retireObject(deps, r.object_key)) !== undefined) n++;
   return n;
 }

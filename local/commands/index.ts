@@ -15,6 +15,7 @@ import * as report from './report';
 import * as restore from './restore';
 import * as retention from './retention';
 import * as search from './search';
+import * as subject from './subject';
 import * as timeseries from './timeseries';
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
@@ -31,4 +32,5 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   demo,
   ingest,
   aggregate,
+  subject,
 ];

@@ -224,6 +224,22 @@ describe('every CLI command, as an operator runs it, against real services', () 
     human(await dlc(['restore', '--table', 'messages', '--from', '2025-01-01', '--to', '2025-02-01']), 0, /^messages\b/);
   });
 
+  it('subject: find, export, erase (dry run, then for good), verify; bad usage names the option', async () => {
+    const who = ['--phone', '+34 611 222 333'];
+    human(await dlc(['subject', 'find', ...who]), 0, /^Found \d+ identifier\(s\) for this subject\.$/);
+    expect(json(await dlc(['subject', 'find', ...who, '--json']))).toHaveProperty('postgres');
+    const zip = join(cwd, 'subject.zip');
+    human(await dlc(['subject', 'export', ...who, '--out', zip]), 0, /^Wrote \S+subject\.zip \(\d+ bytes\)$/);
+    human(await dlc(['subject', 'erase', ...who, '--dry-run']), 0, 'Dry run: nothing changed. An erasure would remove:');
+    const erased = await dlc(['subject', 'erase', ...who]);
+    human(erased, 0, /^Erased \(request erasure-[0-9a-f]{24}\)$/);
+    const request = /erasure-[0-9a-f]{24}/.exec(erased.stdout)?.[0] as string;
+    human(await dlc(['subject', 'verify', request]), 0, `Verified: nothing of ${request} remains.`);
+    expect(json(await dlc(['subject', 'verify', request, '--json']))).toMatchObject({ ok: true });
+    refused(await dlc(['subject', 'find']), 2, /^Name the subject: --customer, --phone/);
+    refused(await dlc(['subject', 'find', '--phone', '611']), 2, /option '--phone <e164>' argument '611' is invalid/);
+  });
+
   it('invoke (AWS only): bad usage without --env', async () => {
     refused(await dlc(['invoke', 'archive']), 2, "error: required option '--env <env>' not specified");
   });
