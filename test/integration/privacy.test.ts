@@ -21,6 +21,7 @@ import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
 import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
 import { type Running, startRedis } from '../../local/services';
+import { archivedRows, archiveOnce } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 import { BUCKET, NOW, run, s3 } from '../support/retention-harness';
 
@@ -235,6 +236,36 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
     expect(await db.direct.query(`SELECT conversation_key AS k FROM conversations WHERE conversation_key = 'wa:ana-3'`)).toEqual([
       { k: 'wa:ana-3' },
     ]);
+  });
+
+  it('an old checkpoint of hers archived after the erasure by the real archive job: nothing of it comes back; a new thread is archived', async () => {
+    await erase(deps, ANA);
+    // The app still held a 23.5-hour-old checkpoint of her first thread, and she wrote again on a new one.
+    await putWithAge(
+      redis,
+      'langgraph:checkpoint:wa:ana-1:1735894800',
+      seedValue({
+        conversationId: 'wa:ana-1',
+        customerId: 'cust-ana',
+        messages: [{ role: 'user', content: 'Ana says 1', timestamp: '2025-01-03T10:01:00Z' }],
+      }),
+      23.5 * HOUR_MS,
+    );
+    await putWithAge(
+      redis,
+      'langgraph:checkpoint:wa:ana-9:1764000000',
+      seedValue({
+        conversationId: 'wa:ana-9',
+        customerId: 'cust-ana',
+        messages: [{ role: 'user', content: 'I am back', timestamp: new Date().toISOString() }],
+      }),
+      23.5 * HOUR_MS,
+    );
+    const out = await archiveOnce(db.sql, redis);
+    expect(out.errors).toBe(0);
+    expect(await archivedRows(db.direct, 'wa:ana-1')).toEqual([]);
+    expect((await archivedRows(db.direct, 'wa:ana-9')).map((m) => m.content)).toEqual(['I am back']);
+    expect(Number((await db.direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM erasure_blocked`))[0]?.n)).toBeGreaterThan(0);
   });
 
   it("an erasure killed between an object's rewrite and the removal of the old one: the next call removes it, one receipt", async () => {
