@@ -1,7 +1,7 @@
 /**
  * Demo step: part of the demo's conversations aged past retention, exported to a private S3
  * (s3rver) as Parquet, the manifest shown, the cold objects queried with DuckDB, one conversation
- * restored.
+ * restored; then one person's data found, exported and erased (privacy.ts).
  */
 import { rmSync } from 'node:fs';
 import { S3ColdStore, s3Client } from '../../lambdas/retention/cold-store';
@@ -13,6 +13,7 @@ import { getEnvironment } from '../../lib/config';
 import type { DemoContext } from '../demo';
 import { downloadPrefix, duckQuery } from '../duckdb';
 import { startS3 } from '../services';
+import { privacyStep } from './privacy';
 
 const many = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -83,9 +84,14 @@ export async function retentionStep(ctx: DemoContext): Promise<void> {
         [key],
       );
       ctx.say(
-        `\nRestored conversation ${key}: the conversation first (${restored.conversations?.rowsInserted ?? 0} row), then ${restored.rowsInserted} messages; ${back?.n} messages of it are in PostgreSQL again.`,
+        `\nRestored conversation ${key}: the conversation first (${restored.conversations?.rowsInserted ?? 0} row), then ${restored.rowsInserted} messages; ${back?.n} messages of it are in PostgreSQL again,`,
+      );
+      ctx.say(
+        `moved, not copied: ${restored.objectsSuperseded} object(s) rewritten without them (${restored.objectsWritten} successor(s)), the old ones removed; held in PostgreSQL until ${restored.heldUntil}.`,
       );
     }
+    const other = aged[1]?.conversation_key;
+    if (other) await privacyStep(ctx, store, other);
   } finally {
     await s3.stop();
   }
