@@ -102,6 +102,8 @@ const HOT: readonly { table: string; where: string }[] = [
     table: 'analytics_events',
     where: `guest_id IN (SELECT jsonb_array_elements_text($guest)) OR conversation_id IN (SELECT jsonb_array_elements_text($conversation))`,
   },
+  // The dashboard's per-conversation state (sql/010), kept by triggers on analytics_events; its entity is the conversation key.
+  { table: 'analytics_lifecycle_state', where: `kind = 'conversation' AND entity_id IN (SELECT jsonb_array_elements_text($conversation))` },
   { table: 'analytics_events_rejected', where: `EXISTS (SELECT 1 FROM jsonb_array_elements_text($needles) n WHERE strpos(raw, n) > 0)` },
   {
     table: 'checkpoint_quarantine',
@@ -450,6 +452,7 @@ export async function erase(
       'audits',
       'leads',
       'analytics_events',
+      'analytics_lifecycle_state',
       'analytics_events_rejected',
       'checkpoint_quarantine',
     ]) {

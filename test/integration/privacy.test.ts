@@ -60,7 +60,7 @@ async function seed(db: TestDb, redis: Redis) {
   );
   await db.direct.execute(`INSERT INTO analytics_events (id, event_type, occurred_at, property_id, guest_id, conversation_id) VALUES
     ('ea1', 'message.received', '2025-01-03 10:00+00', 'salon', 'guest-ana', 'wa:ana-1'),
-    ('ea2', 'message.received', '2026-11-20 10:00+00', 'salon', 'guest-ana', 'wa:ana-2'),
+    ('ea2', 'conversation.started', '2026-11-20 10:00+00', 'salon', 'guest-ana', 'wa:ana-2'),
     ('eb1', 'message.received', '2025-01-03 10:00+00', 'salon', 'guest-bob', 'wa:bob-1')`);
   await db.direct.execute(
     `INSERT INTO analytics_events_rejected (raw, reason, rejected_at) VALUES ('{"id":"x","guestId":"guest-ana","eventType":"nope"}', 'unknown event type', '2026-11-20')`,
@@ -148,7 +148,18 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
       messages: 1,
       analytics_events: 1,
       analytics_events_rejected: 1,
+      analytics_lifecycle_state: 1, // the dashboard's state of her open conversation
     });
+    expect(Object.keys(findings.postgres).sort()).toEqual([
+      'analytics_events',
+      'analytics_events_rejected',
+      'analytics_lifecycle_state',
+      'audits',
+      'checkpoint_quarantine',
+      'conversations',
+      'leads',
+      'messages',
+    ]);
     expect(findings.redis.keys).toEqual(['langgraph:checkpoint:wa:ana-2:1763600000']);
     expect(findings.cold.map((c) => [c.table, c.rows]).sort()).toEqual([
       ['analytics_events', 1],
