@@ -112,7 +112,7 @@ describe('stateful stack', () => {
     stateful('dev').hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
   });
 
-  it('keeps cold storage private, TLS-only, KMS-encrypted, versioned, tiered to Glacier IR then Deep Archive, with access logs', () => {
+  it('keeps cold storage private, TLS-only, KMS-encrypted, versioned, tiered to Glacier IR only (restore and Athena read every object), with access logs', () => {
     const t = stateful('prod');
     t.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
