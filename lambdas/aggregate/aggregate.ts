@@ -75,13 +75,16 @@ interface Bucket {
   period_start: string;
   period_end: string;
   period_key: string;
+  /** The zone the period is in (figures defined per local day within a longer period need it). */
+  time_zone: string;
 }
 
-const bucket = (p: Period, property: string | null): Bucket => ({
+const bucket = (p: Period, property: string | null, timeZone: string): Bucket => ({
   property_id: property,
   period_start: p.start.toISOString(),
   period_end: p.end.toISOString(),
   period_key: p.key,
+  time_zone: timeZone,
 });
 
 function closedOnly(def: AggregationDefinition, periods: Period[], now: Date, timeZone: string): void {
@@ -180,7 +183,7 @@ export async function runAggregation(
             ],
           );
     const whole = new Set(periods.map((p) => p.key));
-    const buckets = periods.map((p) => bucket(p, null));
+    const buckets = periods.map((p) => bucket(p, null, timeZone));
     const invalidated: { property_id: string; period: string }[] = [];
     const seen = new Set<string>();
     for (const c of claimed) {
@@ -188,7 +191,7 @@ export async function runAggregation(
       const id = `${c.property_id}\u0000${p.key}`;
       if (whole.has(p.key) || seen.has(id) || p.end > now) continue;
       seen.add(id);
-      buckets.push(bucket(p, c.property_id));
+      buckets.push(bucket(p, c.property_id, timeZone));
       invalidated.push({ property_id: c.property_id, period: p.key });
     }
     const [r] = await tx.query<{

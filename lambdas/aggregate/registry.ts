@@ -4,8 +4,8 @@
  * per entry, in the zone of lib/config.ts) all read this list: adding an aggregation is adding an entry.
  *
  * Each entry's SQL recomputes a set of buckets given as ONE jsonb parameter, `$1`:
- * `[{property_id: null | "p", period_start, period_end, period_key}]` (null: every property of the
- * period). It upserts (INSERT … SELECT … ON CONFLICT DO UPDATE, touching only rows whose values
+ * `[{property_id: null | "p", period_start, period_end, period_key, time_zone}]` (null: every property
+ * of the period; `time_zone`: the zone the periods are in, for figures defined per local day). It upserts (INSERT … SELECT … ON CONFLICT DO UPDATE, touching only rows whose values
  * change) and zeroes the rows of those buckets whose events disappeared. No DELETE.
  * Buckets whose period starts at or before the raw horizon (`raw_horizon()`, sql/015: raw events
  * up to it may be in cold storage only) are left untouched — neither recomputed nor zeroed — and
@@ -38,11 +38,11 @@ function eventsCte(types: readonly string[]): string {
   return `hz AS (
   SELECT raw_horizon('analytics_events') AS horizon
 ), requested AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text)
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text, time_zone text)
 ), b AS (
   SELECT r.* FROM requested r CROSS JOIN hz WHERE hz.horizon IS NULL OR r.period_start > hz.horizon
 ), ev AS (
-  SELECT b.period_key, e.* FROM b CROSS JOIN LATERAL (
+  SELECT b.period_key, b.time_zone, e.* FROM b CROSS JOIN LATERAL (
     SELECT * FROM analytics_events e
     WHERE b.property_id IS NULL AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end AND e.event_type IN (${list(types)})
     UNION ALL
@@ -124,13 +124,13 @@ const responseTimes = upsert(
     periodColumn: 'period_start',
     periodCast: 'timestamptz',
     keys: ['property_id', 'channel'],
-    values: ['responses', 'avg_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'max_ms'],
-    zero: 'responses = 0, avg_ms = NULL, p50_ms = NULL, p95_ms = NULL, p99_ms = NULL, max_ms = NULL',
+    values: ['responses', 'duration_sum_ms', 'avg_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'max_ms'],
+    zero: 'responses = 0, duration_sum_ms = NULL, avg_ms = NULL, p50_ms = NULL, p95_ms = NULL, p99_ms = NULL, max_ms = NULL',
     live: 't.responses',
   },
   `agg AS (
   SELECT period_key::timestamptz AS period_start, property_id, COALESCE(channel, 'unknown') AS channel,
-         count(*)::int AS responses, round(avg(duration_ms))::int AS avg_ms,
+         count(*)::int AS responses, sum(duration_ms)::bigint AS duration_sum_ms, round(avg(duration_ms))::int AS avg_ms,
          round(${pct(0.5, 'duration_ms')})::int AS p50_ms, round(${pct(0.95, 'duration_ms')})::int AS p95_ms,
          round(${pct(0.99, 'duration_ms')})::int AS p99_ms, max(duration_ms) AS max_ms
   FROM ev WHERE duration_ms IS NOT NULL GROUP BY 1, 2, 3
@@ -145,8 +145,11 @@ const CONVERSATION_TYPES = [
   'conversation.escalated',
   'response.time_recorded',
   'response.ai_generated',
+  'task.created',
+  'satisfaction.rating_received',
 ];
 const resolved = " FILTER (WHERE event_type = 'conversation.resolved')";
+const rating = " FILTER (WHERE event_type = 'satisfaction.rating_received')";
 const conversationMetrics = upsert(
   {
     table: 'agg_conversation_metrics_daily',
@@ -157,20 +160,30 @@ const conversationMetrics = upsert(
       'conversations_started',
       'conversations_resolved',
       'conversations_escalated',
+      'first_responses',
+      'first_response_sum_ms',
       'avg_first_response_ms',
       'p50_first_response_ms',
       'p95_first_response_ms',
+      'resolutions_timed',
+      'resolution_sum_ms',
       'avg_resolution_minutes',
       'p50_resolution_minutes',
       'p95_resolution_minutes',
       'ai_handled_count',
       'ai_escalated_count',
+      'tasks_created',
+      'ratings',
+      'rating_sum',
     ],
     zero:
-      'conversations_started = 0, conversations_resolved = 0, conversations_escalated = 0, avg_first_response_ms = NULL, ' +
-      'p50_first_response_ms = NULL, p95_first_response_ms = NULL, avg_resolution_minutes = NULL, p50_resolution_minutes = NULL, ' +
-      'p95_resolution_minutes = NULL, ai_handled_count = 0, ai_escalated_count = 0',
-    live: '(t.conversations_started + t.conversations_resolved + t.conversations_escalated + t.ai_handled_count + t.ai_escalated_count + COALESCE(t.avg_first_response_ms, -1) + 1)',
+      'conversations_started = 0, conversations_resolved = 0, conversations_escalated = 0, first_responses = 0, first_response_sum_ms = NULL, ' +
+      'avg_first_response_ms = NULL, p50_first_response_ms = NULL, p95_first_response_ms = NULL, resolutions_timed = 0, resolution_sum_ms = NULL, ' +
+      'avg_resolution_minutes = NULL, p50_resolution_minutes = NULL, p95_resolution_minutes = NULL, ai_handled_count = 0, ai_escalated_count = 0, ' +
+      'tasks_created = 0, ratings = 0, rating_sum = NULL',
+    live:
+      '(t.conversations_started + t.conversations_resolved + t.conversations_escalated + t.ai_handled_count + t.ai_escalated_count + ' +
+      't.first_responses + t.resolutions_timed + t.tasks_created + t.ratings + COALESCE(t.avg_first_response_ms, -1) + 1)',
   },
   `conv AS (
   SELECT period_key, property_id, conversation_id,
@@ -185,32 +198,41 @@ const conversationMetrics = upsert(
   WHERE ev.event_type = 'response.time_recorded' AND ev.duration_ms IS NOT NULL AND ev.occurred_at >= c.started_at
   ORDER BY ev.period_key, ev.property_id, ev.conversation_id, ev.occurred_at, ev.id
 ), x AS (
-  SELECT ev.period_key, ev.property_id, COALESCE(ev.channel, 'unknown') AS channel, ev.event_type, ev.duration_ms,
+  SELECT ev.period_key, ev.property_id, COALESCE(ev.channel, 'unknown') AS channel, ev.event_type, ev.duration_ms, ev.value,
          ev.conversation_id IS NOT NULL AND NOT c.escalated AS not_escalated, COALESCE(c.ai_replied, false) AS ai_replied
   FROM ev LEFT JOIN conv c ON c.period_key = ev.period_key AND c.property_id = ev.property_id AND c.conversation_id = ev.conversation_id
-  WHERE ev.event_type IN ('conversation.started', 'conversation.resolved', 'conversation.escalated')
+  WHERE ev.event_type IN ('conversation.started', 'conversation.resolved', 'conversation.escalated', 'task.created', 'satisfaction.rating_received')
 ), counts AS (
   SELECT period_key, property_id, channel,
          count(*) FILTER (WHERE event_type = 'conversation.started')::int AS conversations_started,
          count(*)${resolved}::int AS conversations_resolved,
          count(*) FILTER (WHERE event_type = 'conversation.escalated')::int AS conversations_escalated,
+         count(duration_ms)${resolved}::int AS resolutions_timed,
+         sum(duration_ms)${resolved}::bigint AS resolution_sum_ms,
          round(avg(duration_ms)${resolved} / 60000.0)::int AS avg_resolution_minutes,
          round(${pct(0.5, 'duration_ms', resolved)} / 60000.0)::int AS p50_resolution_minutes,
          round(${pct(0.95, 'duration_ms', resolved)} / 60000.0)::int AS p95_resolution_minutes,
          count(*) FILTER (WHERE event_type = 'conversation.resolved' AND not_escalated)::int AS ai_handled_count,
-         count(*) FILTER (WHERE event_type = 'conversation.escalated' AND ai_replied)::int AS ai_escalated_count
+         count(*) FILTER (WHERE event_type = 'conversation.escalated' AND ai_replied)::int AS ai_escalated_count,
+         count(*) FILTER (WHERE event_type = 'task.created')::int AS tasks_created,
+         count(*)${rating}::int AS ratings,
+         sum(value)${rating} AS rating_sum
   FROM x GROUP BY 1, 2, 3
 ), fr AS (
-  SELECT period_key, property_id, channel, round(avg(duration_ms))::int AS avg_first_response_ms,
+  SELECT period_key, property_id, channel, count(*)::int AS first_responses, sum(duration_ms)::bigint AS first_response_sum_ms,
+         round(avg(duration_ms))::int AS avg_first_response_ms,
          round(${pct(0.5, 'duration_ms')})::int AS p50_first_response_ms, round(${pct(0.95, 'duration_ms')})::int AS p95_first_response_ms
   FROM first_response GROUP BY 1, 2, 3
 ), agg AS (
   SELECT period_key::date AS period_date, property_id, channel,
          COALESCE(conversations_started, 0) AS conversations_started, COALESCE(conversations_resolved, 0) AS conversations_resolved,
          COALESCE(conversations_escalated, 0) AS conversations_escalated,
+         COALESCE(first_responses, 0) AS first_responses, first_response_sum_ms,
          avg_first_response_ms, p50_first_response_ms, p95_first_response_ms,
+         COALESCE(resolutions_timed, 0) AS resolutions_timed, resolution_sum_ms,
          avg_resolution_minutes, p50_resolution_minutes, p95_resolution_minutes,
-         COALESCE(ai_handled_count, 0) AS ai_handled_count, COALESCE(ai_escalated_count, 0) AS ai_escalated_count
+         COALESCE(ai_handled_count, 0) AS ai_handled_count, COALESCE(ai_escalated_count, 0) AS ai_escalated_count,
+         COALESCE(tasks_created, 0) AS tasks_created, COALESCE(ratings, 0) AS ratings, rating_sum
   FROM counts FULL JOIN fr USING (period_key, property_id, channel)
 )`,
   CONVERSATION_TYPES,
@@ -218,21 +240,32 @@ const conversationMetrics = upsert(
 
 // ------------------------------------------------------------------ daily_staff_performance
 const STAFF_TYPES = ['response.staff_sent', 'task.completed', 'response.time_recorded', 'satisfaction.rating_received'];
-const rating = " FILTER (WHERE event_type = 'satisfaction.rating_received')";
 const staffPerformance = upsert(
   {
     table: 'agg_staff_performance_daily',
     periodColumn: 'period_date',
     periodCast: 'date',
     keys: ['property_id', 'staff_id'],
-    values: ['conversations_handled', 'tasks_completed', 'avg_response_time_ms', 'satisfaction_avg', 'satisfaction_count'],
-    zero: 'conversations_handled = 0, tasks_completed = 0, avg_response_time_ms = NULL, satisfaction_avg = NULL, satisfaction_count = 0',
-    live: '(t.conversations_handled + t.tasks_completed + t.satisfaction_count + COALESCE(t.avg_response_time_ms, -1) + 1)',
+    values: [
+      'conversations_handled',
+      'tasks_completed',
+      'responses_timed',
+      'response_sum_ms',
+      'avg_response_time_ms',
+      'satisfaction_avg',
+      'satisfaction_count',
+    ],
+    zero:
+      'conversations_handled = 0, tasks_completed = 0, responses_timed = 0, response_sum_ms = NULL, avg_response_time_ms = NULL, ' +
+      'satisfaction_avg = NULL, satisfaction_count = 0',
+    live: '(t.conversations_handled + t.tasks_completed + t.responses_timed + t.satisfaction_count + COALESCE(t.avg_response_time_ms, -1) + 1)',
   },
   `agg AS (
   SELECT period_key::date AS period_date, property_id, staff_id,
          count(DISTINCT conversation_id) FILTER (WHERE event_type = 'response.staff_sent')::int AS conversations_handled,
          count(*) FILTER (WHERE event_type = 'task.completed')::int AS tasks_completed,
+         count(duration_ms) FILTER (WHERE event_type = 'response.time_recorded')::int AS responses_timed,
+         sum(duration_ms) FILTER (WHERE event_type = 'response.time_recorded')::bigint AS response_sum_ms,
          round(avg(duration_ms) FILTER (WHERE event_type = 'response.time_recorded'))::int AS avg_response_time_ms,
          avg(value)${rating} AS satisfaction_avg,
          count(*)${rating}::int AS satisfaction_count
@@ -249,13 +282,14 @@ const intentDistribution = upsert(
     periodColumn: 'period_date',
     periodCast: 'date',
     keys: ['property_id', 'intent'],
-    values: ['count', 'avg_confidence', 'action_taken_count', 'escalated_count'],
-    zero: 'count = 0, avg_confidence = NULL, action_taken_count = 0, escalated_count = 0',
+    values: ['count', 'confidence_count', 'avg_confidence', 'action_taken_count', 'escalated_count'],
+    zero: 'count = 0, confidence_count = 0, avg_confidence = NULL, action_taken_count = 0, escalated_count = 0',
     live: '(t.count + t.action_taken_count + t.escalated_count)',
   },
   `agg AS (
   SELECT period_key::date AS period_date, property_id, COALESCE(NULLIF(metadata ->> 'intent', ''), 'unknown') AS intent,
          count(*) FILTER (WHERE event_type = 'intent.classified')::int AS count,
+         count(value) FILTER (WHERE event_type = 'intent.classified')::int AS confidence_count,
          avg(value) FILTER (WHERE event_type = 'intent.classified') AS avg_confidence,
          count(*) FILTER (WHERE event_type = 'intent.action_taken')::int AS action_taken_count,
          count(*) FILTER (WHERE event_type = 'conversation.escalated')::int AS escalated_count
@@ -332,14 +366,21 @@ const monthlySummary = upsert(
          avg(value)${rating} AS avg_satisfaction,
          avg(duration_ms) FILTER (WHERE event_type = 'response.time_recorded') / 60000.0 AS avg_response_time_minutes
   FROM ev GROUP BY 1, 2
-), conv AS (
-  SELECT period_key, property_id, conversation_id,
-         bool_or(event_type = 'conversation.resolved') AS resolved, bool_or(event_type = 'conversation.escalated') AS escalated
-  FROM ev WHERE conversation_id IS NOT NULL AND event_type IN ('conversation.resolved', 'conversation.escalated') GROUP BY 1, 2, 3
+), escalated AS (
+  -- the AI-resolution rate is defined per local day (the daily table's ai_handled ÷ resolved), so a
+  -- month's rate is the sum of its days': a resolution counts as the AI's when its conversation had
+  -- no escalation on the day of the resolution
+  SELECT DISTINCT period_key, property_id, conversation_id, (occurred_at AT TIME ZONE time_zone)::date AS day
+  FROM ev WHERE event_type = 'conversation.escalated' AND conversation_id IS NOT NULL
 ), rate AS (
-  SELECT period_key, property_id,
-         (count(*) FILTER (WHERE resolved AND NOT escalated))::double precision / NULLIF(count(*) FILTER (WHERE resolved), 0) AS ai_resolution_rate
-  FROM conv GROUP BY 1, 2
+  SELECT r.period_key, r.property_id,
+         (count(*) FILTER (WHERE r.conversation_id IS NOT NULL AND x.conversation_id IS NULL))::double precision
+           / NULLIF(count(*), 0) AS ai_resolution_rate
+  FROM ev r LEFT JOIN escalated x
+    ON x.period_key = r.period_key AND x.property_id = r.property_id AND x.conversation_id = r.conversation_id
+   AND x.day = (r.occurred_at AT TIME ZONE r.time_zone)::date
+  WHERE r.event_type = 'conversation.resolved'
+  GROUP BY 1, 2
 ), intents AS (
   SELECT period_key, property_id, COALESCE(NULLIF(metadata ->> 'intent', ''), 'unknown') AS intent, count(*)::int AS n
   FROM ev WHERE event_type = 'intent.classified' GROUP BY 1, 2, 3

@@ -84,10 +84,10 @@ msg_raw AS (
 ),
 resp_agg AS (
   SELECT
-    COALESCE(SUM(avg_ms::float8 * responses) FILTER (WHERE period_start >= $3::timestamptz AND avg_ms IS NOT NULL), 0) AS today_sum,
-    COALESCE(SUM(responses) FILTER (WHERE period_start >= $3::timestamptz AND avg_ms IS NOT NULL), 0) AS today_n,
-    COALESCE(SUM(avg_ms::float8 * responses) FILTER (WHERE period_start < $3::timestamptz AND avg_ms IS NOT NULL), 0) AS y_sum,
-    COALESCE(SUM(responses) FILTER (WHERE period_start < $3::timestamptz AND avg_ms IS NOT NULL), 0) AS y_n
+    COALESCE(SUM(duration_sum_ms) FILTER (WHERE period_start >= $3::timestamptz), 0)::float8 AS today_sum,
+    COALESCE(SUM(responses) FILTER (WHERE period_start >= $3::timestamptz AND duration_sum_ms IS NOT NULL), 0) AS today_n,
+    COALESCE(SUM(duration_sum_ms) FILTER (WHERE period_start < $3::timestamptz), 0)::float8 AS y_sum,
+    COALESCE(SUM(responses) FILTER (WHERE period_start < $3::timestamptz AND duration_sum_ms IS NOT NULL), 0) AS y_n
   FROM agg_response_times_hourly, wm
   WHERE property_id = $1::text AND period_start >= $2::timestamptz AND period_start < wm.resp
 ),

@@ -31,13 +31,19 @@ export const TABLES = {
 /**
  * How a metric combines rows (several channels, several hours in a day):
  * - `sum`: counts add up; an empty period is 0.
- * - `weighted-mean`: Σ(value × weight) / Σ(weight) over rows whose value is known — equal to the
- *   mean of the underlying raw values when `weight` counts them; an empty period is null.
- * - `not-rollable`: percentiles; only at the table's own granularity, never combined across rows
- *   (the series is always split by the table's key dimensions); an empty period is null.
+ * - `ratio`: Σ numerator ÷ Σ denominator over the rows. A mean is the ratio of the exact sum its row
+ *   stores to the count it was taken over (stored beside it, sql/016), so a week's mean is the mean
+ *   of the week's raw values, not an average of rounded averages; a rate is the ratio of its two
+ *   counts (escalated ÷ started), so a row with escalations and no start still counts. A period
+ *   whose denominator is 0 (nothing measured) is null.
+ * - `weighted-mean`: Σ(value × weight) / Σ(weight) over rows whose value is known, for means stored
+ *   unrounded (double precision) whose `weight` is the count they were taken over; an empty period is null.
+ * - `not-rollable`: percentiles, and figures of tables whose rows never combine; only at the table's
+ *   own granularity (the series is always split by the table's key dimensions); an empty period is null.
  */
 export type Rollup =
   | { readonly kind: 'sum' }
+  | { readonly kind: 'ratio'; readonly numerator: string; readonly denominator: string }
   | { readonly kind: 'weighted-mean'; readonly weight: string }
   | { readonly kind: 'not-rollable' };
 
@@ -56,6 +62,12 @@ export interface MetricDefinition {
 const sum = { kind: 'sum' } as const;
 const notRollable = { kind: 'not-rollable' } as const;
 const weighted = (weight: string): Rollup => ({ kind: 'weighted-mean', weight });
+const ratio = (numerator: string, denominator: string): Rollup => ({ kind: 'ratio', numerator, denominator });
+/** A mean stored as its exact sum and the count it was taken over. */
+const meanOf = (sumColumn: string, countColumn: string) => ({
+  value: `${sumColumn}::float8 / NULLIF(${countColumn}, 0)`,
+  rollup: ratio(`${sumColumn}::float8`, countColumn),
+});
 
 const m = (
   name: string,
@@ -84,7 +96,15 @@ export const METRICS: readonly MetricDefinition[] = [
   m('messages_sent', T.messages, "CASE WHEN direction = 'outbound' THEN count ELSE 0 END", sum, ['channel'], 'count', 'outbound messages'),
   // hourly response times
   m('responses', T.responseTimes, 'responses', sum, ['channel'], 'count', 'responses timed'),
-  m('response_time_avg_ms', T.responseTimes, 'avg_ms', weighted('responses'), ['channel'], 'ms', 'mean response time'),
+  m(
+    'response_time_avg_ms',
+    T.responseTimes,
+    meanOf('duration_sum_ms', 'responses').value,
+    meanOf('duration_sum_ms', 'responses').rollup,
+    ['channel'],
+    'ms',
+    'mean response time (over the timed responses)',
+  ),
   m('response_time_p50_ms', T.responseTimes, 'p50_ms', notRollable, ['channel'], 'ms', 'median response time (per hour and channel)'),
   m(
     'response_time_p95_ms',
@@ -114,19 +134,19 @@ export const METRICS: readonly MetricDefinition[] = [
     'escalation_rate',
     T.conversations,
     'conversations_escalated::float8 / NULLIF(conversations_started, 0)',
-    weighted('conversations_started'),
+    ratio('conversations_escalated::float8', 'conversations_started'),
     ['channel'],
     'ratio',
-    'escalated ÷ started',
+    'escalated ÷ started (events of the period)',
   ),
   m(
     'first_response_avg_ms',
     T.conversations,
-    'avg_first_response_ms',
-    weighted('conversations_started'),
+    meanOf('first_response_sum_ms', 'first_responses').value,
+    meanOf('first_response_sum_ms', 'first_responses').rollup,
     ['channel'],
     'ms',
-    'mean first-response time (weighted by conversations started)',
+    'mean first-response time (over the conversations whose first response was measured)',
   ),
   m('first_response_p50_ms', T.conversations, 'p50_first_response_ms', notRollable, ['channel'], 'ms', 'median first-response time'),
   m(
@@ -141,11 +161,11 @@ export const METRICS: readonly MetricDefinition[] = [
   m(
     'resolution_avg_minutes',
     T.conversations,
-    'avg_resolution_minutes',
-    weighted('conversations_resolved'),
+    'resolution_sum_ms::float8 / 60000 / NULLIF(resolutions_timed, 0)',
+    ratio('resolution_sum_ms::float8 / 60000', 'resolutions_timed'),
     ['channel'],
     'minutes',
-    'mean resolution time (weighted by conversations resolved)',
+    'mean resolution time (over the resolutions with a duration)',
   ),
   m(
     'resolution_p95_minutes',
@@ -162,16 +182,24 @@ export const METRICS: readonly MetricDefinition[] = [
   m(
     'staff_response_time_avg_ms',
     T.staff,
-    'avg_response_time_ms',
-    weighted('conversations_handled'),
+    meanOf('response_sum_ms', 'responses_timed').value,
+    meanOf('response_sum_ms', 'responses_timed').rollup,
     ['staff_id'],
     'ms',
-    'staff mean response time (weighted by conversations handled)',
+    'staff mean response time (over the member’s timed responses)',
   ),
   m('staff_satisfaction_avg', T.staff, 'satisfaction_avg', weighted('satisfaction_count'), ['staff_id'], 'rating', 'staff mean rating'),
   // daily intents
   m('intents', T.intents, 'count', sum, ['intent'], 'count', 'intents classified'),
-  m('intent_confidence_avg', T.intents, 'avg_confidence', weighted('count'), ['intent'], 'ratio', 'mean classifier confidence'),
+  m(
+    'intent_confidence_avg',
+    T.intents,
+    'avg_confidence',
+    weighted('confidence_count'),
+    ['intent'],
+    'ratio',
+    'mean classifier confidence (over the classifications with one)',
+  ),
   m('intent_actions_taken', T.intents, 'action_taken_count', sum, ['intent'], 'count', 'intents acted upon'),
   m('intent_escalations', T.intents, 'escalated_count', sum, ['intent'], 'count', 'intents escalated'),
   // weekly satisfaction (weeks do not nest in months: week granularity only)
@@ -183,7 +211,15 @@ export const METRICS: readonly MetricDefinition[] = [
   m('monthly_conversations', T.monthly, 'total_conversations', sum, [], 'count', 'conversations in the month'),
   m('monthly_messages', T.monthly, 'total_messages', sum, [], 'count', 'messages in the month'),
   m('monthly_tasks', T.monthly, 'total_tasks', sum, [], 'count', 'tasks in the month'),
-  m('ai_resolution_rate', T.monthly, 'ai_resolution_rate', weighted('total_conversations'), [], 'ratio', 'AI resolution rate'),
+  m(
+    'ai_resolution_rate',
+    T.monthly,
+    'ai_resolution_rate',
+    notRollable,
+    [],
+    'ratio',
+    'AI resolution rate: resolutions with no escalation that day ÷ resolutions',
+  ),
   m('monthly_satisfaction_avg', T.monthly, 'avg_satisfaction', notRollable, [], 'rating', 'mean rating in the month'),
   m('monthly_response_time_minutes', T.monthly, 'avg_response_time_minutes', notRollable, [], 'minutes', 'mean response time in the month'),
 ];

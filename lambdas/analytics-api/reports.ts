@@ -2,8 +2,12 @@
  * Reports (seed 001 "Report Generation"): one period of its type — a day, an ISO week (Monday to
  * Monday) or a calendar month in the aggregation zone — with the seed's seven sections, each read
  * from the granularity that matches the report (daily and weekly reports from the hourly/daily
- * tables, the monthly summary from agg_monthly_summary), rates weighted by what they count.
- * Every section is a set of flat tables (rows of scalars), so JSON, CSV and HTML show the same numbers.
+ * tables, the monthly summary from agg_monthly_summary), means as Σ sum ÷ Σ count and rates as
+ * ratios of their counts. The summary's figures have ONE definition whichever report shows them
+ * (`SUMMARY_DEFINITIONS`; docs/decisions.md "Analytics: one definition per figure"): the monthly
+ * table computes them exactly as the days add up.
+ * Every section is a set of flat tables (rows of scalars), so JSON, CSV and HTML show the same numbers;
+ * an hour is labelled with its offset (the repeated hour of a fall-back day is two rows).
  */
 import type { Sql } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
@@ -140,6 +144,17 @@ export async function generateReport(deps: ReportDeps, config: Partial<Record<ke
   };
 }
 
+/** What each summary figure is, in every report type (the daily, weekly and monthly figures add up). */
+export const SUMMARY_DEFINITIONS = {
+  conversations: 'conversation.started events',
+  messages: 'message.received + message.sent events',
+  tasks: 'task.created events',
+  ai_resolution_rate:
+    'conversation.resolved events whose conversation had no conversation.escalated event on the same local day ÷ conversation.resolved events',
+  avg_satisfaction: 'mean value of satisfaction.rating_received events (every rating)',
+  avg_response_time_minutes: 'mean duration_ms of response.time_recorded events (every timed response) ÷ 60,000',
+} as const;
+
 const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const rows = (rs: Record<string, unknown>[]): TableRows =>
   rs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? v : n(v)])));
@@ -175,27 +190,24 @@ async function summary(c: Ctx): Promise<SectionData> {
       ],
     };
   }
-  // Daily and weekly: from the daily and hourly tables, every rate weighted by what it counts
-  // (the seed averaged monthly rates without weights, and read the monthly table for every type).
+  // Daily and weekly: from the daily and hourly tables, the same definitions (the days and hours add up
+  // to the month row): means as Σ sum ÷ Σ count, rates as ratios of counts.
   const [r] = await c.sql.query(
-    `SELECT
-       (SELECT COALESCE(SUM(conversations_started), 0) FROM agg_conversation_metrics_daily WHERE ${DAYS}) AS conversations,
-       (SELECT COALESCE(SUM(count), 0) FROM agg_message_counts_hourly WHERE ${HOURS_45}) AS messages,
-       (SELECT COALESCE(SUM(tasks_completed), 0) FROM agg_staff_performance_daily WHERE ${DAYS}) AS tasks,
-       (SELECT SUM(ai_handled_count)::float8 / NULLIF(SUM(conversations_started), 0) FROM agg_conversation_metrics_daily WHERE ${DAYS}) AS ai_resolution_rate,
-       (SELECT SUM(satisfaction_avg * satisfaction_count) FILTER (WHERE satisfaction_avg IS NOT NULL)
-               / NULLIF(SUM(satisfaction_count) FILTER (WHERE satisfaction_avg IS NOT NULL), 0)
-          FROM agg_staff_performance_daily WHERE ${DAYS}) AS avg_satisfaction,
-       (SELECT SUM(avg_first_response_ms::float8 * conversations_started) FILTER (WHERE avg_first_response_ms IS NOT NULL)
-               / NULLIF(SUM(conversations_started) FILTER (WHERE avg_first_response_ms IS NOT NULL), 0) / 60000
-          FROM agg_conversation_metrics_daily WHERE ${DAYS}) AS avg_response_time_minutes`,
+    `SELECT d.conversations, d.tasks, d.ai_resolution_rate, d.avg_satisfaction, h.messages, h.avg_response_time_minutes
+     FROM (SELECT COALESCE(SUM(conversations_started), 0) AS conversations, COALESCE(SUM(tasks_created), 0) AS tasks,
+             SUM(ai_handled_count)::float8 / NULLIF(SUM(conversations_resolved), 0) AS ai_resolution_rate,
+             SUM(rating_sum) / NULLIF(SUM(ratings), 0) AS avg_satisfaction
+           FROM agg_conversation_metrics_daily WHERE ${DAYS}) d,
+          (SELECT (SELECT COALESCE(SUM(count), 0) FROM agg_message_counts_hourly WHERE ${HOURS_45}) AS messages,
+                  (SELECT SUM(duration_sum_ms)::float8 / NULLIF(SUM(responses), 0) / 60000
+                     FROM agg_response_times_hourly WHERE ${HOURS_45}) AS avg_response_time_minutes) h`,
     bothParams(c),
   );
   const row = r ?? {};
   return {
     totals: [
       {
-        source: 'agg_conversation_metrics_daily, agg_message_counts_hourly, agg_staff_performance_daily',
+        source: 'agg_conversation_metrics_daily, agg_message_counts_hourly, agg_response_times_hourly',
         conversations: n(row.conversations) ?? 0,
         messages: n(row.messages) ?? 0,
         tasks: n(row.tasks) ?? 0,
@@ -242,29 +254,27 @@ async function conversations(c: Ctx): Promise<SectionData> {
 async function responseTimes(c: Ctx): Promise<SectionData> {
   if (c.type === 'daily') {
     const detail = await c.sql.query(
-      `SELECT to_char(period_start AT TIME ZONE $4::text, 'YYYY-MM-DD"T"HH24:MI') AS period, channel, responses,
-         avg_ms, p50_ms, p95_ms, p99_ms
+      `SELECT period_start, channel, responses, duration_sum_ms::float8 / NULLIF(responses, 0) AS avg_ms, p50_ms, p95_ms, p99_ms
        FROM agg_response_times_hourly WHERE ${HOURS} ORDER BY period_start, channel`,
-      [...hourParams(c), c.tz],
+      hourParams(c),
     );
     const overall = await c.sql.query(
-      `SELECT channel, SUM(responses) AS responses,
-         SUM(avg_ms::float8 * responses) FILTER (WHERE avg_ms IS NOT NULL) / NULLIF(SUM(responses) FILTER (WHERE avg_ms IS NOT NULL), 0) AS avg_ms
+      `SELECT channel, SUM(responses) AS responses, SUM(duration_sum_ms)::float8 / NULLIF(SUM(responses), 0) AS avg_ms
        FROM agg_response_times_hourly WHERE ${HOURS} GROUP BY channel ORDER BY channel`,
       hourParams(c),
     );
-    return { byChannel: rows(overall), detail: rows(detail) };
+    // each hour labelled with its offset: the two 02:00 hours of a fall-back day are two rows, two points
+    const labelled = detail.map(({ period_start, ...rest }) => ({ period: formatInZone(new Date(String(period_start)), c.tz), ...rest }));
+    return { byChannel: rows(overall), detail: rows(labelled) };
   }
   const detail = await c.sql.query(
-    `SELECT to_char(period_date, 'YYYY-MM-DD') AS period, channel, conversations_started AS responses,
-       avg_first_response_ms AS avg_ms, p50_first_response_ms AS p50_ms, p95_first_response_ms AS p95_ms
+    `SELECT to_char(period_date, 'YYYY-MM-DD') AS period, channel, first_responses AS responses,
+       first_response_sum_ms::float8 / NULLIF(first_responses, 0) AS avg_ms, p50_first_response_ms AS p50_ms, p95_first_response_ms AS p95_ms
      FROM agg_conversation_metrics_daily WHERE ${DAYS} ORDER BY period_date, channel`,
     dayParams(c),
   );
   const overall = await c.sql.query(
-    `SELECT channel, SUM(conversations_started) AS responses,
-       SUM(avg_first_response_ms::float8 * conversations_started) FILTER (WHERE avg_first_response_ms IS NOT NULL)
-         / NULLIF(SUM(conversations_started) FILTER (WHERE avg_first_response_ms IS NOT NULL), 0) AS avg_ms
+    `SELECT channel, SUM(first_responses) AS responses, SUM(first_response_sum_ms)::float8 / NULLIF(SUM(first_responses), 0) AS avg_ms
      FROM agg_conversation_metrics_daily WHERE ${DAYS} GROUP BY channel ORDER BY channel`,
     dayParams(c),
   );
@@ -274,8 +284,7 @@ async function responseTimes(c: Ctx): Promise<SectionData> {
 async function staffPerformance(c: Ctx): Promise<SectionData> {
   const r = await c.sql.query(
     `SELECT staff_id, SUM(conversations_handled) AS conversations_handled, SUM(tasks_completed) AS tasks_completed,
-       SUM(avg_response_time_ms::float8 * conversations_handled) FILTER (WHERE avg_response_time_ms IS NOT NULL)
-         / NULLIF(SUM(conversations_handled) FILTER (WHERE avg_response_time_ms IS NOT NULL), 0) AS avg_response_time_ms,
+       SUM(responses_timed) AS responses_timed, SUM(response_sum_ms)::float8 / NULLIF(SUM(responses_timed), 0) AS avg_response_time_ms,
        SUM(satisfaction_avg * satisfaction_count) FILTER (WHERE satisfaction_avg IS NOT NULL)
          / NULLIF(SUM(satisfaction_count) FILTER (WHERE satisfaction_avg IS NOT NULL), 0) AS satisfaction_avg,
        SUM(satisfaction_count) AS satisfaction_count
@@ -335,7 +344,8 @@ async function topIntents(c: Ctx): Promise<SectionData> {
   }
   const r = await c.sql.query(
     `SELECT intent, SUM(count) AS count,
-       SUM(avg_confidence * count) FILTER (WHERE avg_confidence IS NOT NULL) / NULLIF(SUM(count) FILTER (WHERE avg_confidence IS NOT NULL), 0) AS avg_confidence,
+       SUM(avg_confidence * confidence_count) FILTER (WHERE avg_confidence IS NOT NULL)
+         / NULLIF(SUM(confidence_count) FILTER (WHERE avg_confidence IS NOT NULL), 0) AS avg_confidence,
        SUM(action_taken_count) AS action_taken, SUM(escalated_count) AS escalated
      FROM agg_intent_distribution_daily WHERE ${DAYS} GROUP BY intent ORDER BY SUM(count) DESC, intent`,
     dayParams(c),

@@ -89,7 +89,7 @@ export function validateTimeSeriesQuery(q: Partial<Record<keyof TimeSeriesQuery,
   if (!allowed.includes(granularity))
     throw new BadRequestError(
       `metric ${metric.name} cannot be read by ${granularity}` +
-        `${metric.rollup.kind === 'not-rollable' ? ' (a percentile does not roll up)' : ''}; allowed: ${allowed.join(', ')}`,
+        `${metric.rollup.kind === 'not-rollable' && metric.source.grain !== 'month' ? ' (a percentile does not roll up)' : ''}; allowed: ${allowed.join(', ')}`,
     );
   const propertyId = validatePropertyId(q.propertyId);
 
@@ -160,6 +160,9 @@ export function timeSeriesSql(v: ValidatedQuery, timeZone: string): { text: stri
   switch (metric.rollup.kind) {
     case 'sum':
       agg = `COALESCE(SUM(${value}), 0)::float8`;
+      break;
+    case 'ratio':
+      agg = `(SUM(${metric.rollup.numerator}) / NULLIF(SUM(${metric.rollup.denominator}), 0))::float8`;
       break;
     case 'weighted-mean': {
       const w = `(${metric.rollup.weight})`;

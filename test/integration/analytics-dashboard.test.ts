@@ -55,12 +55,12 @@ async function seed(sql: SqlExecutor) {
     ('2025-03-30T06:00Z', 'p1', 'whatsapp', 'inbound', 2),
     ('2025-03-30T06:00Z', 'p2', 'whatsapp', 'inbound', 50)`);
   // hourly response times: closed up to 07:00Z
-  await sql.execute(`INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, avg_ms) VALUES
-    ('2025-03-29T10:00Z', 'p1', 'whatsapp', 4, 3000),
-    ('2025-03-30T00:00Z', 'p1', 'whatsapp', 2, 1000),
-    ('2025-03-30T05:00Z', 'p1', 'email', 3, 2000),
-    ('2025-03-30T07:00Z', 'p1', 'whatsapp', 1, 4000),
-    ('2025-03-30T07:00Z', 'p2', 'whatsapp', 9, 9000)`);
+  await sql.execute(`INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, duration_sum_ms, avg_ms) VALUES
+    ('2025-03-29T10:00Z', 'p1', 'whatsapp', 4, 12000, 3000),
+    ('2025-03-30T00:00Z', 'p1', 'whatsapp', 2, 2000, 1000),
+    ('2025-03-30T05:00Z', 'p1', 'email', 3, 6000, 2000),
+    ('2025-03-30T07:00Z', 'p1', 'whatsapp', 1, 4000, 4000),
+    ('2025-03-30T07:00Z', 'p2', 'whatsapp', 9, 81000, 9000)`);
   // the daily job has run for yesterday
   await sql.execute(`INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started) VALUES
     ('2025-03-29', 'p1', 'whatsapp', 2), ('2025-03-29', 'p1', 'email', 1), ('2025-03-29', 'p2', 'email', 40)`);

@@ -64,7 +64,7 @@ function observations(f: AnalyticsFixture, name: string): Obs[] {
     case 'resolution_p95_minutes':
       return f.conversations.map((r) => d(r.period_date, { channel: r.channel }, { value: r.p95_resolution }));
     case 'staff_conversations_handled':
-      return f.staff.map((r) => d(r.period_date, { staff_id: r.staff_id }, { sum: r.responseTimes.length }));
+      return f.staff.map((r) => d(r.period_date, { staff_id: r.staff_id }, { sum: r.handled }));
     case 'staff_tasks_completed':
       return f.staff.map((r) => d(r.period_date, { staff_id: r.staff_id }, { sum: r.tasks }));
     case 'staff_response_time_avg_ms':
@@ -72,7 +72,7 @@ function observations(f: AnalyticsFixture, name: string): Obs[] {
     case 'staff_satisfaction_avg':
       return f.staff.map((r) => d(r.period_date, { staff_id: r.staff_id }, { samples: r.ratings }));
     case 'intents':
-      return f.intents.map((r) => d(r.period_date, { intent: r.intent }, { sum: r.confidences.length }));
+      return f.intents.map((r) => d(r.period_date, { intent: r.intent }, { sum: r.confidences.length + r.unscored }));
     case 'intent_confidence_avg':
       return f.intents.map((r) => d(r.period_date, { intent: r.intent }, { samples: r.confidences }));
     case 'intent_actions_taken':
@@ -109,7 +109,12 @@ function observations(f: AnalyticsFixture, name: string): Obs[] {
     case 'monthly_tasks':
       return f.monthly.map((r) => ({ at: `${r.period_month}-01`, grain: 'month', dims: {}, sum: r.tasks }));
     case 'ai_resolution_rate':
-      return f.monthly.map((r) => ({ at: `${r.period_month}-01`, grain: 'month', dims: {}, samples: ones(r.aiResolved, r.conversations) }));
+      return f.monthly.map((r) => ({
+        at: `${r.period_month}-01`,
+        grain: 'month',
+        dims: {},
+        value: r.conversations ? r.aiResolved / r.conversations : null,
+      }));
     case 'monthly_satisfaction_avg':
       return f.monthly.map((r) => ({ at: `${r.period_month}-01`, grain: 'month', dims: {}, value: r.satisfaction }));
     case 'monthly_response_time_minutes':
@@ -172,7 +177,7 @@ function check(result: TimeSeriesResult, f: AnalyticsFixture, metric: MetricDefi
       const cell = cells.get(keyOf(p));
       let want: number | null;
       if (metric.rollup.kind === 'sum') want = cell?.sum ?? 0;
-      else if (metric.rollup.kind === 'weighted-mean')
+      else if (metric.rollup.kind === 'weighted-mean' || metric.rollup.kind === 'ratio')
         want = cell && cell.samples.length > 0 ? cell.samples.reduce((a: number, b: number) => a + b, 0) / cell.samples.length : null;
       else want = cell ? cell.value : null;
       if (want === null) expect(p.value).toBeNull();

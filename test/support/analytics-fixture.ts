@@ -1,7 +1,11 @@
 /**
  * A deterministic fixture for the analytics read side: aggregate rows built from RAW samples
- * (each mean is the exact mean of samples kept here), so a test can compare what the API rolls up
- * with the mean of the raw values, computed independently in JavaScript.
+ * (each mean is the exact mean of samples kept here, stored with the count and sum it was taken
+ * over, as the aggregations write them: sql/016), so a test can compare what the API rolls up
+ * with the mean of the raw values, computed independently in JavaScript. The counts a mean is
+ * NOT taken over differ from the ones it is (conversations started vs first responses measured,
+ * conversations handled vs timed responses, classifications vs those with a confidence), so a
+ * roll-up weighted by the wrong count shows.
  */
 
 import { addDays, addMonths } from '../../lambdas/analytics-api/periods';
@@ -49,8 +53,12 @@ export interface ConversationRow {
   escalated: number;
   ai_handled: number;
   ai_escalated: number;
+  /** First responses measured: fewer than `started` (not every conversation gets a timed reply). */
   firstResponse: number[];
+  /** Resolution durations, minutes: fewer than `resolved` (not every resolution has a duration). */
   resolution: number[];
+  tasksCreated: number;
+  ratings: number[];
   p50_first: number;
   p95_first: number;
   p95_resolution: number;
@@ -58,6 +66,8 @@ export interface ConversationRow {
 export interface StaffRow {
   period_date: string;
   staff_id: string;
+  /** Conversations handled (distinct conversations with a staff message): not the timed responses. */
+  handled: number;
   responseTimes: number[];
   tasks: number;
   ratings: number[];
@@ -66,6 +76,8 @@ export interface IntentRow {
   period_date: string;
   intent: string;
   confidences: number[];
+  /** Classifications without a confidence (counted in `count`, not in the mean). */
+  unscored: number;
   actions: number;
   escalated: number;
 }
@@ -98,7 +110,8 @@ export interface AnalyticsFixture {
   monthly: MonthlyRow[];
 }
 
-const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+const sumOf = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0));
+const mean = (xs: number[]) => (xs.length === 0 ? null : (sumOf(xs) as number) / xs.length);
 
 export const CHANNELS = ['whatsapp', 'email', 'webchat'];
 const STAFF = ['ana', 'bruno', 'carla'];
@@ -156,6 +169,8 @@ export function buildFixture(
       if (rand() < 0.15) continue;
       const started = int(0, 12);
       const resolved = int(0, started);
+      const measured = int(0, started);
+      const timed = int(0, resolved);
       f.conversations.push({
         period_date: d,
         channel,
@@ -164,8 +179,10 @@ export function buildFixture(
         escalated: int(0, started),
         ai_handled: int(0, started),
         ai_escalated: int(0, 2),
-        firstResponse: started > 0 ? samplesWithIntegerMean(rand, started, 1000, 60000) : [],
-        resolution: resolved > 0 ? samplesWithIntegerMean(rand, resolved, 5, 600) : [],
+        firstResponse: measured > 0 ? samplesWithIntegerMean(rand, measured, 1000, 60000) : [],
+        resolution: timed > 0 ? samplesWithIntegerMean(rand, timed, 5, 600) : [],
+        tasksCreated: int(0, 4),
+        ratings: Array.from({ length: int(0, 3) }, () => int(1, 5)),
         p50_first: int(1000, 20000),
         p95_first: int(20000, 60000),
         p95_resolution: int(100, 600),
@@ -174,10 +191,12 @@ export function buildFixture(
     for (const staff_id of STAFF) {
       if (rand() < 0.25) continue;
       const handled = int(0, 8);
+      const timed = int(0, 8);
       f.staff.push({
         period_date: d,
         staff_id,
-        responseTimes: handled > 0 ? samplesWithIntegerMean(rand, handled, 500, 30000) : [],
+        handled,
+        responseTimes: timed > 0 ? samplesWithIntegerMean(rand, timed, 500, 30000) : [],
         tasks: int(0, 6),
         ratings: Array.from({ length: int(0, 5) }, () => int(1, 5)),
       });
@@ -189,6 +208,7 @@ export function buildFixture(
         period_date: d,
         intent,
         confidences: Array.from({ length: n }, () => Math.round(rand() * 1000) / 1000),
+        unscored: int(0, 2),
         actions: int(0, n),
         escalated: int(0, 2),
       });
@@ -237,32 +257,58 @@ export async function insertFixture(sql: SqlExecutor, f: AnalyticsFixture): Prom
     [P, { sqlType: 'jsonb', value: f.messages }],
   );
   await sql.execute(
-    `INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
-     SELECT period_start, $1::text, channel, responses, avg_ms, p50, p95, p99, p99 FROM jsonb_to_recordset($2::jsonb)
-       AS r(period_start timestamptz, channel text, responses int, avg_ms int, p50 int, p95 int, p99 int)`,
-    [P, { sqlType: 'jsonb', value: f.responses.map((r) => ({ ...r, responses: r.samples.length, avg_ms: mean(r.samples) })) }],
+    `INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, duration_sum_ms, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
+     SELECT period_start, $1::text, channel, responses, total, avg_ms, p50, p95, p99, p99 FROM jsonb_to_recordset($2::jsonb)
+       AS r(period_start timestamptz, channel text, responses int, total bigint, avg_ms int, p50 int, p95 int, p99 int)`,
+    [
+      P,
+      {
+        sqlType: 'jsonb',
+        value: f.responses.map((r) => ({ ...r, responses: r.samples.length, total: sumOf(r.samples), avg_ms: mean(r.samples) })),
+      },
+    ],
   );
   await sql.execute(
     `INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started, conversations_resolved,
-       conversations_escalated, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms, avg_resolution_minutes,
-       p50_resolution_minutes, p95_resolution_minutes, ai_handled_count, ai_escalated_count)
-     SELECT period_date, $1::text, channel, started, resolved, escalated, avg_first, p50_first, p95_first, avg_res, NULL, p95_resolution,
-       ai_handled, ai_escalated FROM jsonb_to_recordset($2::jsonb) AS r(period_date date, channel text, started int, resolved int,
-       escalated int, avg_first int, p50_first int, p95_first int, avg_res int, p95_resolution int, ai_handled int, ai_escalated int)`,
-    [P, { sqlType: 'jsonb', value: f.conversations.map((r) => ({ ...r, avg_first: mean(r.firstResponse), avg_res: mean(r.resolution) })) }],
+       conversations_escalated, first_responses, first_response_sum_ms, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms,
+       resolutions_timed, resolution_sum_ms, avg_resolution_minutes, p50_resolution_minutes, p95_resolution_minutes, ai_handled_count,
+       ai_escalated_count, tasks_created, ratings, rating_sum)
+     SELECT period_date, $1::text, channel, started, resolved, escalated, n_first, sum_first, avg_first, p50_first, p95_first,
+       n_res, sum_res, avg_res, NULL, p95_resolution, ai_handled, ai_escalated, "tasksCreated", n_ratings, sum_ratings
+     FROM jsonb_to_recordset($2::jsonb) AS r(period_date date, channel text, started int, resolved int, escalated int, n_first int,
+       sum_first bigint, avg_first int, p50_first int, p95_first int, n_res int, sum_res bigint, avg_res int, p95_resolution int,
+       ai_handled int, ai_escalated int, "tasksCreated" int, n_ratings int, sum_ratings float8)`,
+    [
+      P,
+      {
+        sqlType: 'jsonb',
+        value: f.conversations.map((r) => ({
+          ...r,
+          n_first: r.firstResponse.length,
+          sum_first: sumOf(r.firstResponse),
+          avg_first: mean(r.firstResponse),
+          n_res: r.resolution.length,
+          sum_res: r.resolution.length ? (sumOf(r.resolution) as number) * 60_000 : null,
+          avg_res: mean(r.resolution),
+          n_ratings: r.ratings.length,
+          sum_ratings: sumOf(r.ratings),
+        })),
+      },
+    ],
   );
   await sql.execute(
     `INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed,
-       avg_response_time_ms, satisfaction_avg, satisfaction_count)
-     SELECT period_date, $1::text, staff_id, handled, tasks, avg_ms, sat, sat_n FROM jsonb_to_recordset($2::jsonb)
-       AS r(period_date date, staff_id text, handled int, tasks int, avg_ms int, sat float8, sat_n int)`,
+       responses_timed, response_sum_ms, avg_response_time_ms, satisfaction_avg, satisfaction_count)
+     SELECT period_date, $1::text, staff_id, handled, tasks, timed, total, avg_ms, sat, sat_n FROM jsonb_to_recordset($2::jsonb)
+       AS r(period_date date, staff_id text, handled int, tasks int, timed int, total bigint, avg_ms int, sat float8, sat_n int)`,
     [
       P,
       {
         sqlType: 'jsonb',
         value: f.staff.map((r) => ({
           ...r,
-          handled: r.responseTimes.length,
+          timed: r.responseTimes.length,
+          total: sumOf(r.responseTimes),
           avg_ms: mean(r.responseTimes),
           sat: mean(r.ratings),
           sat_n: r.ratings.length,
@@ -271,10 +317,22 @@ export async function insertFixture(sql: SqlExecutor, f: AnalyticsFixture): Prom
     ],
   );
   await sql.execute(
-    `INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, avg_confidence, action_taken_count, escalated_count)
-     SELECT period_date, $1::text, intent, n, conf, actions, escalated FROM jsonb_to_recordset($2::jsonb)
-       AS r(period_date date, intent text, n int, conf float8, actions int, escalated int)`,
-    [P, { sqlType: 'jsonb', value: f.intents.map((r) => ({ ...r, n: r.confidences.length, conf: mean(r.confidences) })) }],
+    `INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, confidence_count, avg_confidence, action_taken_count,
+       escalated_count)
+     SELECT period_date, $1::text, intent, n, n_conf, conf, actions, escalated FROM jsonb_to_recordset($2::jsonb)
+       AS r(period_date date, intent text, n int, n_conf int, conf float8, actions int, escalated int)`,
+    [
+      P,
+      {
+        sqlType: 'jsonb',
+        value: f.intents.map((r) => ({
+          ...r,
+          n: r.confidences.length + r.unscored,
+          n_conf: r.confidences.length,
+          conf: mean(r.confidences),
+        })),
+      },
+    ],
   );
   await sql.execute(
     `INSERT INTO agg_satisfaction_weekly (period_start, property_id, channel, surveys_sent, responses_received, rating_1, rating_2,
