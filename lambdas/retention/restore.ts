@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RetentionPolicy } from '../../lib/config';
+import type { Identifier } from '../privacy/subjects';
 import { DatabaseLease, type Fence, holdFence } from '../shared/db-lease';
 import type { Log } from '../shared/observability';
 import { type Clock, systemClock } from '../shared/runtime';
@@ -53,6 +54,8 @@ export interface RestoreResult {
   readonly heldUntil?: string;
   /** Conversations restored first so their messages have a parent. */
   readonly conversations?: RestoreResult;
+  /** Cold objects read in all (with `--conversation`, only those the subject index names). */
+  readonly objectsRead?: number;
   /** Old conversation ids whose key now belongs to a live conversation: their messages came back under the live id. */
   readonly conversationsRemapped?: number;
 }
@@ -122,6 +125,8 @@ export interface RestoreDeps {
   readonly holder?: string;
 }
 
+const ALL_TIME = { from: '0001-01-01', to: '9999-12-31' } as const;
+
 type ManifestRow = { object_key: string; row_count: number; sha256: string; day: string };
 
 /** How a table's rows are picked and inserted for this restore. */
@@ -129,6 +134,8 @@ interface Selection {
   readonly range: { readonly from: string; readonly to: string };
   /** Keeps a row (the conversation filter); all rows when absent. */
   readonly keep?: (row: TextRow, columns: readonly string[]) => boolean;
+  /** Only objects that the subject index says hold one of these (objects indexed before there was an index are read too). */
+  readonly holding?: readonly Identifier[];
   /** Rewrites a row before it is inserted (a remapped conversation id); the object keeps the original. */
   readonly rewrite?: (row: TextRow, columns: readonly string[]) => TextRow;
 }
@@ -148,7 +155,8 @@ export async function restore(
       holdDays: input.holdDays ?? settings.holdDays,
       rowGroupRows: settings.rowGroupRows,
     });
-    return await run.table(policies, policy, input);
+    const result = await run.table(policies, policy, input);
+    return { ...result, objectsRead: run.objectsRead };
   } finally {
     await lease.release();
   }
@@ -156,6 +164,8 @@ export async function restore(
 
 class Restore {
   private readonly heldUntil: string;
+  /** Cold objects read (each verified), over every step of this restore. */
+  objectsRead = 0;
   constructor(
     private readonly deps: RestoreDeps,
     private readonly fence: Fence,
@@ -168,16 +178,18 @@ class Restore {
     const shape = await tableShape(this.deps.sql, policy);
     const range = { from: input.from, to: input.to };
     let keep: Selection['keep'];
+    let holding: Identifier[] | undefined;
     if (input.conversation !== undefined) {
       const f = CONVERSATION_FILTER[policy.table] as { column: string; by: 'id' | 'key' };
       const wanted = f.by === 'key' ? new Set([input.conversation]) : await this.conversationIds(policies, input.conversation);
       keep = (r, cols) => wanted.has(r[cols.indexOf(f.column)] as string);
+      holding = [...wanted].map((value) => ({ kind: f.by === 'key' ? 'conversation' : 'conversation_id', value }));
     }
-    if (policy.table !== 'messages') return this.move(shape, { range, keep });
+    if (policy.table !== 'messages') return this.move(shape, { range, keep, holding });
 
     // Messages: the conversations of the messages asked for first, when they are not in PostgreSQL.
     const needed = new Set<string>();
-    await this.eachObject(shape, range, async (rows, cols, inRange) => {
+    await this.eachObject(shape, { range, holding }, async (rows, cols, inRange) => {
       const ci = cols.indexOf('conversation_id');
       rows.forEach((r, i) => {
         if (inRange[i] && (!keep || keep(r, cols))) needed.add(r[ci] as string);
@@ -191,7 +203,8 @@ class Restore {
       if (!conv) throw new RestoreError('Messages need their conversations, and there is no conversations policy');
       const convShape = await tableShape(this.deps.sql, conv);
       // A conversation whose key is live under another id: its messages go to the live one.
-      await this.eachObject(convShape, { from: '0001-01-01', to: '9999-12-31' }, async (rows, cols) => {
+      const parents = [...missing].map((value) => ({ kind: 'conversation_id' as const, value }));
+      await this.eachObject(convShape, { range: ALL_TIME, holding: parents }, async (rows, cols) => {
         const [ii, ki] = [cols.indexOf('id'), cols.indexOf('conversation_key')];
         for (const r of rows) if (missing.has(r[ii] as string)) remap.set(r[ii] as string, r[ki] as string);
       });
@@ -202,7 +215,8 @@ class Restore {
         else remap.delete(id);
       }
       conversations = await this.move(convShape, {
-        range: { from: '0001-01-01', to: '9999-12-31' },
+        range: ALL_TIME,
+        holding: parents,
         keep: (r, cols) => missing.has(r[cols.indexOf('id')] as string) && !remap.has(r[cols.indexOf('id')] as string),
       });
       const still = await this.missingConversations(new Set([...missing].filter((id) => !remap.has(id))));
@@ -222,7 +236,7 @@ class Restore {
             copy[at] = to;
             return copy;
           };
-    const result = await this.move(shape, { range, keep, rewrite });
+    const result = await this.move(shape, { range, keep, rewrite, holding });
     return {
       ...result,
       ...(conversations ? { conversations } : {}),
@@ -240,7 +254,7 @@ class Restore {
     const conv = policies.find((p) => p.table === 'conversations');
     if (conv) {
       const shape = await tableShape(this.deps.sql, conv);
-      await this.eachObject(shape, { from: '0001-01-01', to: '9999-12-31' }, async (rows, cols) => {
+      await this.eachObject(shape, { range: ALL_TIME, holding: [{ kind: 'conversation', value: key }] }, async (rows, cols) => {
         const [ii, ki] = [cols.indexOf('id'), cols.indexOf('conversation_key')];
         for (const r of rows) if (r[ki] === key) ids.add(r[ii] as string);
       });
@@ -273,13 +287,19 @@ class Restore {
     return missing;
   }
 
-  private manifestRows(table: string, range: Selection['range']): Promise<ManifestRow[]> {
+  /** Live objects of the range; with `holding`, only those the subject index names (or that have no index rows at all). */
+  private manifestRows(table: string, sel: Pick<Selection, 'range' | 'holding'>): Promise<ManifestRow[]> {
+    const holding = sel.holding?.map((i) => ({ k: i.kind, v: i.value }));
     return this.deps.sql.query<ManifestRow>(
-      `SELECT object_key, row_count, sha256, day::text AS day FROM archive_manifest
-        WHERE table_name = $1::text AND superseded_at IS NULL
-          AND range_end >= $2::text::timestamptz AND range_start < $3::text::timestamptz
-        ORDER BY range_start, id`,
-      [table, range.from, range.to],
+      `SELECT m.object_key, m.row_count, m.sha256, m.day::text AS day FROM archive_manifest m
+        WHERE m.table_name = $1::text AND m.superseded_at IS NULL
+          AND m.range_end >= $2::text::timestamptz AND m.range_start < $3::text::timestamptz
+          AND ($4::jsonb IS NULL
+               OR NOT EXISTS (SELECT 1 FROM subject_index i WHERE i.object_key = m.object_key)
+               OR EXISTS (SELECT 1 FROM subject_index i JOIN jsonb_to_recordset($4::jsonb) AS x(k text, v text)
+                            ON i.digest = subject_digest(x.k, x.v) WHERE i.object_key = m.object_key))
+        ORDER BY m.range_start, m.id`,
+      [table, sel.range.from, sel.range.to, { sqlType: 'jsonb', value: holding ?? null }],
     );
   }
 
@@ -326,14 +346,15 @@ class Restore {
   /** Every live object of the range, read and verified, with which of its rows lie in the range. */
   private async eachObject(
     shape: TableShape,
-    range: Selection['range'],
+    sel: Pick<Selection, 'range' | 'holding'>,
     fn: (rows: TextRow[], columns: readonly string[], inRange: boolean[], m: ManifestRow, footer?: ObjectFooter) => Promise<void>,
   ): Promise<number> {
-    const objects = await this.manifestRows(shape.policy.table, range);
+    const objects = await this.manifestRows(shape.policy.table, sel);
     for (const m of objects) {
       const { rows, columns, footer } = await this.read(m);
-      await fn(rows, columns, await this.inRange(shape, rows, columns, range), m, footer);
+      await fn(rows, columns, await this.inRange(shape, rows, columns, sel.range), m, footer);
     }
+    this.objectsRead += objects.length;
     return objects.length;
   }
 
@@ -341,7 +362,7 @@ class Restore {
   private async move(shape: TableShape, sel: Selection): Promise<RestoreResult> {
     const totals = { rowsRead: 0, rowsInserted: 0, objectsSuperseded: 0, objectsWritten: 0 };
     const retired: string[] = [];
-    const objects = await this.eachObject(shape, sel.range, async (rows, columns, inRange, m, footer) => {
+    const objects = await this.eachObject(shape, sel, async (rows, columns, inRange, m, footer) => {
       const picked = rows.map((r, i) => inRange[i] === true && (!sel.keep || sel.keep(r, columns)));
       const count = picked.filter(Boolean).length;
       if (count === 0) return;

@@ -268,6 +268,28 @@ describe.each(DRIVERS)('retention with other writers and runs at work (%s driver
     expect(await objectKeys(s, 'messages/')).toEqual([]);
   });
 
+  it('restore of one conversation reads only the objects that hold it (the subject index), not every object of the range', async () => {
+    for (let d = 1; d <= 4; d++) {
+      const id = `00000000-0000-0000-0000-0000000000f${d}`;
+      await db.direct.execute(
+        `INSERT INTO conversations (id, conversation_key, source, started_at, last_message_at) VALUES ($1::uuid, $2::text, 'live', $3::timestamptz, $3::timestamptz)`,
+        [id, `day-${d}`, `2025-01-0${d} 12:00+00`],
+      );
+      await db.direct.execute(
+        `INSERT INTO messages (conversation_id, message_key, role, content, created_at, source) VALUES ($1::uuid, 'k', 'user', 'hi', $2::timestamptz, 'live')`,
+        [id, `2025-01-0${d} 11:00+00`],
+      );
+    }
+    await run(db.sql, s.store, { tables: ['messages', 'conversations'] });
+    expect(await count(db, 'SELECT count(*)::int AS n FROM archive_manifest')).toBe(8); // one object per table and day
+    const r = await restoreAt(NOW, { table: 'messages', from: '2025-01-01', to: '2025-02-01', conversation: 'day-3' });
+    expect(r).toMatchObject({ rowsInserted: 1, conversations: { rowsInserted: 1 } });
+    // Only the two objects that hold her, each read at each step (her ids by key, her messages' parents, the parent's
+    // remap check, then each moved): 5 reads, where every object of the range would be 4 + 4 + 4 + 4 + 4 = 20.
+    expect(r.objectsRead).toBe(5);
+    expect(await db.direct.query('SELECT conversation_key AS k FROM conversations')).toEqual([{ k: 'day-3' }]);
+  });
+
   it('a conversation key that came back with a new id: its old messages return under the live conversation, by range and by key', async () => {
     await seedConversation(db, 2, 'thread-resumed', CONV);
     await run(db.sql, s.store, { tables: ['messages', 'conversations'] });
