@@ -25,6 +25,7 @@ import { DatabaseLease, type Fence, holdFence } from '../shared/db-lease';
 import type { Log } from '../shared/observability';
 import { type Clock, systemClock } from '../shared/runtime';
 import type { Sql, SqlExecutor } from '../shared/sql/types';
+import { INDEXED } from './subject-index';
 import { type Identifier, identifiersOf, SUBJECT_COLUMNS, type SubjectKind } from './subjects';
 
 export interface SubjectDeps {
@@ -206,21 +207,22 @@ const json = (set: Set<string>) => ({ sqlType: 'jsonb' as const, value: [...set]
 
 type LiveObject = { table_name: string; object_key: string; row_count: number; sha256: string; day: string };
 
-/** Live cold objects that the subject index says hold any of the subject's identifiers. */
-async function coldObjects(sql: SqlExecutor, s: Subject, tables?: readonly string[]): Promise<LiveObject[]> {
+/**
+ * Live cold objects that the subject index says hold any of the subject's identifiers, and objects
+ * of those tables written before there was an index (no `INDEXED` row: read, to be sure).
+ */
+async function coldObjects(sql: SqlExecutor, s: Subject, tables: readonly string[] = Object.keys(SUBJECT_COLUMNS)): Promise<LiveObject[]> {
   const records = s.identifiers().map((i) => ({ k: i.kind, v: i.kind === 'contact' ? normalizeContact(i.value) : i.value }));
   if (records.length === 0) return [];
   return sql.query<LiveObject>(
-    `SELECT DISTINCT m.table_name, m.object_key, m.row_count, m.sha256, m.day::text AS day, m.id
-       FROM jsonb_to_recordset($1::jsonb) AS x(k text, v text)
-       JOIN subject_index i ON i.digest = subject_digest(x.k, x.v)
-       JOIN archive_manifest m ON m.object_key = i.object_key AND m.superseded_at IS NULL
-      WHERE ($2::jsonb IS NULL OR m.table_name IN (SELECT jsonb_array_elements_text($2::jsonb)))
+    `WITH wanted AS (SELECT DISTINCT subject_digest(x.k, x.v) AS d FROM jsonb_to_recordset($1::jsonb) AS x(k text, v text))
+     SELECT m.table_name, m.object_key, m.row_count, m.sha256, m.day::text AS day
+       FROM archive_manifest m
+      WHERE m.superseded_at IS NULL AND m.table_name IN (SELECT jsonb_array_elements_text($2::jsonb))
+        AND (EXISTS (SELECT 1 FROM subject_index i JOIN wanted w ON i.digest = w.d WHERE i.object_key = m.object_key)
+             OR NOT EXISTS (SELECT 1 FROM subject_index i WHERE i.object_key = m.object_key AND i.digest = $3::text))
       ORDER BY m.id`,
-    [
-      { sqlType: 'jsonb', value: records },
-      { sqlType: 'jsonb', value: tables ?? null },
-    ],
+    [{ sqlType: 'jsonb', value: records }, { sqlType: 'jsonb', value: tables }, INDEXED],
   );
 }
 

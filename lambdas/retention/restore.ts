@@ -295,7 +295,7 @@ class Restore {
         WHERE m.table_name = $1::text AND m.superseded_at IS NULL
           AND m.range_end >= $2::text::timestamptz AND m.range_start < $3::text::timestamptz
           AND ($4::jsonb IS NULL
-               OR NOT EXISTS (SELECT 1 FROM subject_index i WHERE i.object_key = m.object_key)
+               OR NOT EXISTS (SELECT 1 FROM subject_index i WHERE i.object_key = m.object_key AND i.digest = '')
                OR EXISTS (SELECT 1 FROM subject_index i JOIN jsonb_to_recordset($4::jsonb) AS x(k text, v text)
                             ON i.digest = subject_digest(x.k, x.v) WHERE i.object_key = m.object_key))
         ORDER BY m.range_start, m.id`,

@@ -180,6 +180,15 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
     expect(text).not.toContain('Bob');
   });
 
+  it('objects written before there was a subject index are read to be sure; indexed objects only when they hold her', async () => {
+    const all = Number((await db.direct.query<{ n: number }>('SELECT count(*)::int AS n FROM archive_manifest'))[0]?.n);
+    const indexed = await find(deps, ANA);
+    expect(indexed.findings.objectsRead).toBeLessThan(2 * all);
+    await db.direct.execute('DELETE FROM subject_index'); // as if exported before migration 020
+    const legacy = await find(deps, ANA);
+    expect(legacy.findings.cold).toEqual(indexed.findings.cold);
+  });
+
   it('erases her everywhere, with a receipt; Bob byte-identical; nothing comes back', async () => {
     const before = await bobSnapshot();
     const { receipt } = await erase(deps, ANA);
