@@ -12,6 +12,7 @@
  * statement, one round trip.
  */
 import { LRUCache } from 'lru-cache';
+import { periodContaining } from '../aggregate/periods';
 import type { Clock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
 import { localDate } from '../shared/time';
@@ -224,7 +225,8 @@ export async function computeDashboardMetrics(deps: DashboardDeps, propertyId: s
   const today = localDate(now, tz);
   const todayStart = startOfLocalDay(today, tz);
   const yesterday = addDays(today, -1);
-  const hourStart = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
+  // the open hour is the zone's local hour (it starts at :30 UTC in Asia/Kolkata): the hourly rows start there too
+  const hourStart = periodContaining('hourly', now, tz).start;
   const [r] = await sql.query(DASHBOARD_SQL, [
     propertyId,
     startOfLocalDay(yesterday, tz),

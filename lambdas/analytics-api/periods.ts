@@ -1,7 +1,10 @@
 /**
  * Periods of the read side, in the aggregation time zone: local calendar dates, ISO weeks
- * (Monday), months, and hours as real instants (a spring-forward day has 23, a fall-back day 25).
+ * (Monday), months, and hours as the zone's local hours (a spring-forward day has 23, a fall-back
+ * day 25; in a zone with a half-hour or 45-minute offset an hour starts at :30 or :45 UTC), the
+ * very periods the aggregations write (lambdas/aggregate/periods.ts).
  */
+import { periodContaining } from '../aggregate/periods';
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
 import { BadRequestError, quote } from './errors';
 import type { Granularity } from './metrics';
@@ -97,9 +100,10 @@ export function makeRange(
   timeZone: string,
 ): Range {
   if (granularity === 'hour') {
-    const h = 3_600_000;
-    const fromInstant = new Date(Math.floor(from.instant.getTime() / h) * h);
-    const toInstant = new Date(Math.ceil(to.instant.getTime() / h) * h);
+    // widened to whole local hours: the first one holding `from`, up to the end of the one holding `to` (unless it starts there)
+    const fromInstant = periodContaining('hourly', from.instant, timeZone).start;
+    const last = periodContaining('hourly', to.instant, timeZone);
+    const toInstant = last.start.getTime() === to.instant.getTime() ? last.start : last.end;
     return { granularity, fromInstant, toInstant, fromDate: localDate(fromInstant, timeZone), toDate: localDate(toInstant, timeZone) };
   }
   const fromDate0 = from.date as string;
@@ -137,11 +141,12 @@ export function bucketCount(r: Range): number {
 export function buckets(r: Range, timeZone: string): Bucket[] {
   const out: Bucket[] = [];
   if (r.granularity === 'hour') {
-    for (let t = r.fromInstant.getTime(); t < r.toInstant.getTime(); t += 3_600_000) {
-      const d = new Date(t);
-      const label = formatInZone(d, timeZone);
-      out.push({ key: d.toISOString(), period: label, start: label });
-    }
+    for (
+      let p = periodContaining('hourly', r.fromInstant, timeZone);
+      p.start < r.toInstant;
+      p = periodContaining('hourly', p.end, timeZone)
+    )
+      out.push({ key: p.start.toISOString(), period: p.label, start: p.label });
     return out;
   }
   const step =

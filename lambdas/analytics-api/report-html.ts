@@ -138,6 +138,15 @@ function hbars(name: string, title: string, items: { label: string; value: numbe
   return svg(name, title, W, H, body);
 }
 
+/**
+ * Axis labels of hours (`HH:MM`, from periods labelled with their offset): an hour a fall-back
+ * change repeats keeps its offset (`02:00+02:00`, `02:00+01:00`), so the two are told apart.
+ */
+function hourLabels(periods: readonly string[]): string[] {
+  const hm = periods.map((p) => p.slice(11, 16));
+  return hm.map((l, i) => (hm.indexOf(l) === hm.lastIndexOf(l) ? l : `${l}${periods[i]?.slice(19) ?? ''}`));
+}
+
 function table(rows: TableRows, caption: string): string {
   if (rows.length === 0) return `<p class="muted">${esc(caption)}: no rows.</p>`;
   const cols: string[] = [];
@@ -191,10 +200,8 @@ export function reportHtml(report: Report): string {
   if (s.conversations) {
     const tl = s.conversations.timeline ?? [];
     const unit = report.type === 'daily' ? 'hour' : 'day';
-    const labels = tl.map((r) => {
-      const p = String(r.period);
-      return unit === 'hour' ? p.slice(11, 16) : p.slice(5);
-    });
+    const periods = tl.map((r) => String(r.period));
+    const labels = unit === 'hour' ? hourLabels(periods) : periods.map((p) => p.slice(5));
     parts.push(
       `<section><h2>Conversations and messages</h2><figure>${stackedBars('messages', `Messages per ${unit}`, labels, [
         { name: 'inbound', values: tl.map((r) => num(r.messages_inbound ?? null)) },
@@ -216,7 +223,7 @@ export function reportHtml(report: Report): string {
         }),
       })),
     );
-    const labels = periods.map((p) => (report.type === 'daily' ? p.slice(11, 16) : p.slice(5)));
+    const labels = report.type === 'daily' ? hourLabels(periods) : periods.map((p) => p.slice(5));
     parts.push(
       `<section><h2>Response times</h2><figure>${lines('response-times', 'Response-time percentiles (ms)', labels, series)}<figcaption>${report.type === 'daily' ? 'Response time per hour' : 'First response per day'}: median (p50) and 95th percentile per channel, ms</figcaption></figure>${table(s.responseTimes.byChannel ?? [], 'Mean by channel (weighted by responses)')}${table(detail, 'Detail')}</section>`,
     );
