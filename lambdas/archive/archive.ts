@@ -10,6 +10,7 @@ import type { ArchiveConfig } from '../../lib/config';
 import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, JobFailed, type JobOutcome, type RunResult, runExclusive, systemClock } from '../shared/runtime';
+import { DatabaseUnreachableError, databaseOutage } from '../shared/sql/outage';
 import type { Sql } from '../shared/sql/types';
 import { formatInZone, formatSeconds } from '../shared/time';
 import { type AssembledUnit, assemble } from './assemble';
@@ -94,9 +95,19 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   let newErrors = 0;
   const started = clock.now();
   log.info(`Starting conversation archival run at ${formatInZone(started, s.timeZone)}`, { runId: deps.runId });
+  /**
+   * What stops the run. A batch that throws (Redis gone, say) stops the others from taking more;
+   * the run fails once every batch in flight has settled, so nothing still runs after the lock is
+   * released. A database outage is one such failure: no further batch, no quarantine write.
+   */
+  let failure: { error: unknown } | undefined;
+  const stopIfFailed = () => {
+    if (failure) throw failure.error;
+  };
 
-  /** Quarantines one item; never throws. Returns whether PostgreSQL now holds its copy. */
+  /** Quarantines one item; throws only when the database is unreachable. Returns whether PostgreSQL now holds its copy. */
   const keep = async (q: QuarantineItem, logIt = true, countsAsError = true): Promise<boolean> => {
+    stopIfFailed();
     const outcome = await quarantine(sql, q, deps.runId, log);
     if (outcome === 'new' && countsAsError) newErrors++;
     if (outcome === 'failed') c.quarantine_failed++;
@@ -110,10 +121,25 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     return outcome !== 'failed';
   };
 
-  const discovery = await discover(store, s, async (m) => {
-    c.checkpoints_malformed++;
-    await keep(item(m.entry, m.error, m.layout));
-  });
+  const failed = (error: unknown) => {
+    const outage = error instanceof DatabaseUnreachableError;
+    // One error for the whole run; the ledger (runExclusive) records it with the counters so far.
+    const reason = outage
+      ? new DatabaseUnreachableError(error.cause, {
+          after: `the run stopped at once (${c.checkpoints_archived} checkpoint(s) archived before); the unarchived checkpoints stay in Redis for the next run`,
+        })
+      : error;
+    return new JobFailed({ counters: c, errors: c.conversations_failed + newErrors + c.quarantine_failed, workRemaining: true }, reason);
+  };
+  let discovery: Awaited<ReturnType<typeof discover>>;
+  try {
+    discovery = await discover(store, s, async (m) => {
+      c.checkpoints_malformed++;
+      await keep(item(m.entry, m.error, m.layout));
+    });
+  } catch (error) {
+    throw failed(error);
+  }
   const units = discovery.units;
   c.keys_orphaned = discovery.orphans;
   const knownDocs = new Set<string>();
@@ -129,7 +155,6 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     orphanedCompanionKeys: discovery.orphans,
   });
   let workRemaining = false;
-  let aborted = false;
   let next = 0;
   const processBatch = async (batch: Unit[]) => {
     const now = clock.now();
@@ -170,7 +195,7 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     }
     if (ready.length === 0) return;
     c.checkpoints_expired += ready.length;
-    log.info(`Found ${ready.length} expired checkpoints to archive`);
+    stopIfFailed();
 
     const committed = await writeWithRetry(deps, s, ready, sleep, async (failed, err) => {
       c.conversations_failed++;
@@ -183,12 +208,6 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     });
     c.messages_archived += committed.inserted;
     c.messages_updated += committed.updated;
-    if (committed.aborted) {
-      if (!aborted) log.error('Database unreachable: stopping this run; unarchived checkpoints stay in Redis', {});
-      aborted = true;
-      workRemaining = true;
-      return;
-    }
     // Invalid messages are not rows: their checkpoint's copy in quarantine is what keeps them.
     const invalidKept = new Map<Ready, boolean>();
     for (const r of committed.done) {
@@ -241,11 +260,8 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   };
   // Batches run `concurrency` at a time: Redis reads and parsing of one overlap the database
   // write of another. Rows are written in key order, so concurrent batches cannot deadlock.
-  // A batch that throws (Redis gone, say) stops the others from taking more; the run fails once
-  // every batch in flight has settled, so nothing still runs after the lock is released.
-  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (!aborted && !failure && next < units.length) {
+    while (!failure && next < units.length) {
       if (deadline.shouldStop()) {
         if (!workRemaining)
           log.warn(`Stopping before the deadline: ${units.length - next} checkpoints left for the next run`, {
@@ -266,11 +282,11 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
   await Promise.all(Array.from({ length: Math.max(1, s.concurrency ?? 2) }, worker));
   const seconds = formatSeconds(clock.now().getTime() - started.getTime());
   const errors = c.conversations_failed + newErrors + c.quarantine_failed;
-  if (failure) {
-    log.error(`Archival run failed after ${seconds}: ${redact((failure.error as Error)?.message ?? String(failure.error))}`, { ...c });
-    throw new JobFailed({ counters: c, errors, workRemaining: true }, failure.error);
-  }
-  log.info(`Completed archival run in ${seconds}`, { ...c, aborted });
+  // Said once, by runExclusive ("archive run failed", with this error): not here as well.
+  if (failure) throw failed(failure.error);
+  // Seed 000's line, once per run (batches are judged as they come: the total is known now).
+  log.info(`Found ${c.checkpoints_expired} expired checkpoints to archive`);
+  log.info(`Completed archival run in ${seconds}`, { ...c });
   return { counters: c, errors, workRemaining };
 }
 
@@ -316,9 +332,6 @@ export function healthRecord(run: {
 
 // ---------------------------------------------------------------- write, with retries
 
-const CONNECTION_ERROR =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|terminat|Connection|connect|shutting down|DatabaseUnavailable|not available/i;
-
 const toWrite = (r: Ready) => ({
   conversationKey: r.u.conversationKey as string,
   customerId: r.u.customerId,
@@ -329,8 +342,10 @@ const toWrite = (r: Ready) => ({
 
 /**
  * One transaction per batch, retried (seed 000: 2 attempts, 5 s apart). If it still fails, each
- * conversation is tried alone so one bad conversation cannot hold back the others; if the
- * database is unreachable the run stops (nothing is deleted from Redis for what was not committed).
+ * conversation is tried alone so one bad conversation cannot hold back the others. A database
+ * that does not answer is no conversation's fault: it throws DatabaseUnreachableError at once —
+ * no retry, no conversation counted as failed — and the run stops (nothing is deleted from Redis
+ * for what was not committed).
  */
 async function writeWithRetry(
   deps: ArchiveDeps,
@@ -338,23 +353,22 @@ async function writeWithRetry(
   ready: Ready[],
   sleep: (ms: number) => Promise<void>,
   onFailed: (r: Ready, err: unknown) => Promise<void>,
-): Promise<{ done: Ready[]; inserted: number; updated: number; aborted: boolean }> {
-  let lastError: unknown;
+): Promise<{ done: Ready[]; inserted: number; updated: number }> {
+  const stopOnOutage = async (err: unknown) => {
+    const outage = await databaseOutage(deps.sql, err);
+    if (outage) throw outage;
+  };
   for (let attempt = 1; attempt <= s.retryAttempts; attempt++) {
     try {
       const w = await deps.sql.transaction((tx) => writeUnits(tx, ready.map(toWrite), deps.runId));
-      return { done: ready, ...w, aborted: false };
+      return { done: ready, ...w };
     } catch (err) {
-      lastError = err;
+      await stopOnOutage(err);
       deps.log.warn(`Archive write failed (attempt ${attempt}/${s.retryAttempts})`, {
         error: redact((err as Error)?.message ?? String(err)),
       });
       if (attempt < s.retryAttempts) await sleep(s.retryDelayMs);
     }
-  }
-  if (CONNECTION_ERROR.test((lastError as Error)?.message ?? '')) {
-    for (const r of ready) await onFailed(r, lastError);
-    return { done: [], inserted: 0, updated: 0, aborted: true };
   }
   const done: Ready[] = [];
   let inserted = 0;
@@ -366,8 +380,9 @@ async function writeWithRetry(
       updated += w.updated;
       done.push(r);
     } catch (err) {
+      await stopOnOutage(err);
       await onFailed(r, err);
     }
   }
-  return { done, inserted, updated, aborted: false };
+  return { done, inserted, updated };
 }

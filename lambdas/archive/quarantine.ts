@@ -3,9 +3,11 @@
  * bytes (`bytea`, sent as base64 text so both drivers carry it) with its size and sha256, large
  * values appended in pieces under the Data API's request limit. Keys and errors are made storable
  * (no NUL, no lone surrogate). A failure is logged (key, size — never content) and counted, and
- * never stops the run.
+ * never stops the run — unless the database itself is unreachable: then nothing can be kept there,
+ * and the DatabaseUnreachableError stops the run (one error, not one per key).
  */
 import type { Log } from '../shared/observability';
+import { databaseOutage } from '../shared/sql/outage';
 import { p, type Sql } from '../shared/sql/types';
 import { safeLabel, sha256 } from './values';
 
@@ -59,6 +61,8 @@ export async function quarantine(sql: Sql, item: QuarantineItem, runId: string |
       return row.inserted ? 'new' : 'seen';
     });
   } catch (err) {
+    const outage = await databaseOutage(sql, err);
+    if (outage) throw outage;
     log.error(`Could not quarantine ${safeLabel(item.key)} (${raw.length} bytes): ${redact((err as Error)?.message ?? String(err))}`, {
       key: safeLabel(item.key),
       bytes: raw.length,

@@ -42,36 +42,69 @@ describe('archive job when things go wrong', () => {
     redis = client();
   });
 
-  it('PostgreSQL stopped mid-run: no key deleted whose messages are not committed; the next run completes without duplicates', async () => {
-    // Prepare: a private PostgreSQL we can stop, 20 conversations, batches of 5
+  it('PostgreSQL stopped mid-run: one error — the run stops at once (no retry, no further batch, no quarantine write into the dead database) and is recorded as failed; no key deleted whose messages are not committed; the next run completes without duplicates', async () => {
+    // Prepare: a private PostgreSQL we can stop, 20 conversations, batches of 5, seed 000's 5 s between attempts
     const server = await startPgProcess();
-    const restart = server;
     const db = await createDatabase(server.url, 'stop');
     const sql = new PgSql({ connectionString: db.url });
     await migrate(sql, loadMigrations(MIGRATIONS_DIR));
     await seedConversations(redis, 20);
     let transactions = 0;
+    let afterStop = 0;
     const stopping: Sql = Object.assign(Object.create(Object.getPrototypeOf(sql)), sql, {
       transaction: async <T>(fn: Parameters<Sql['transaction']>[0]) => {
-        transactions++;
-        if (transactions === 3) await restart.halt(); // the database goes away before the 3rd batch
+        if (++transactions === 3) await server.halt(); // the database goes away before the 3rd batch
+        if (transactions >= 3) afterStop++;
         return sql.transaction(fn) as Promise<T>;
       },
     });
+    const ledger = new FileRunLedger(join(mkdtempSync(join(tmpdir(), 'dlc-arch-')), 'ledger.json'));
+    const log = memoryLog();
+    const sleeps: number[] = [];
     try {
       // Act 1
-      const out = await archiveOnce(stopping, redis, { batchSize: 5 });
-      // Assess 1: the batches committed before the stop are deleted; the rest stays in Redis
-      const archived = out.counters.checkpoints_archived;
-      expect(archived).toBeGreaterThanOrEqual(5);
-      expect(out.counters.conversations_failed).toBeGreaterThanOrEqual(5);
-      expect(out.workRemaining).toBe(true);
-      expect(out.log.lines.filter((l) => /^Failed to archive conv-\d+ after retry, skipping$/.test(l.message))).toHaveLength(
-        out.counters.conversations_failed,
+      const run = runArchive(
+        {
+          sql: stopping,
+          store: new CheckpointStore(redis),
+          log,
+          metrics: memoryMetrics(),
+          ledger,
+          leaseMs: 60_000,
+          deadline: deadline({ budgetMs: 60_000 }),
+          sleep: async (ms) => {
+            sleeps.push(ms);
+          },
+        },
+        { ...settings, batchSize: 5, retryDelayMs: 5_000 },
       );
+      await expect(run).rejects.toThrow(/^Database unreachable \(.+\): the run stopped at once/);
+      // Assess 1: one error, said once; no retry, no conversation blamed, nothing quarantined into the dead database
+      expect(sleeps).toEqual([]);
+      expect(afterStop).toBeLessThanOrEqual(2); // the batch that met the stop, and at most the one in flight beside it
+      expect(log.lines.filter((l) => l.level === 'error')).toEqual([
+        {
+          level: 'error',
+          message: 'archive run failed',
+          extra: expect.objectContaining({ error: expect.stringMatching(/^Database unreachable \(.+\): the run stopped at once/) }),
+        },
+      ]);
+      expect(log.lines.filter((l) => l.level === 'warn' || /Completed|Failed to archive|quarantine/.test(l.message))).toEqual([]);
+      // recorded as failed in the run ledger, with what it did before
+      const failed = await ledger.lastRun('archive');
+      expect(failed).toMatchObject({
+        status: 'unhealthy',
+        errors: 1,
+        workRemaining: true,
+        error: expect.stringMatching(/^Database unreachable/),
+        counters: expect.objectContaining({ conversations_failed: 0, quarantine_failed: 0 }),
+      });
+      const archived = failed?.counters.checkpoints_archived ?? -1;
+      expect(archived).toBeGreaterThanOrEqual(5);
+      expect(archived).toBeLessThan(20);
       const left = (await redis.keys(`${PREFIX}*`)).sort();
       expect(left).toHaveLength(20 - archived);
-      await restart.resume();
+      await server.resume();
       const fresh = new PgSql({ connectionString: db.url });
       const committed = await fresh.query<{ conversation_id: string }>(
         'SELECT DISTINCT conversation_id FROM conversation_history ORDER BY 1',
@@ -80,6 +113,7 @@ describe('archive job when things go wrong', () => {
       const committedIds = committed.map((r) => r.conversation_id);
       expect(committedIds).toHaveLength(archived);
       for (const id of committedIds) expect(left).not.toContain(`${PREFIX}${id}:1`);
+      expect(await fresh.query('SELECT redis_key FROM checkpoint_quarantine')).toEqual([]);
       // Act 2
       const next = await archiveOnce(fresh, redis, { batchSize: 5 });
       // Assess 2
@@ -96,7 +130,7 @@ describe('archive job when things go wrong', () => {
       await fresh.close();
     } finally {
       await sql.close().catch(() => undefined);
-      await restart.resume();
+      await server.resume();
       await db.stop();
       await server.stop();
     }
