@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- archive|archive-costs|backfill|ingest|aggregate|serving|retention]`: speed and memory, measured here (never in tests).
+ * `npm run bench [-- archive|archive-costs|backfill|ingest|aggregate|serving|retention|privacy]`: speed and memory, measured here (never in tests).
  * Starts private PostgreSQL and Redis; sizes via env (ARCHIVE_CONVERSATIONS, ...).
  */
 import { startPostgres, startRedis } from '../local/services';
@@ -8,6 +8,7 @@ import { benchArchive } from './archive.bench';
 import { benchArchiveCosts } from './archive-costs.bench';
 import { benchBackfill } from './backfill.bench';
 import { withMigratedDatabase } from './db';
+import { benchPrivacy } from './privacy.bench';
 import { benchRetention } from './retention.bench';
 import { benchServing } from './serving.bench';
 
@@ -90,6 +91,18 @@ async function main() {
           `  1-year daily series, hourly table:   ${f(r.seriesFromHourly)}\n` +
           `  1-year daily series, weighted mean:  ${f(r.seriesWeighted)}\n` +
           `  monthly report + HTML (${r.htmlBytes} bytes): ${f(r.report)}  (target < 1000 ms)`,
+      );
+    }
+    if (which === 'privacy') {
+      const r = await withMigratedDatabase(pg.url, { prefix: 'bench', maxConnections: 4 }, (sql) =>
+        benchPrivacy(sql, num('PRIVACY_COLD_MESSAGES', 5_000_000), num('PRIVACY_HOT_ROWS', 1_000_000)),
+      );
+      results.privacy = r;
+      console.log(
+        `privacy: one subject among ${r.coldMessages} cold messages (${r.objects} objects) and ${r.hotRows} hot rows: erased in ${r.erase.seconds.toFixed(2)} s, ` +
+          `${r.erase.objectsRead} objects read, ${r.erase.objectsRewritten} rewritten, ${r.erase.rowsRemoved} rows removed; ` +
+          `a full scan of the bucket (what finding without the index reads) ${r.fullScan.seconds.toFixed(1)} s over ${r.fullScan.objectsRead} objects ` +
+          `(${r.fullScan.rowsRead} rows): the erasure took ${((100 * r.erase.seconds) / r.fullScan.seconds).toFixed(1)} % of it`,
       );
     }
     if (which === 'retention') {
