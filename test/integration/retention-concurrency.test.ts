@@ -6,34 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Client } from 'pg';
-import { type ColdStore, ObjectConflict, type WriteCondition } from '../../lambdas/retention/cold-store';
+import { ObjectConflict } from '../../lambdas/retention/cold-store';
 import { type RestoreInput, restore } from '../../lambdas/retention/restore';
 import { memoryLog } from '../../lambdas/shared/observability';
 import type { Sql, SqlParam } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
-import { BUCKET, NOW, run, s3 } from '../support/retention-harness';
+import { BUCKET, NOW, run, s3, waitForLockWait, withUpload } from '../support/retention-harness';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until a statement matching `like` waits on a lock in this database (what the reproductions waited for). */
-async function waitForLockWait(db: TestDb, like: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const [r] = await db.direct.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1::text`,
-      [like],
-    );
-    if ((r?.n ?? 0) > 0) return;
-    if (Date.now() > until) throw new Error(`no statement like ${like} waited on a lock within ${timeoutMs} ms`);
-    await sleep(25);
-  }
-}
 
 async function writer(db: TestDb): Promise<Client> {
   const c = new Client({ connectionString: db.url });
@@ -119,17 +103,10 @@ describe.each(DRIVERS)('retention with other writers and runs at work (%s driver
       release = r;
     });
     let uploads = 0;
-    const slow: ColdStore = {
-      bucket: s.store.bucket,
-      head: (k) => s.store.head(k),
-      reader: (k, n) => s.store.reader(k, n),
-      list: (p) => s.store.list(p),
-      removeAllVersions: (k) => s.store.removeAllVersions(k),
-      async upload(key: string, body: Readable, condition: WriteCondition) {
-        if (++uploads === 1) await gate;
-        await s.store.upload(key, body, condition);
-      },
-    };
+    const slow = withUpload(s.store, async (key, body, condition) => {
+      if (++uploads === 1) await gate;
+      await s.store.upload(key, body, condition);
+    });
     const first = run(db.sql, slow, { tables: ['messages'] }, { maxRowsPerObject: 5, pageRows: 5 });
     while (uploads === 0) await sleep(10);
     // A second run (another entry point: its own ledger, or none) waits for the object in flight, then finds the lease taken.
@@ -178,18 +155,11 @@ describe.each(DRIVERS)('retention with other writers and runs at work (%s driver
 
   it('S3 refuses a write over an object that appeared meanwhile: the run fails, nothing deleted, nothing replaced', async () => {
     await seedConversation(db, 3);
-    const refusing: ColdStore = {
-      bucket: s.store.bucket,
-      head: (k) => s.store.head(k),
-      reader: (k, n) => s.store.reader(k, n),
-      list: (p) => s.store.list(p),
-      removeAllVersions: (k) => s.store.removeAllVersions(k),
-      async upload(key: string, body: Readable, condition: WriteCondition) {
-        expect(condition).toBe('absent');
-        body.on('error', () => undefined).resume();
-        throw new ObjectConflict(`s3://${BUCKET}/${key}: an object appeared there (another writer): not replaced`);
-      },
-    };
+    const refusing = withUpload(s.store, async (key, body, condition) => {
+      expect(condition).toBe('absent');
+      body.on('error', () => undefined).resume();
+      throw new ObjectConflict(`s3://${BUCKET}/${key}: an object appeared there (another writer): not replaced`);
+    });
     await expect(run(db.sql, refusing, { tables: ['messages'] })).rejects.toThrow(/not replaced/);
     expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(3);
     expect(await count(db, 'SELECT count(*)::int AS n FROM archive_manifest')).toBe(0);

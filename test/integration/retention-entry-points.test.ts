@@ -14,23 +14,10 @@ import type { Context } from 'aws-lambda';
 import { Client } from 'pg';
 import { type Running, startDynamo } from '../../local/services';
 import { type TestDb, testDb } from '../support/db';
-import { BUCKET, s3 } from '../support/retention-harness';
+import { BUCKET, s3, waitForLockWait } from '../support/retention-harness';
 
 const ROOT = join(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForLockWait(db: TestDb, like: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const [r] = await db.direct.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1::text`,
-      [like],
-    );
-    if ((r?.n ?? 0) > 0) return;
-    if (Date.now() > until) throw new Error(`no statement like ${like} waited on a lock within ${timeoutMs} ms`);
-    await sleep(25);
-  }
-}
+const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

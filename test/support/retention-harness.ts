@@ -65,3 +65,30 @@ export function failingAtDelete(sql: Sql, fail: (n: number) => boolean): Sql {
     transaction: { value: <T>(fn: (tx: SqlExecutor) => Promise<T>) => sql.transaction((tx) => fn(wrap(tx))) },
   });
 }
+
+/** `real` with its upload replaced (the other calls go through): a slow, refusing or counting store. */
+export function withUpload(real: ColdStore, upload: ColdStore['upload']): ColdStore {
+  return {
+    bucket: real.bucket,
+    head: (k) => real.head(k),
+    reader: (k, n) => real.reader(k, n),
+    list: (p) => real.list(p),
+    removeAllVersions: (k) => real.removeAllVersions(k),
+    upload,
+  };
+}
+
+/** Waits until a statement matching `like` waits on a lock in this database (what the reproductions waited for). */
+export async function waitForLockWait(db: { direct: Sql }, like: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [r] = await db.direct.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1::text`,
+      [like],
+    );
+    if ((r?.n ?? 0) > 0) return;
+    if (Date.now() > until) throw new Error(`no statement like ${like} waited on a lock within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
