@@ -66,7 +66,6 @@ CREATE FUNCTION erasure_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   at timestamptz;
-  ckey text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM erasure_tombstones) THEN
     RETURN NEW;
@@ -75,19 +74,6 @@ BEGIN
     at := greatest(erased_at('conversation', NEW.conversation_key), erased_at('conversation_id', NEW.id::text),
                    erased_at('customer', NEW.customer_id), erased_at('contact', NEW.external_id), erased_at('lead', NEW.lead_id::text));
     IF at IS NOT NULL AND coalesce(NEW.started_at, NEW.last_message_at) <= at THEN
-      INSERT INTO erasure_blocked (table_name) VALUES (TG_TABLE_NAME);
-      RETURN NULL;
-    END IF;
-  ELSIF TG_TABLE_NAME = 'messages' THEN
-    SELECT c.conversation_key INTO ckey FROM conversations c WHERE c.id = NEW.conversation_id;
-    at := greatest(erased_at('conversation_id', NEW.conversation_id::text), erased_at('conversation', ckey));
-    IF at IS NOT NULL AND NEW.created_at <= at THEN
-      INSERT INTO erasure_blocked (table_name) VALUES (TG_TABLE_NAME);
-      RETURN NULL;
-    END IF;
-  ELSIF TG_TABLE_NAME = 'analytics_events' THEN
-    at := greatest(erased_at('guest', NEW.guest_id), erased_at('conversation', NEW.conversation_id));
-    IF at IS NOT NULL AND NEW.occurred_at <= at THEN
       INSERT INTO erasure_blocked (table_name) VALUES (TG_TABLE_NAME);
       RETURN NULL;
     END IF;
@@ -110,7 +96,33 @@ END
 $$;
 
 CREATE TRIGGER conversations_erasure_guard BEFORE INSERT ON conversations FOR EACH ROW EXECUTE FUNCTION erasure_guard();
-CREATE TRIGGER messages_erasure_guard BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION erasure_guard();
-CREATE TRIGGER analytics_events_erasure_guard BEFORE INSERT ON analytics_events FOR EACH ROW EXECUTE FUNCTION erasure_guard();
+
+-- Messages and events arrive by the thousand per statement (the archive, ingest): one call per
+-- statement over its inserted rows (a transition table), which returns at once while there is no
+-- tombstone (a row trigger would be a PL/pgSQL call per message on the archive's hot path). Rows of an erased
+-- subject from before the erasure are removed again within the same statement.
+CREATE FUNCTION erasure_sweep() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  n integer;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM erasure_tombstones) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_TABLE_NAME = 'messages' THEN
+    DELETE FROM messages m USING new_rows r LEFT JOIN conversations c ON c.id = r.conversation_id
+     WHERE m.id = r.id
+       AND greatest(erased_at('conversation_id', r.conversation_id::text), erased_at('conversation', c.conversation_key)) >= r.created_at;
+  ELSE
+    DELETE FROM analytics_events e USING new_rows r
+     WHERE e.id = r.id AND greatest(erased_at('guest', r.guest_id), erased_at('conversation', r.conversation_id)) >= r.occurred_at;
+  END IF;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  INSERT INTO erasure_blocked (table_name) SELECT TG_TABLE_NAME FROM generate_series(1, n);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER messages_erasure_sweep AFTER INSERT ON messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION erasure_sweep();
+CREATE TRIGGER analytics_events_erasure_sweep AFTER INSERT ON analytics_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION erasure_sweep();
 CREATE TRIGGER leads_erasure_guard BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION erasure_guard();
 CREATE TRIGGER audits_erasure_guard BEFORE INSERT ON audits FOR EACH ROW EXECUTE FUNCTION erasure_guard();
