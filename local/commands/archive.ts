@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { archiveLocally } from '../archive-run';
+import { archiveLocally, archiveSummary } from '../archive-run';
 import { fail, output, positiveInt, positiveNumber, redisUrl, withDatabase } from './common';
 
 interface Options {
@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'conversations per database round trip', positiveInt)
     .option('--health-file <path>', "seed 000's health record", '.local/archiver_health.json')
     .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
-    .option('--json', 'machine-readable output (the log goes to stderr)')
+    .option('--json', 'the health record and counters as JSON on stdout (the log goes to stderr)')
     .action((o: Options) => {
       const redis = redisUrl();
       return withDatabase(async (sql) => {
@@ -38,9 +38,15 @@ export function register(program: Command): void {
           output(o.json, { status: 'skipped', reason: result.reason }, () => console.log(`Skipped: ${result.reason}`));
           return;
         }
-        output(o.json, { ...health, counters: result.run.counters }, () =>
-          console.log(JSON.stringify({ ...health, counters: result.run.counters }, null, 2)),
-        );
+        if (result.status === 'failed') {
+          // Human mode: the log's one ERROR line ("archive run failed: …") has said it; nothing more.
+          if (o.json) output(true, { ...health, error: result.error, counters: result.run.counters }, () => undefined);
+          fail();
+          return;
+        }
+        output(o.json, { ...health, counters: result.run.counters }, () => {
+          for (const line of archiveSummary(result.run, o)) console.log(line);
+        });
         if (result.run.status !== 'healthy') fail();
       });
     });

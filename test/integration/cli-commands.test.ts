@@ -6,7 +6,7 @@
  * (issue 22, defect 1); the failures of defect 6 that need a service are here too.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -14,6 +14,7 @@ import { buildProgram } from '../../bin/cli';
 import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
 import { freePort, type Running, startRedis, startS3 } from '../../local/services';
 import { buildFixture, insertFixture } from '../support/analytics-fixture';
+import { cutProxy } from '../support/cut-proxy';
 import { type TestDb, testDb } from '../support/db';
 
 const ROOT = join(__dirname, '..', '..');
@@ -149,8 +150,69 @@ describe('every CLI command, as an operator runs it, against real services', () 
     } finally {
       client.disconnect();
     }
-    human(await dlc(['archive']), 0, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d INFO {2}Starting conversation archival run at /);
+    // batches of one: "Found N expired" is still said once per run; the log, then a summary in words (was: a JSON document)
+    const r = await dlc(['archive', '--batch-size', '1']);
+    human(r, 0, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d INFO {2}Starting conversation archival run at /);
+    expect(r.stdout.match(/Found \d+ expired checkpoints to archive/g)).toEqual(['Found 2 expired checkpoints to archive']);
+    expect(r.stdout).toMatch(/^Archived 2 of 2 expired checkpoints: 2 messages written, 0 updated \(run healthy, [\d.]+ s, 0 errors\)\.$/m);
+    expect(r.stdout).not.toContain('{');
     expect(json(await dlc(['archive', '--json']))).toMatchObject({ status: 'healthy' });
+  });
+
+  it('archive with PostgreSQL gone mid-run: one line saying so, exit 1, recorded as failed (was: 5 s of retries, two errors per conversation, "Completed")', async () => {
+    const client = new Redis(redis.url);
+    const keys = [1, 2, 3].map((i) => `langgraph:checkpoint:cli-down-${i}:1`);
+    try {
+      for (const [i, key] of keys.entries())
+        await putWithAge(
+          client,
+          key,
+          seedValue({
+            conversationId: `cli-down-${i}`,
+            messages: [{ role: 'user', content: 'hola' }],
+            ts: Math.floor(Date.now() / 1000) - 84_600,
+          }),
+          23.5 * HOUR_MS,
+        );
+      for (const mode of [[], ['--json']]) {
+        // the database answers the CLI's first check, and goes away at the first transaction (the first batch's write)
+        const proxy = await cutProxy(db.url);
+        const ledgerFile = join(cwd, `.local/down-ledger${mode.join('')}.json`);
+        const healthFile = join(cwd, `.local/down-health${mode.join('')}.json`);
+        const started = Date.now();
+        const r = await dlc(['archive', '--batch-size', '1', '--ledger-file', ledgerFile, '--health-file', healthFile, ...mode], {
+          DATABASE_URL: proxy.url,
+        });
+        await proxy.close();
+        expect(proxy.cut).toBe(true);
+        expect(r.code).toBe(1);
+        expect(Date.now() - started).toBeLessThan(5_000 + 10_000); // no 5 s retry (a CLI start is a few seconds here)
+        // human mode: stderr is that one line; --json: the log (all on stderr) has that one ERROR line and no WARN
+        const said = r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !mode.length || / (ERROR|WARN) /.test(l));
+        expect(said).toEqual([
+          expect.stringMatching(
+            /^\S+ ERROR archive run failed: Database unreachable \(.+\): the run stopped at once \(0 checkpoint\(s\) archived before\); the unarchived checkpoints stay in Redis for the next run$/,
+          ),
+        ]);
+        expect(r.stdout).not.toMatch(/Completed|Archived|Failed to archive|Could not quarantine/);
+        if (mode.length)
+          expect(JSON.parse(r.stdout)).toMatchObject({
+            status: 'unhealthy',
+            errors: 1,
+            error: expect.stringMatching(/^Database unreachable/),
+          });
+        const ledger = JSON.parse(readFileSync(ledgerFile, 'utf8'));
+        expect(JSON.stringify(ledger)).toMatch(/"status":"unhealthy"/);
+        expect(JSON.parse(readFileSync(healthFile, 'utf8'))).toMatchObject({ status: 'unhealthy', errors: 1, work_remaining: true });
+      }
+      expect((await client.keys('langgraph:checkpoint:cli-down-*')).sort()).toEqual(keys);
+    } finally {
+      await client.del(...keys);
+      client.disconnect();
+    }
   });
 
   it('archive with Redis unreachable: one line naming REDIS_URL, exit 1 (was: ioredis stack traces)', async () => {
