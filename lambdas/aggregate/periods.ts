@@ -4,6 +4,7 @@
  * Hours are the zone's wall-clock hours (at a fall-back change the repeated hour is two periods).
  */
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+import { calendarProblem, parseIsoInstant } from './calendar';
 
 export type Granularity = 'hourly' | 'daily' | 'weekly' | 'monthly';
 export const UNIT: Record<Granularity, 'hour' | 'day' | 'week' | 'month'> = {
@@ -120,7 +121,8 @@ export function parseLocal(text: string, timeZone: string): Date {
       number,
       number,
     ];
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) throw new PeriodError(`"${text}" is not a valid local date or time`);
+    const problem = calendarProblem(Number(m[1]), mo, d, h, mi);
+    if (problem) throw new PeriodError(`"${text}" is not a real date or time: ${problem}`);
     const t = zonedTimeToUtc(y, mo, d, h, mi, timeZone);
     // zonedTimeToUtc resolves an ambiguous fall-back time to its second occurrence when the guess lands there:
     // prefer the first one (one hour earlier) if it shows the same wall clock.
@@ -131,7 +133,12 @@ export function parseLocal(text: string, timeZone: string): Date {
       throw new PeriodError(`${wall} does not exist in ${timeZone} (skipped by a daylight-saving change)`);
     return t;
   }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return new Date(text);
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
+    // the calendar is checked (2025-02-30T10:00Z is refused, not read as 2 March)
+    const parsed = parseIsoInstant(text);
+    if (!parsed.ok) throw new PeriodError(parsed.reason);
+    return parsed.at;
+  }
   throw new PeriodError(`"${text}" is not a local date (2025-10-26), hour (2025-10-26T02), month (2025-10) or ISO instant`);
 }
 

@@ -4,6 +4,7 @@
  * day 25; in a zone with a half-hour or 45-minute offset an hour starts at :30 or :45 UTC), the
  * very periods the aggregations write (lambdas/aggregate/periods.ts).
  */
+import { calendarProblem, parseIsoInstant } from '../aggregate/calendar';
 import { periodContaining } from '../aggregate/periods';
 import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
 import { BadRequestError, quote } from './errors';
@@ -11,6 +12,13 @@ import type { Granularity } from './metrics';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The dates the API works with: 1970-01-01 … 9999-12-31 (a period or range must END by then too). */
+export const FIRST_DATE = '1970-01-01';
+export const LAST_DATE = '9999-12-31';
+
+/** A date computed past LAST_DATE (a period or range that would end after 9999-12-31): a 400. */
+export class BeyondLastDateError extends BadRequestError {}
 
 /** A strict `YYYY-MM-DD` that is a real calendar date. */
 export function isDate(s: string): boolean {
@@ -21,19 +29,40 @@ export function isDate(s: string): boolean {
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && y >= 1970 && y <= 9999;
 }
 
+/**
+ * Why `value` is not a supported date, as a 400: a `YYYY-MM-DD` the calendar does not have
+ * (2025-02-30: February 2025 has 28 days), one outside 1970–9999, or something else (`expected`).
+ */
+export function notADate(field: string, value: unknown, expected = 'a date YYYY-MM-DD'): BadRequestError {
+  const m = typeof value === 'string' ? DATE.exec(value) : null;
+  if (!m) return new BadRequestError(`${field} must be ${expected}, not ${quote(value)}`);
+  const problem = calendarProblem(Number(m[1]), Number(m[2]), Number(m[3]));
+  return new BadRequestError(
+    problem
+      ? `${field} ${quote(value)} is not a date: ${problem}`
+      : `${field} ${quote(value)} is outside the dates supported (${FIRST_DATE} to ${LAST_DATE})`,
+  );
+}
+
 export function parseDateOrThrow(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !isDate(value)) throw new BadRequestError(`${field} must be a date YYYY-MM-DD, not ${quote(value)}`);
+  if (typeof value !== 'string' || !isDate(value)) throw notADate(field, value);
   return value;
+}
+
+/** `YYYY-MM-DD` of a UTC midnight; a year past 9999 is refused (BeyondLastDateError), never written as `+010000-…`. */
+function dateOf(t: Date, what: string): string {
+  if (t.getUTCFullYear() > 9999) throw new BeyondLastDateError(`${what} is after ${LAST_DATE}, the last date supported`);
+  return t.toISOString().slice(0, 10);
 }
 
 export function addDays(date: string, days: number): string {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+  return dateOf(new Date(Date.UTC(y, m - 1, d + days)), `${date} ${days < 0 ? '-' : '+'} ${Math.abs(days)} day(s)`);
 }
 
 export function addMonths(date: string, months: number): string {
   const [y, m] = date.split('-').map(Number) as [number, number];
-  return new Date(Date.UTC(y, m - 1 + months, 1)).toISOString().slice(0, 10);
+  return dateOf(new Date(Date.UTC(y, m - 1 + months, 1)), `the month ${months} after ${date.slice(0, 7)}`);
 }
 
 /** Monday of the ISO week holding `date`. */
@@ -83,13 +112,18 @@ export interface Range {
 export function parseBound(field: string, value: unknown, granularity: Granularity, timeZone: string): { date?: string; instant: Date } {
   if (typeof value === 'string' && isDate(value)) return { date: value, instant: startOfLocalDay(value, timeZone) };
   if (granularity === 'hour' && typeof value === 'string' && DATETIME.test(value)) {
-    const t = new Date(value);
-    if (!Number.isNaN(t.getTime()) && t.getUTCFullYear() >= 1970) return { instant: t };
+    // the calendar is checked: 2025-02-30T10:00:00Z is refused, not read as 2 March
+    const parsed = parseIsoInstant(value);
+    if (!parsed.ok) throw new BadRequestError(`${field} ${parsed.reason}`);
+    const year = parsed.at.getUTCFullYear();
+    if (year >= 1970 && year <= 9999) return { instant: parsed.at };
   }
-  throw new BadRequestError(
-    granularity === 'hour'
-      ? `${field} must be a date YYYY-MM-DD or an ISO-8601 date-time with an offset (2025-03-30T10:00:00+02:00), not ${quote(value)}`
-      : `${field} must be a date YYYY-MM-DD, not ${quote(value)}`,
+  if (granularity === 'hour' && typeof value === 'string' && DATETIME.test(value))
+    throw new BadRequestError(`${field} ${quote(value)} is outside the dates supported (${FIRST_DATE} to ${LAST_DATE})`);
+  throw notADate(
+    field,
+    value,
+    granularity === 'hour' ? 'a date YYYY-MM-DD or an ISO-8601 date-time with an offset (2025-03-30T10:00:00+02:00)' : 'a date YYYY-MM-DD',
   );
 }
 
@@ -100,22 +134,35 @@ export function makeRange(
   timeZone: string,
 ): Range {
   if (granularity === 'hour') {
+    if (localDate(to.instant, timeZone).length > 10)
+      throw new BeyondLastDateError(`the range ends after ${LAST_DATE} (${timeZone}), the last date supported`);
     // widened to whole local hours: the first one holding `from`, up to the end of the one holding `to` (unless it starts there)
     const fromInstant = periodContaining('hourly', from.instant, timeZone).start;
     const last = periodContaining('hourly', to.instant, timeZone);
     const toInstant = last.start.getTime() === to.instant.getTime() ? last.start : last.end;
-    return { granularity, fromInstant, toInstant, fromDate: localDate(fromInstant, timeZone), toDate: localDate(toInstant, timeZone) };
+    const toDate = localDate(toInstant, timeZone);
+    if (toInstant.getUTCFullYear() > 9999 || toDate.length > 10)
+      throw new BeyondLastDateError(`the range ends after ${LAST_DATE} (${timeZone}), the last date supported`);
+    return { granularity, fromInstant, toInstant, fromDate: localDate(fromInstant, timeZone), toDate };
   }
   const fromDate0 = from.date as string;
   const toDate0 = to.date as string;
   let fromDate = fromDate0;
   let toDate = toDate0;
-  if (granularity === 'week') {
-    fromDate = weekStart(fromDate0);
-    toDate = weekStart(addDays(toDate0, 6));
-  } else if (granularity === 'month') {
-    fromDate = monthStart(fromDate0);
-    toDate = toDate0.endsWith('-01') ? toDate0 : addMonths(toDate0, 1);
+  try {
+    if (granularity === 'week') {
+      fromDate = weekStart(fromDate0);
+      toDate = weekStart(toDate0) === toDate0 ? toDate0 : addDays(weekStart(toDate0), 7);
+    } else if (granularity === 'month') {
+      fromDate = monthStart(fromDate0);
+      toDate = toDate0.endsWith('-01') ? toDate0 : addMonths(toDate0, 1);
+    }
+  } catch (e) {
+    if (e instanceof BeyondLastDateError)
+      throw new BeyondLastDateError(
+        `the range to ${toDate0}, widened to whole ${granularity}s, would end after ${LAST_DATE}, the last date supported`,
+      );
+    throw e;
   }
   return { granularity, fromDate, toDate, fromInstant: startOfLocalDay(fromDate, timeZone), toInstant: startOfLocalDay(toDate, timeZone) };
 }

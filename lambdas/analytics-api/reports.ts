@@ -12,7 +12,7 @@
 import type { Sql } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
 import { BadRequestError, quote } from './errors';
-import { addDays, addMonths, isDate, startOfLocalDay, weekStart } from './periods';
+import { addDays, addMonths, BeyondLastDateError, isDate, LAST_DATE, notADate, startOfLocalDay, weekStart } from './periods';
 import { assertKnownProperty, validatePropertyId } from './property';
 import { queryTimeSeries } from './timeseries';
 
@@ -61,6 +61,29 @@ export interface ReportDeps {
 
 /** The end (exclusive) of the period of `type` that starts at `start`; throws when start is not a period start. */
 export function periodOf(type: ReportType, start: string): { start: string; end: string; label: string } {
+  const period = (() => {
+    try {
+      return reportPeriod(type, start);
+    } catch (e) {
+      if (e instanceof BeyondLastDateError)
+        throw new BadRequestError(`a ${type} report from ${start} would end after ${LAST_DATE}, the last date supported`);
+      throw e;
+    }
+  })();
+  try {
+    satisfactionWeeks(type, period.start, period.end);
+  } catch (e) {
+    if (e instanceof BeyondLastDateError)
+      throw new BadRequestError(
+        `a ${type} report shows the satisfaction of its ISO week, and the week of ${start} (from ${weekStart(start)}) ends after ` +
+          `${LAST_DATE}, the last date supported`,
+      );
+    throw e;
+  }
+  return period;
+}
+
+function reportPeriod(type: ReportType, start: string): { start: string; end: string; label: string } {
   if (type === 'daily') return { start, end: addDays(start, 1), label: start };
   if (type === 'weekly') {
     if (weekStart(start) !== start)
@@ -77,8 +100,7 @@ export function validateReportConfig(c: Partial<Record<keyof ReportConfig, unkno
   const type = c.type as ReportType;
   const propertyId = validatePropertyId(c.propertyId);
   const range = (c.dateRange ?? {}) as { start?: unknown; end?: unknown };
-  if (typeof range.start !== 'string' || !isDate(range.start))
-    throw new BadRequestError(`from must be a date YYYY-MM-DD, not ${quote(range.start)}`);
+  if (typeof range.start !== 'string' || !isDate(range.start)) throw notADate('from', range.start);
   const period = periodOf(type, range.start);
   if (range.end !== undefined && range.end !== period.end)
     throw new BadRequestError(

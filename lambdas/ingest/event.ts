@@ -2,6 +2,7 @@
  * Seed 001's AnalyticsEvent (camelCase, as the app records it) and its validation, shared by the
  * app-side collector (checks on the spot) and the ingest Lambda (checks again: every input is hostile).
  */
+import { parseIsoInstant } from '../aggregate/calendar';
 
 export const EVENT_TYPES = [
   'message.received',
@@ -99,7 +100,6 @@ const KNOWN = new Set([
   'metadata',
 ]);
 const DIMENSIONS = ['channel', 'guestId', 'staffId', 'conversationId', 'taskId'] as const;
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const MAX_INT = 2_147_483_647;
 
 /** `json`: the row serialized for jsonb_to_recordset (metadata serialized once). */
@@ -123,10 +123,13 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
   if (typeof propertyId !== 'string' || propertyId.trim().length === 0 || propertyId.length > rules.maxIdLength)
     problems.push(`propertyId must be a non-empty string of at most ${rules.maxIdLength} characters`);
   let at: number | undefined;
-  if (typeof timestamp !== 'string' || !ISO.test(timestamp) || Number.isNaN(Date.parse(timestamp)))
+  // the calendar is checked: 2025-09-31 is refused, not stored as 1 October (Date.parse rolls it over)
+  const parsed = typeof timestamp === 'string' ? parseIsoInstant(timestamp) : undefined;
+  if (typeof timestamp !== 'string' || !parsed)
     problems.push('timestamp must be an ISO-8601 instant with a zone (e.g. 2025-10-26T01:30:00Z)');
+  else if (!parsed.ok) problems.push(`timestamp ${parsed.reason}`);
   else {
-    at = Date.parse(timestamp);
+    at = parsed.at.getTime();
     if (at > now.getTime() + rules.maxFutureMs)
       problems.push(`timestamp ${timestamp} is more than ${rules.maxFutureMs / 60_000} min in the future`);
     if (at < now.getTime() - rules.retentionDays * 86_400_000)
@@ -154,8 +157,8 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
       metadataJson = JSON.stringify(metadata);
       const bytes = metadataJson.length < rules.maxMetadataBytes / 4 ? metadataJson.length : Buffer.byteLength(metadataJson);
       if (bytes > rules.maxMetadataBytes) problems.push(`metadata is ${bytes} bytes, more than ${rules.maxMetadataBytes}`);
-      // JSON.stringify writes a NUL (in a key or a value) as the escape \u0000.
-      if (metadataJson.includes('\\u0000')) problems.push('metadata contains a NUL character (\\u0000), which PostgreSQL cannot store');
+      // a real NUL character (in a key or a value), not the six characters `\u0000` of ordinary text
+      if (containsNul(metadata)) problems.push('metadata contains a NUL character (U+0000), which PostgreSQL cannot store');
     }
   }
   for (const k of ['id', 'propertyId', ...DIMENSIONS] as const)
@@ -177,6 +180,27 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
   };
   const json = `${JSON.stringify(row).slice(0, -1)},"metadata":${metadataJson}}`;
   return { ok: true, row: { ...row, metadata: (metadata as Record<string, unknown> | null | undefined) ?? {} }, json };
+}
+
+/**
+ * Whether a JSON value holds a NUL character in any key or string (what PostgreSQL's jsonb refuses).
+ * Text that merely reads `\u0000` (a backslash, then u0000) is ordinary text: jsonb stores it.
+ * Iterative: metadata nested deep is no stack overflow.
+ */
+export function containsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(x);
+      }
+    }
+  }
+  return false;
 }
 
 /** The id of a raw event, when it has a usable one (for the rejected row). */

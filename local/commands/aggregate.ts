@@ -43,7 +43,7 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const now = parseNow(o.now);
+  const now = parseNow(o.now, timeZone); // a time without offset: in the aggregation's zone, never the machine's
   const mode: AggregateMode = o.period
     ? { kind: 'period', start: o.period }
     : o.from && o.to
@@ -91,7 +91,7 @@ export function register(program: Command): void {
     .option('--from <a>', 'every closed period in [A, B) (local date/time or ISO instant)')
     .option('--to <b>', 'end of the range (exclusive)')
     .option('--time-zone <zone>', 'override the configured aggregation time zone (IANA name)')
-    .option('--now <iso>', 'the clock deciding which periods are closed (default: now)')
+    .option('--now <iso>', 'the clock deciding which periods are closed (default: now); without an offset, a time in the aggregation zone')
     .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
     .option('--json', 'machine-readable output')
     .action((o: AggregateOptions) =>

@@ -3,19 +3,26 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import { parseInstantIn } from '../../lambdas/aggregate/calendar';
 import { DEFAULT_RULES } from '../../lambdas/ingest/event';
 import { type IngestRecord, type IngestResult, ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { getEnvironment, retentionDaysOf } from '../../lib/config';
 import { fail, output, UsageError, withDatabase } from './common';
 
-/** `--now ISO`: the clock that decides what is in the future and what is past retention. */
-export function parseNow(value: string | undefined): Date {
+/**
+ * `--now`: the clock that decides what is in the future, past retention, or closed. An instant with
+ * its offset (2025-10-27T02:00:00+01:00), or a local date-time (2025-10-27T02:00) read in `timeZone`
+ * — the configured zone, never the machine's `TZ`; an impossible date, or a local time the zone
+ * skips or repeats, is bad usage saying why.
+ */
+export function parseNow(value: string | undefined, timeZone: string): Date {
   if (value === undefined) return new Date();
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t))
-    throw new UsageError(`--now must be an ISO-8601 instant (2025-10-27T02:00:00+01:00), not "${value}"`);
-  return new Date(t);
+  const parsed = parseInstantIn(value, timeZone);
+  if (parsed.ok) return parsed.at;
+  throw new UsageError(
+    `--now must be an ISO-8601 instant (2025-10-27T02:00:00+01:00) or a local date-time read in ${timeZone} (2025-10-27T02:00): ${parsed.reason}`,
+  );
 }
 
 /** Ingests a JSONL file (one event per line, the collector's camelCase shape) through the Lambda's path. */
@@ -81,10 +88,13 @@ export function register(program: Command): void {
     .command('ingest')
     .description('ingest analytics events from a JSONL file (one event per line) into DATABASE_URL, with the ingest Lambda’s validation')
     .argument('<file>', 'JSONL file: one event per line, camelCase as the collector records it')
-    .option('--now <iso>', 'the clock deciding what is in the future or past retention (default: now)')
+    .option(
+      '--now <iso>',
+      'the clock deciding what is in the future or past retention (default: now); without an offset, a time in the configured zone',
+    )
     .option('--json', 'machine-readable output')
     .action(async (file: string, o: { now?: string; json?: boolean }) => {
-      const now = parseNow(o.now);
+      const now = parseNow(o.now, getEnvironment(process.env.ENV_NAME ?? 'dev').aggregation.timeZone);
       await access(file).catch(() => {
         throw new UsageError(`Cannot read ${file}`);
       });

@@ -53,7 +53,7 @@ const HOSTILE: [string, string, RegExp][] = [
   [
     '100-year range',
     '/timeseries?metric=monthly_messages&granularity=month&from=1925-01-01&to=2025-01-01&property=hotel-1',
-    /must be a date|the range is 36525 days; at most 3660/,
+    /must be a date|outside the dates supported \(1970-01-01 to 9999-12-31\)|the range is 36525 days; at most 3660/,
   ],
   [
     '100-year range (valid dates)',
@@ -68,7 +68,7 @@ const HOSTILE: [string, string, RegExp][] = [
   [
     'impossible date',
     '/timeseries?metric=messages&granularity=day&from=2025-02-30&to=2025-03-08&property=hotel-1',
-    /^startDate must be a date YYYY-MM-DD, not "2025-02-30"$/,
+    /^startDate "2025-02-30" is not a date: February 2025 has 28 days$/,
   ],
   [
     'SQL in a date',
@@ -182,6 +182,57 @@ describe.each(DRIVERS)('the analytics API handler through the %s driver', (drive
     expect(h.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(h.body).toContain('data-chart="intents"');
     expect(h.body).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  });
+
+  it('impossible dates, and periods or ranges past 9999-12-31: a 400 saying why, never a 500 nor a date moved (issue 23: defects 5, 6)', async () => {
+    const cases: [string, RegExp][] = [
+      ['/reports?type=daily&property=hotel-1&from=2025-02-30', /^from "2025-02-30" is not a date: February 2025 has 28 days$/],
+      ['/reports?type=monthly&property=hotel-1&from=2025-09-31', /^from "2025-09-31" is not a date: September 2025 has 30 days$/],
+      ['/timeseries?metric=messages&granularity=day&from=2025-02-30&to=2025-03-05&property=hotel-1', /February 2025 has 28 days/],
+      [
+        '/timeseries?metric=messages&granularity=hour&from=2025-02-30T10:00:00Z&to=2025-03-02T00:00:00Z&property=hotel-1',
+        /^startDate "2025-02-30T10:00:00Z" is not a real date and time: February 2025 has 28 days$/,
+      ],
+      [
+        '/timeseries?metric=messages&granularity=hour&from=2025-03-01T00:00:00Z&to=2025-03-01T24:00:00Z&property=hotel-1',
+        /hours go from 00 to 23/,
+      ],
+      [
+        '/reports?type=daily&property=hotel-1&from=9999-12-31',
+        /^a daily report from 9999-12-31 would end after 9999-12-31, the last date supported$/,
+      ],
+      ['/reports?type=monthly&property=hotel-1&from=9999-12-01', /would end after 9999-12-31/],
+      ['/reports?type=weekly&property=hotel-1&from=9999-12-27', /would end after 9999-12-31/],
+      [
+        '/timeseries?metric=monthly_messages&granularity=month&from=9999-11-01&to=9999-12-31&property=hotel-1',
+        /^the range to 9999-12-31, widened to whole months, would end after 9999-12-31, the last date supported$/,
+      ],
+      ['/timeseries?metric=messages&granularity=week&from=9999-12-20&to=9999-12-31&property=hotel-1', /widened to whole weeks/],
+      [
+        '/timeseries?metric=messages&granularity=hour&from=9999-12-31T20:00:00Z&to=9999-12-31T23:30:00Z&property=hotel-1',
+        /the range ends after 9999-12-31/,
+      ],
+      [
+        '/timeseries?metric=messages&granularity=hour&from=9999-12-31T20:00:00Z&to=9999-12-31T23:30:00-05:00&property=hotel-1',
+        /outside the dates supported/,
+      ],
+    ];
+    for (const [url, message] of cases) {
+      const r = await get(url);
+      expect({ url, status: r.statusCode, error: JSON.parse(r.body).error }).toEqual({
+        url,
+        status: 400,
+        error: expect.stringMatching(message),
+      });
+    }
+    // the last period that ends by 9999-12-31 is served
+    expect((await get('/timeseries?metric=messages&granularity=day&from=9999-12-01&to=9999-12-31&property=hotel-1')).statusCode).toBe(200);
+    expect((await get('/reports?type=daily&property=hotel-1&from=9999-12-26')).statusCode).toBe(200);
+    const lastWeek = await get('/reports?type=daily&property=hotel-1&from=9999-12-30'); // its ISO week (satisfaction) ends in 10000
+    expect({ status: lastWeek.statusCode, error: JSON.parse(lastWeek.body).error }).toEqual({
+      status: 400,
+      error: expect.stringMatching(/the week of 9999-12-30 \(from 9999-12-27\) ends after 9999-12-31/),
+    });
   });
 
   it('answers unknown routes and methods without touching the database', async () => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,5 +116,127 @@ describe('exit codes', () => {
       err.mockRestore();
       out.mockRestore();
     }
+  });
+});
+
+describe('impossible dates and times without an offset (issue 23: defects 5, 9)', () => {
+  let db: TestDb;
+  const events = join(dir, 'tz-events.jsonl');
+  beforeAll(async () => {
+    db = await testDb('pg');
+    // now (Europe/Madrid, the dev zone) will be 2025-10-27T00:00 = 2025-10-26T23:00Z: the first event is 4 min ahead (within
+    // the 5-minute skew ingest accepts), the second 30 min (in the future): whatever the machine's zone says
+    writeFileSync(
+      events,
+      [
+        '{"id":"near","eventType":"message.received","timestamp":"2025-10-26T23:04:00Z","propertyId":"hotel-a"}',
+        '{"id":"ahead","eventType":"message.received","timestamp":"2025-10-26T23:30:00Z","propertyId":"hotel-a"}',
+      ].join('\n'),
+    );
+  });
+  afterAll(() => db.close());
+
+  it('exit 2, saying why, for a date the calendar does not have (never moved to the next month), in every command', async () => {
+    process.env.DATABASE_URL = db.url;
+    const err = jest.spyOn(console, 'error').mockImplementation(() => {});
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const said = () => String(err.mock.calls.at(-1)?.[0]);
+    try {
+      const cases: [string[], RegExp][] = [
+        [
+          ['aggregate', '--job', 'daily_conversation_metrics', '--period', '2025-02-30', '--ledger-file', ledgerFile],
+          /February 2025 has 28 days/,
+        ],
+        [
+          ['aggregate', '--all', '--from', '2025-02-30T10:00:00Z', '--to', '2025-03-05', '--ledger-file', ledgerFile],
+          /February 2025 has 28 days/,
+        ],
+        [['aggregate', '--all', '--now', '2025-09-31T10:00', '--ledger-file', ledgerFile], /September 2025 has 30 days/],
+        [['ingest', events, '--now', '2025-02-30T10:00:00Z'], /February 2025 has 28 days/],
+        [['ingest', events, '--now', '2025-10-26T02:30'], /happens twice in Europe\/Madrid.*give the offset/],
+        [['report', '--type', 'daily', '--property', 'hotel-a', '--from', '2025-02-30'], /February 2025 has 28 days/],
+        [
+          [
+            'timeseries',
+            '--metric',
+            'messages',
+            '--granularity',
+            'day',
+            '--from',
+            '2025-02-30',
+            '--to',
+            '2025-03-05',
+            '--property',
+            'hotel-a',
+          ],
+          /February 2025 has 28 days/,
+        ],
+        [['report', '--type', 'daily', '--property', 'hotel-a', '--from', '9999-12-31'], /would end after 9999-12-31/],
+      ];
+      for (const [args, message] of cases) {
+        const code = await runCli(args);
+        expect({ args, code, said: said() }).toEqual({ args, code: 2, said: expect.stringMatching(message) });
+      }
+      expect(await db.direct.query('SELECT count(*)::int AS n FROM analytics_events')).toEqual([{ n: 0 }]);
+    } finally {
+      err.mockRestore();
+      out.mockRestore();
+      delete process.env.DATABASE_URL;
+    }
+  });
+
+  /** `dlc <args>` in a child process with its own TZ. */
+  const dlc = (args: string[], tz: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const root = join(__dirname, '..', '..');
+      const child = spawn(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(root, 'bin', 'cli.ts'), ...args], {
+        cwd: dir,
+        env: { ...process.env, TZ: tz, DATABASE_URL: db.url, ENV_NAME: 'dev' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it.each(['UTC', 'America/New_York'])('--now without an offset is a time in the configured zone under TZ=%s', async (tz) => {
+    await db.direct.execute('TRUNCATE analytics_events, analytics_events_rejected, agg_watermarks, agg_message_counts_hourly');
+    const ingested = await dlc(['ingest', events, '--now', '2025-10-27T00:00', '--json'], tz);
+    expect({
+      code: ingested.code,
+      stderr: ingested.stderr.split('\n').filter((l) => !/Warning|node >=22|upgrade|a\.co|trace-warnings|^\s*$/i.test(l)),
+    }).toEqual({ code: 0, stderr: [] });
+    const r = JSON.parse(ingested.stdout);
+    expect({ accepted: r.accepted, rejected: r.rejected, reasons: r.firstRejections.map((x: { eventId: string }) => x.eventId) }).toEqual({
+      accepted: 1,
+      rejected: 1,
+      reasons: ['ahead'],
+    });
+    // aggregate reads --now the same way: at 00:30 Madrid the last closed hour is 23:00–00:00 Madrid (22:00Z)
+    const agg = await dlc(
+      [
+        'aggregate',
+        '--job',
+        'hourly_message_counts',
+        '--now',
+        '2025-10-27T00:30',
+        '--json',
+        '--ledger-file',
+        join(dir, `ledger-${tz.replace('/', '-')}.json`),
+      ],
+      tz,
+    );
+    expect(agg.code).toBe(0);
+    expect(JSON.parse(agg.stdout)[0]).toMatchObject({
+      status: 'completed',
+      result: { periods: ['2025-10-26T22:00:00.000Z'], timeZone: 'Europe/Madrid' },
+    });
   });
 });

@@ -93,6 +93,37 @@ describe.each(DRIVERS)('analytics ingest through the %s driver', (driver) => {
     ]);
   });
 
+  it('an impossible date is rejected with its reason, never moved to the next month; text reading \\u0000 is stored as sent (issue 23: defects 5, 8)', async () => {
+    const deps = { sql: db.sql, clock, log: memoryLog() };
+    const literal = { path: 'C:\\u0000\\logs', '\\u0000': 'key too' };
+    const r = await ingest(deps, [
+      {
+        recordId: 'm1',
+        body: body(
+          ev('sept-31', { timestamp: '2025-09-31T10:00+02:00' }),
+          ev('hour-24', { timestamp: '2025-10-20T24:00:00Z' }),
+          ev('literal', { metadata: literal }),
+          ev('real-nul', { metadata: { note: 'a\u0000b' } }),
+        ),
+      },
+    ]);
+    expect(r).toMatchObject({ accepted: 1, rejected: 3, failedRecordIds: [] });
+    expect(await db.direct.query('SELECT event_id, reason FROM analytics_events_rejected ORDER BY event_id')).toEqual([
+      { event_id: 'hour-24', reason: 'timestamp "2025-10-20T24:00:00Z" is not a real date and time: hours go from 00 to 23' },
+      { event_id: 'real-nul', reason: 'metadata contains a NUL character (U+0000), which PostgreSQL cannot store' },
+      {
+        event_id: 'sept-31',
+        reason: 'timestamp "2025-09-31T10:00+02:00" is not a real date and time: September 2025 has 30 days',
+      },
+    ]);
+    expect(await db.direct.query('SELECT id, metadata FROM analytics_events')).toEqual([{ id: 'literal', metadata: literal }]);
+    expect(
+      await db.direct.query(
+        "SELECT count(*)::int AS n FROM analytics_events WHERE occurred_at >= '2025-10-01' AND occurred_at < '2025-10-02'",
+      ),
+    ).toEqual([{ n: 0 }]);
+  });
+
   it('invalid events land in analytics_events_rejected with their reasons while the rest of the batch is inserted', async () => {
     const metrics = memoryMetrics();
     const { response, result } = await processSqsBatch(
