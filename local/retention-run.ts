@@ -63,6 +63,8 @@ export function printReport(tables: readonly TableReport[], dryRun: boolean): vo
       `${t.table}: cutoff ${t.cutoff}; exported ${t.rowsExported}, deleted ${t.rowsDeleted} rows; ${t.objectsWritten} objects written (${t.bytesWritten} bytes), ` +
         `${t.objectsRecovered} recovered, ${t.verificationFailures} verification failures, ${t.objectsChanged} changed after export` +
         `${t.rowsUnexportable ? `, ${t.rowsUnexportable} unexportable kept` : ''}` +
+        `${t.rowsHeld ? `, ${t.rowsHeld} held in PostgreSQL by a restore` : ''}` +
+        `${t.objectsRetired ? `, ${t.objectsRetired} superseded objects removed` : ''}` +
         `${t.objectsOutsideManifest ? `, ${t.objectsOutsideManifest} objects under ${t.table}/ not in the manifest (kept; keys in the log)` : ''}` +
         `${t.workRemaining ? ' — work remaining' : ''}`,
     );
