@@ -137,4 +137,39 @@ describe('AnalyticsCollector against an SQS double at the SDK boundary', () => {
     expect(eventsIn(calls().flat())).toHaveLength(3);
     expect(c.stats).toMatchObject({ recorded: 3, invalid: 2, sent: 3 });
   });
+
+  it('NaN, ±Infinity and invalid Dates are neither sent altered nor dropped: rejected here, handed to onUndelivered, counted (issue 23: defect 7)', async () => {
+    const invalid: string[] = [];
+    const undelivered: { events: readonly unknown[]; reason: string }[] = [];
+    const errors: Error[] = [];
+    const c = collector({
+      onInvalid: (_e, reason) => invalid.push(reason),
+      onUndelivered: (events, reason) => undelivered.push({ events, reason }),
+      onError: (e) => errors.push(e),
+    });
+    const bad = [
+      event(1, { id: 'nan', eventType: 'satisfaction.rating_received', value: Number.NaN }),
+      event(2, { id: 'inf', durationMs: Number.POSITIVE_INFINITY }),
+      event(3, { id: 'meta', metadata: { score: Number.NEGATIVE_INFINITY, when: new Date('garbage') } }),
+      event(4, { id: 'date', timestamp: new Date('not a date') }),
+    ];
+    for (const e of bad) expect(c.record(e)).toBe(false);
+    expect(c.record(event(5, { id: 'fine', value: 0.5 }))).toBe(true);
+    await c.close();
+    // only the faithful event went out; the value NaN never arrived as null
+    expect(eventsIn(calls().flat()).map((e) => e.id)).toEqual(['fine']);
+    expect(undelivered.map((u) => [(u.events[0] as { id: string }).id, u.reason])).toEqual([
+      ['nan', 'not sent: JSON cannot carry value = NaN as recorded (it would arrive altered)'],
+      ['inf', 'not sent: JSON cannot carry durationMs = Infinity as recorded (it would arrive altered)'],
+      [
+        'meta',
+        'not sent: JSON cannot carry metadata.score = -Infinity, metadata.when = an invalid Date as recorded (it would arrive altered)',
+      ],
+      ['date', 'not sent: JSON cannot carry timestamp = an invalid Date as recorded (it would arrive altered)'],
+    ]);
+    expect(undelivered[3]?.events[0]).toMatchObject({ id: 'date', timestamp: expect.any(Date) }); // handed over as recorded
+    expect(invalid).toEqual(undelivered.map((u) => u.reason));
+    expect(c.stats).toMatchObject({ recorded: 1, invalid: 4, undelivered: 4, sent: 1 });
+    expect(errors).toEqual([]);
+  });
 });

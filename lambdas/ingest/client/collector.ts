@@ -7,6 +7,10 @@
  *
  * An event that fails validation is reported (`onInvalid`, `stats.invalid`) and still sent: the
  * ingest Lambda keeps it in analytics_events_rejected with the reason, where it can be looked at.
+ * Except an event JSON cannot carry as recorded — a NaN or ±Infinity anywhere (JSON writes them as
+ * null, so `value: NaN` would arrive as "no value" and be accepted), an invalid Date (no instant at
+ * all): sending it would alter it, so it is rejected here, reported (`onInvalid`) and handed to
+ * `onUndelivered`, counted in `stats.invalid` and `stats.undelivered`; never sent, never dropped silently.
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
@@ -75,8 +79,19 @@ export class AnalyticsCollector {
   /** Records one event (id `evt_…` and timestamp now when absent). Never throws; false if it was invalid. */
   record(input: RecordInput): boolean {
     try {
-      const ts = input.timestamp instanceof Date ? input.timestamp.toISOString() : (input.timestamp ?? this.o.now().toISOString());
+      const raw = input.timestamp;
+      // an invalid Date stays as it is: reported below, not turned into an exception the caller never sees
+      const ts = raw instanceof Date ? (Number.isNaN(raw.getTime()) ? raw : raw.toISOString()) : (raw ?? this.o.now().toISOString());
       const event = { ...input, id: input.id ?? `evt_${randomUUID()}`, timestamp: ts };
+      const altered = unsendable(event);
+      if (altered.length > 0) {
+        const reason = `not sent: JSON cannot carry ${altered.join(', ')} as recorded (it would arrive altered)`;
+        this.stats.invalid++;
+        this.stats.undelivered++;
+        this.o.onInvalid?.(event, reason);
+        this.o.onUndelivered?.([event], reason);
+        return false;
+      }
       const v = validateEvent(event, this.o.now(), this.o.rules);
       let text: string;
       try {
@@ -216,3 +231,27 @@ export class AnalyticsCollector {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What JSON would not carry as recorded, by path: non-finite numbers (written as null) and invalid
+ * Dates (no instant), anywhere in the event. Plain objects and arrays are walked (each once).
+ */
+export function unsendable(event: unknown): string[] {
+  const found: string[] = [];
+  const seen = new Set<object>();
+  const stack: [string, unknown][] = [['', event]];
+  while (stack.length > 0 && found.length < 10) {
+    const [path, v] = stack.pop() as [string, unknown];
+    if (typeof v === 'number' && !Number.isFinite(v)) found.push(`${path} = ${v}`);
+    else if (v instanceof Date) {
+      if (Number.isNaN(v.getTime())) found.push(`${path} = an invalid Date`);
+    } else if (typeof v === 'object' && v !== null && !seen.has(v)) {
+      seen.add(v);
+      const entries = Array.isArray(v)
+        ? v.map((x, i) => [`${path}[${i}]`, x] as [string, unknown])
+        : Object.entries(v).map(([k, x]) => [path ? `${path}.${k}` : k, x] as [string, unknown]);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i] as [string, unknown]); // no spread: any length
+    }
+  }
+  return found;
+}
