@@ -15,6 +15,7 @@ import * as report from './report';
 import * as restore from './restore';
 import * as retention from './retention';
 import * as search from './search';
+import * as soak from './soak';
 import * as subject from './subject';
 import * as timeseries from './timeseries';
 
@@ -33,4 +34,5 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   ingest,
   aggregate,
   subject,
+  soak,
 ];

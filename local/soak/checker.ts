@@ -1,0 +1,401 @@
+/**
+ * The checker: shares nothing with the jobs. It reads PostgreSQL with plain SQL (its own
+ * connection), Redis with SCAN/GET, the bucket with its own S3 client (objects decoded with
+ * lambdas/retention/parquet.ts readBack), and holds what it finds against the journal:
+ *   1. every message the app wrote is exactly once in PostgreSQL or a live cold object (or still in
+ *      Redis, its thread younger than the cutoff), with its last content, in its own conversation;
+ *   2. every valid event is counted once (raw + exported; or refused as late beyond the raw horizon),
+ *      every invalid one is in analytics_events_rejected once; the closed hours' message counts
+ *      equal an oracle computed from the journal;
+ *   3. every live manifest row names an object whose rows match its row count and SHA-256; no object
+ *      is outside the manifest (superseded ones not yet retired are counted apart);
+ *   4. every message-bearing audit is one message (and no other audit is one);
+ *   5. every run ended in the ledger with a status; no database lease outlived its run.
+ */
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { bufferReader, readBack, type TextRow } from '../../lambdas/retention/parquet';
+import type { RunRecord } from '../../lambdas/shared/ledger/types';
+import { HOUR } from './clock';
+import { type Journal, sha256 } from './journal';
+
+export interface CheckResult {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly counts: Record<string, number>;
+  /** The first problems, each naming the broken item. */
+  readonly problems: string[];
+}
+
+export interface CheckerInput {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly s3Endpoint: string;
+  readonly bucket: string;
+  readonly journal: Journal;
+  readonly ledgerRecords: readonly RunRecord[];
+  /** The checker's instant (the frozen virtual clock). */
+  readonly now: Date;
+  readonly cutoffHours: number;
+  readonly seedPrefix: string;
+}
+
+interface Place {
+  readonly where: 'postgres' | 'cold';
+  readonly conversation: string | undefined;
+  readonly content: string;
+  /** The PostgreSQL row (id, conversation id) or the object key. */
+  readonly detail: string;
+}
+
+class Problems {
+  readonly list: string[] = [];
+  total = 0;
+  add(p: string): void {
+    this.total++;
+    if (this.list.length < 12) this.list.push(p);
+  }
+}
+
+const bump = (c: Record<string, number>, k: string, n = 1) => {
+  c[k] = (c[k] ?? 0) + n;
+};
+
+export async function check(input: CheckerInput): Promise<CheckResult[]> {
+  const db = new Client({ connectionString: input.databaseUrl });
+  await db.connect();
+  const s3 = new S3Client({
+    endpoint: input.s3Endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  const redis = new Redis(input.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', () => undefined);
+  try {
+    const cold = await readCold(db, s3, input.bucket);
+    const places = await messagePlaces(db, cold);
+    return [
+      await checkMessages(redis, input, places),
+      await checkEvents(db, input, cold),
+      cold.result,
+      checkAudits(input, places),
+      await checkRuns(db, input),
+    ];
+  } finally {
+    await db.end();
+    redis.disconnect();
+    s3.destroy();
+  }
+}
+
+// ------------------------------------------------------------------ cold storage (check 3)
+
+interface Cold {
+  /** Rows of live objects per table, as records. */
+  readonly rows: Map<string, Record<string, string | null>[]>;
+  readonly result: CheckResult;
+}
+
+async function readCold(db: Client, s3: S3Client, bucket: string): Promise<Cold> {
+  const problems = new Problems();
+  const counts: Record<string, number> = {};
+  const manifest = (
+    await db.query<{ table_name: string; object_key: string; row_count: string; sha256: string; superseded: boolean; retired: boolean }>(
+      `SELECT table_name, object_key, row_count::text, sha256, superseded_at IS NOT NULL AS superseded, retired_at IS NOT NULL AS retired
+         FROM archive_manifest`,
+    )
+  ).rows;
+  const byKey = new Map(manifest.map((m) => [m.object_key, m]));
+  const rows = new Map<string, Record<string, string | null>[]>();
+  const objects = new Set<string>();
+  let token: string | undefined;
+  do {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) objects.add(o.Key as string);
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  bump(counts, 'objects', objects.size);
+  for (const m of manifest) {
+    if (m.superseded) {
+      bump(counts, 'superseded');
+      if (objects.has(m.object_key)) {
+        if (m.retired) problems.add(`${m.object_key}: superseded and retired, yet still in the bucket`);
+        else bump(counts, 'superseded_awaiting_retirement');
+      }
+      continue;
+    }
+    bump(counts, 'live_manifest_rows');
+    if (!objects.has(m.object_key)) {
+      problems.add(`${m.object_key}: live manifest row (${m.row_count} rows of ${m.table_name}) but no object`);
+      continue;
+    }
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: m.object_key }));
+    const bytes = await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    const list = rows.get(m.table_name) ?? [];
+    rows.set(m.table_name, list);
+    const back = await readBack(bufferReader(bytes), async (r: TextRow[], columns) => {
+      for (const row of r) list.push({ ...Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])), __object: m.object_key });
+    });
+    bump(counts, 'rows_cold', back.rows);
+    if (back.rows !== Number(m.row_count) || back.sha256 !== m.sha256)
+      problems.add(
+        `${m.object_key}: rows ${back.rows} vs manifest ${m.row_count}, sha256 ${back.sha256.slice(0, 12)} vs ${m.sha256.slice(0, 12)}`,
+      );
+    else bump(counts, 'objects_verified');
+  }
+  for (const key of objects)
+    if (!byKey.has(key)) {
+      bump(counts, 'outside_manifest');
+      problems.add(`${key}: in the bucket, in no manifest row`);
+    }
+  return { rows, result: { name: '3. cold objects match the manifest', pass: problems.total === 0, counts, problems: problems.list } };
+}
+
+// ------------------------------------------------------------------ messages (check 1)
+
+async function conversationKeys(db: Client, cold: Cold): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (const r of (await db.query<{ id: string; k: string }>('SELECT id::text AS id, conversation_key AS k FROM conversations')).rows)
+    keys.set(r.id, r.k);
+  for (const r of cold.rows.get('conversations') ?? [])
+    if (r.id && r.conversation_key && !keys.has(r.id)) keys.set(r.id, r.conversation_key);
+  return keys;
+}
+
+/** Every message row in PostgreSQL and in live cold objects, by message key. */
+async function messagePlaces(db: Client, cold: Cold): Promise<Map<string, Place[]>> {
+  const convs = await conversationKeys(db, cold);
+  const places = new Map<string, Place[]>();
+  const add = (key: string, p: Place) => {
+    const l = places.get(key) ?? [];
+    l.push(p);
+    places.set(key, l);
+  };
+  const pg = await db.query<{ k: string; id: string; cid: string; content: string }>(
+    'SELECT message_key AS k, id::text AS id, conversation_id::text AS cid, content FROM messages',
+  );
+  for (const r of pg.rows)
+    add(r.k, { where: 'postgres', conversation: convs.get(r.cid), content: r.content, detail: `row ${r.id} of conversation ${r.cid}` });
+  for (const r of cold.rows.get('messages') ?? [])
+    add(r.message_key ?? '', {
+      where: 'cold',
+      conversation: convs.get(r.conversation_id ?? ''),
+      content: r.content ?? '',
+      detail: `row ${r.id} of conversation ${r.conversation_id} in ${r.__object}`,
+    });
+  return places;
+}
+
+async function redisThreads(redis: Redis, prefix: string): Promise<Map<string, { newest: number; messages: Map<string, string> }>> {
+  const threads = new Map<string, { newest: number; messages: Map<string, string> }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    for (const key of keys) {
+      const value = await redis.get(key).catch(() => null); // another type: not a checkpoint
+      if (value === null) continue;
+      try {
+        const doc = JSON.parse(value) as {
+          ts?: string;
+          data?: { conversation_id?: string; messages?: { id?: string; content?: string }[] };
+        };
+        const conv = doc.data?.conversation_id;
+        if (!conv) continue;
+        const t = threads.get(conv) ?? { newest: 0, messages: new Map<string, string>() };
+        t.newest = Math.max(t.newest, Date.parse(doc.ts ?? '') || 0);
+        for (const m of doc.data?.messages ?? []) if (m.id) t.messages.set(m.id, String(m.content));
+        threads.set(conv, t);
+      } catch {
+        // not JSON: not one of the app's checkpoints
+      }
+    }
+  } while (cursor !== '0');
+  return threads;
+}
+
+async function checkMessages(redis: Redis, input: CheckerInput, places: Map<string, Place[]>): Promise<CheckResult> {
+  const problems = new Problems();
+  const counts: Record<string, number> = {};
+  const threads = await redisThreads(redis, input.seedPrefix);
+  const cutoff = input.now.getTime() - input.cutoffHours * HOUR;
+  for (const m of input.journal.messages.values()) {
+    bump(counts, 'journaled');
+    const found = places.get(m.id) ?? [];
+    const misfiled = found.filter((p) => p.conversation !== m.thread);
+    const t = threads.get(m.thread);
+    const inRedis = t?.messages.get(m.id);
+    const young = t !== undefined && t.newest > cutoff;
+    if (misfiled.length > 0) {
+      bump(counts, 'misfiled');
+      problems.add(
+        `message ${m.id} of ${m.thread}: found under conversation ${misfiled[0]?.conversation ?? '(none: no conversation row)'} (${misfiled[0]?.where})`,
+      );
+      continue;
+    }
+    if (found.length > 1) {
+      bump(counts, 'duplicated');
+      problems.add(`message ${m.id} of ${m.thread}: ${found.length} copies (${found.map((f) => f.detail).join('; ')})`);
+      continue;
+    }
+    if (inRedis !== undefined && sha256(inRedis) === m.sha256 && young) {
+      bump(counts, found.length === 0 ? 'in_redis_only' : 'in_redis_newer');
+      continue;
+    }
+    const [only] = found;
+    if (!only) {
+      bump(counts, 'lost');
+      problems.add(
+        `message ${m.id} of ${m.thread} (last written ${m.at}): nowhere${inRedis !== undefined ? ' but in an old checkpoint still in Redis' : ''}`,
+      );
+      continue;
+    }
+    if (sha256(only.content) !== m.sha256) {
+      bump(counts, 'stale');
+      problems.add(`message ${m.id} of ${m.thread}: ${only.where} holds an earlier version (edited ${m.edits} time(s), last ${m.at})`);
+      continue;
+    }
+    bump(counts, only.where === 'postgres' ? 'in_postgres' : 'in_cold');
+  }
+  // Rows nobody wrote: neither a journaled message nor an audit's.
+  for (const [key, found] of places)
+    if (!input.journal.messages.has(key) && !key.startsWith('audit:')) {
+      bump(counts, 'unexpected', found.length);
+      problems.add(`message key ${key}: ${found.length} row(s) the app never wrote (${found[0]?.conversation})`);
+    }
+  return { name: '1. every message once, last content, own conversation', pass: problems.total === 0, counts, problems: problems.list };
+}
+
+// ------------------------------------------------------------------ events (check 2)
+
+async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise<CheckResult> {
+  const problems = new Problems();
+  const counts: Record<string, number> = {};
+  const seen = new Map<string, number>();
+  for (const r of (await db.query<{ id: string }>('SELECT id FROM analytics_events')).rows) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+  for (const r of cold.rows.get('analytics_events') ?? []) if (r.id) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+  const rejected = new Map<string, string[]>();
+  for (const r of (await db.query<{ id: string | null; reason: string }>('SELECT event_id AS id, reason FROM analytics_events_rejected'))
+    .rows)
+    if (r.id) rejected.set(r.id, [...(rejected.get(r.id) ?? []), r.reason]);
+  const counted: { at: number; property: string; channel: string; direction: string }[] = [];
+  for (const e of input.journal.events.values()) {
+    const n = seen.get(e.id) ?? 0;
+    const rej = rejected.get(e.id) ?? [];
+    if (!e.valid) {
+      bump(counts, 'invalid');
+      if (n > 0) problems.add(`invalid event ${e.id}: stored as an event ${n} time(s)`);
+      else if (rej.length !== 1) problems.add(`invalid event ${e.id}: in analytics_events_rejected ${rej.length} time(s), not once`);
+      else bump(counts, 'invalid_rejected_once');
+      continue;
+    }
+    bump(counts, 'valid');
+    if (n === 1) {
+      bump(counts, 'valid_counted_once');
+      if (e.type === 'message.received' || e.type === 'message.sent')
+        counted.push({
+          at: Date.parse(e.at),
+          property: e.property,
+          channel: e.channel ?? 'unknown',
+          direction: e.type === 'message.received' ? 'inbound' : 'outbound',
+        });
+    } else if (n === 0 && rej.length === 1 && rej[0]?.startsWith('late')) bump(counts, 'valid_refused_late');
+    else {
+      bump(counts, n === 0 ? 'valid_lost' : 'valid_duplicated');
+      problems.add(`valid event ${e.id} (${e.type} at ${e.at}): ${n} stored copies, ${rej.length} rejections`);
+    }
+  }
+  // The oracle: closed hours' message counts from the journal (Europe/Madrid hours are whole UTC hours).
+  const [w] = (
+    await db.query<{ through: Date | null }>(
+      "SELECT aggregated_through AS through FROM agg_watermarks WHERE agg_table = 'agg_message_counts_hourly'",
+    )
+  ).rows;
+  const through = w?.through ? new Date(w.through).getTime() : 0;
+  const oracle = new Map<string, number>();
+  for (const c of counted) {
+    const hour = Math.floor(c.at / HOUR) * HOUR;
+    if (hour + HOUR > through) continue;
+    const k = JSON.stringify([new Date(hour).toISOString(), c.property, c.channel, c.direction]);
+    oracle.set(k, (oracle.get(k) ?? 0) + 1);
+  }
+  const agg = await db.query<{ p: Date; property_id: string; channel: string; direction: string; count: number }>(
+    "SELECT period_start AS p, property_id, channel, direction, count FROM agg_message_counts_hourly WHERE period_start + interval '1 hour' <= $1::timestamptz",
+    [new Date(through).toISOString()],
+  );
+  const stored = new Map<string, number>();
+  for (const r of agg.rows) stored.set(JSON.stringify([new Date(r.p).toISOString(), r.property_id, r.channel, r.direction]), r.count);
+  for (const k of new Set([...oracle.keys(), ...stored.keys()])) {
+    const want = oracle.get(k) ?? 0;
+    const got = stored.get(k) ?? 0;
+    if (want === 0 && got === 0) continue;
+    bump(counts, 'hourly_buckets');
+    if (want !== got) {
+      bump(counts, 'hourly_buckets_wrong');
+      problems.add(`agg_message_counts_hourly ${k}: ${got}, the journal says ${want}`);
+    }
+  }
+  counts.hours_before_now_not_closed = through > 0 ? Math.round((input.now.getTime() - through) / HOUR) : -1;
+  return {
+    name: '2. every event counted once; closed hours match the oracle',
+    pass: problems.total === 0,
+    counts,
+    problems: problems.list,
+  };
+}
+
+// ------------------------------------------------------------------ audits (check 4)
+
+function checkAudits(input: CheckerInput, places: Map<string, Place[]>): CheckResult {
+  const problems = new Problems();
+  const counts: Record<string, number> = {};
+  for (const a of input.journal.audits.values()) {
+    const found = places.get(`audit:${a.id}`) ?? [];
+    if (a.message) {
+      bump(counts, 'message_bearing');
+      if (found.length !== 1)
+        problems.add(`audit ${a.id} (lead ${a.lead}): ${found.length} messages, not one (${found.map((f) => f.detail).join('; ')})`);
+      else if (found[0]?.conversation !== `lead:${a.lead}`)
+        problems.add(`audit ${a.id}: its message is in ${found[0]?.conversation}, not lead:${a.lead}`);
+      else bump(counts, found[0]?.where === 'cold' ? 'one_message_cold' : 'one_message_postgres');
+    } else {
+      bump(counts, 'not_message_bearing');
+      if (found.length > 0) problems.add(`audit ${a.id}: not message-bearing, yet ${found.length} message(s)`);
+    }
+  }
+  return { name: '4. every message-bearing audit is one message', pass: problems.total === 0, counts, problems: problems.list };
+}
+
+// ------------------------------------------------------------------ runs and leases (check 5)
+
+async function checkRuns(db: Client, input: CheckerInput): Promise<CheckResult> {
+  const problems = new Problems();
+  const counts: Record<string, number> = {};
+  const byId = new Map(input.ledgerRecords.map((r) => [r.runId, r]));
+  for (const r of input.journal.runs) {
+    bump(counts, `runs_${r.outcome}`);
+    if (!r.ledgered) continue;
+    const rec = byId.get(r.runId);
+    if (!rec) problems.add(`${r.job} run ${r.runId} (${r.outcome}${r.error ? `: ${r.error}` : ''}): no record in the ledger`);
+    else if (rec.status !== 'healthy' && rec.status !== 'unhealthy')
+      problems.add(`${r.job} run ${r.runId}: ledger status ${String(rec.status)}`);
+    else if (r.outcome === 'failed' && rec.status !== 'unhealthy')
+      problems.add(`${r.job} run ${r.runId} failed, the ledger says ${rec.status}`);
+    else bump(counts, 'ledgered_with_status');
+  }
+  const leases = await db.query<{ job: string; holder: string; live: boolean; until: Date }>(
+    'SELECT job, holder, expires_at > now() AS live, expires_at AS until FROM job_leases',
+  );
+  for (const l of leases.rows) {
+    bump(counts, 'leases');
+    if (l.live) problems.add(`job_leases ${l.job} (${l.holder}) still held until ${new Date(l.until).toISOString()} after every run ended`);
+  }
+  return {
+    name: '5. every run ended in the ledger; no lease outlived its run',
+    pass: problems.total === 0,
+    counts,
+    problems: problems.list,
+  };
+}

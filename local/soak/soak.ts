@@ -1,0 +1,268 @@
+/**
+ * The soak (issue 24, DESIGN invariant 10): the app, every job on its schedule, operator actions
+ * and a nemesis, all at once against private PostgreSQL 17, Redis and S3 servers, on a virtual
+ * clock; then the nemesis stops, every job catches up, and the checker holds what is stored against
+ * the journal. Jepsen's shape: workload (app.ts, jobs.ts), nemesis (nemesis.ts), checker (checker.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
+import { connectRedis } from '../../lambdas/archive/redis-store';
+import { openColdStore } from '../../lambdas/retention/cold-store';
+import { FileRunLedger } from '../../lambdas/shared/ledger/file';
+import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
+import { PgSql } from '../../lambdas/shared/sql/pg-driver';
+import { createDatabase } from '../services';
+import { App, SEED_PREFIX } from './app';
+import { type CheckResult, check } from './checker';
+import { Rng, VirtualClock } from './clock';
+import { Jobs, RecordingLedger } from './jobs';
+import { Journal, type JournalRun } from './journal';
+import { Nemesis } from './nemesis';
+import { type SoakPostgres, type SoakRedis, type SoakS3, startSoakPostgres, startSoakRedis, startSoakS3 } from './procs';
+
+export interface SoakOptions {
+  /** Real seconds of workload and nemesis (the catch-up and the check come after). */
+  readonly seconds: number;
+  readonly seed: number;
+  /** Virtual hours per real second. @default 8 */
+  readonly speed?: number;
+  readonly journalFile?: string;
+  /** Leave the three servers running and write where they are to this file. */
+  readonly keepServicesFile?: string;
+  /** @default true */
+  readonly nemesis?: boolean;
+  /** Progress lines. */
+  readonly say?: (line: string) => void;
+}
+
+export interface SoakReport {
+  readonly seed: number;
+  readonly seconds: number;
+  readonly speed: number;
+  readonly virtualStart: string;
+  readonly virtualEnd: string;
+  readonly journal: Journal;
+  readonly checks: CheckResult[];
+  readonly passed: boolean;
+  readonly catchUpMs: number;
+}
+
+export const VIRTUAL_START = new Date('2026-03-01T00:00:00.000Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` every `everyMs` (real) until `stop()` says so; the next tick waits for the previous one. */
+function every(everyMs: () => number, stop: () => boolean, fn: () => Promise<unknown>): Promise<void> {
+  return (async () => {
+    while (!stop()) {
+      await fn().catch(() => undefined);
+      const until = Date.now() + everyMs();
+      while (!stop() && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
+    }
+  })();
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const say = o.say ?? (() => undefined);
+  const speed = o.speed ?? 8;
+  const journal = new Journal();
+  const root = new Rng(o.seed);
+  say(`Starting PostgreSQL 17, Redis and the S3 server (seed ${o.seed}, ${speed} virtual hours per second)…`);
+  const [pg, redisServer, s3Server] = (await Promise.all([startSoakPostgres(), startSoakRedis(), startSoakS3('cold')])) as [
+    SoakPostgres,
+    SoakRedis,
+    SoakS3,
+  ];
+  const db = await createDatabase(pg.adminUrl, 'soak');
+  const workDir = join(require('node:os').tmpdir(), `dlc-soak-${process.pid}-${Date.now().toString(36)}`);
+  const ledger = new RecordingLedger(new FileRunLedger(join(workDir, 'run-ledger.json')));
+  const jobsSql = new PgSql({ connectionString: db.url, maxConnections: 8 });
+  const appSql = new PgSql({ connectionString: db.url, maxConnections: 2 });
+  const appRedis = new Redis(redisServer.url, { maxRetriesPerRequest: 1, commandTimeout: 3_000, connectTimeout: 2_000 });
+  appRedis.on('error', () => undefined);
+  const jobsRedis = await connectRedis({ url: redisServer.url });
+  jobsRedis.on('error', () => undefined);
+  const store = openColdStore({
+    bucket: s3Server.bucket,
+    endpoint: s3Server.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  let checks: CheckResult[] = [];
+  let catchUpMs = 0;
+  const clock = new VirtualClock(VIRTUAL_START, speed * 3_600);
+  try {
+    await migrate(jobsSql, loadMigrations(join(__dirname, '../../sql')));
+    const jobs = new Jobs({ sql: jobsSql, redis: jobsRedis, store, ledger, clock, rng: root.fork('jobs'), journal });
+    const app = new App({
+      redis: appRedis,
+      sql: appSql,
+      clock,
+      rng: root.fork('app'),
+      journal,
+      timeZone: 'Europe/Madrid',
+      maxThreads: 60,
+    });
+    const nemesis = new Nemesis({
+      pg,
+      redis: redisServer,
+      s3: s3Server,
+      databaseUrl: db.url,
+      app,
+      jobs,
+      rng: root.fork('nemesis'),
+      journal,
+    });
+    // Every aggregation once at the start: their watermarks begin at the first hour, so every later
+    // closed period is either aggregated on schedule or invalidated by a late event.
+    await jobs.aggregations();
+
+    const endAt = Date.now() + o.seconds * 1000;
+    const over = () => Date.now() >= endAt;
+    const sched = root.fork('schedule');
+    say(`Running for ${o.seconds} s: the app, the jobs on their schedules${o.nemesis === false ? '' : ', the nemesis'}…`);
+    const loops = [
+      every(
+        () => 20,
+        over,
+        () => app.step(),
+      ),
+      every(
+        () => 1_000,
+        over,
+        () => jobs.archive(),
+      ),
+      every(
+        () => 1_500,
+        over,
+        () => jobs.aggregations(),
+      ),
+      every(
+        () => 2_500,
+        over,
+        () => jobs.backfill(),
+      ),
+      every(
+        () => 3_000,
+        over,
+        async () => {
+          // Sometimes an operator starts a second retention from the CLI while the scheduled one runs.
+          const second = sched.chance(0.35) ? sleep(sched.int(300)).then(() => jobs.retention('cli')) : undefined;
+          await Promise.all([jobs.retention('scheduled'), second]);
+        },
+      ),
+      every(
+        () => 2_000 + sched.int(3_000),
+        over,
+        async () => {
+          const threads = [...new Set([...journal.messages.values()].map((m) => m.thread))];
+          if (threads.length > 0 && sched.chance(0.35)) await jobs.restore(sched.pick(threads));
+          else await jobs.restore();
+        },
+      ),
+    ];
+    if (o.nemesis !== false)
+      loops.push(
+        every(
+          () => 1_500 + sched.int(3_000),
+          over,
+          () => nemesis.strike(),
+        ),
+      );
+    await Promise.all(loops);
+
+    // ---------------------------------------------------------------- catch-up
+    say('Nemesis stopped. Catching up: the app finishes its writes, then every job runs until it has no work left…');
+    const t0 = Date.now();
+    await Promise.all([pg.up(), redisServer.up(), s3Server.up()]);
+    jobs.phase = 'catch-up';
+    jobs.tightDeadlines = 0;
+    await app.drain();
+    clock.freeze();
+    const until = async (job: string, run: () => Promise<JournalRun>, done: (r: JournalRun) => Promise<boolean> | boolean) => {
+      for (let i = 0; i < 60; i++) {
+        const r = await run();
+        if ((r.outcome === 'healthy' || r.outcome === 'unhealthy') && (await done(r))) return;
+        await sleep(r.outcome === 'busy' || r.outcome === 'skipped' ? 500 : 100);
+      }
+      throw new Error(`catch-up: ${job} still had work after 60 runs`);
+    };
+    const c = (r: JournalRun, k: string) => r.counters?.[k] ?? 0;
+    await until(
+      'archive',
+      () => jobs.archive(),
+      (r) => !r.workRemaining && c(r, 'checkpoints_changed') === 0 && c(r, 'conversations_failed') === 0,
+    );
+    await until(
+      'backfill',
+      () => jobs.backfill(),
+      (r) => !r.workRemaining,
+    );
+    await until(
+      'retention',
+      () => jobs.retention('catch-up'),
+      (r) => !r.workRemaining,
+    );
+    for (const a of AGGREGATIONS)
+      await until(
+        a.name,
+        () => jobs.aggregate(a.name),
+        async () => {
+          const [n] = await jobsSql.query<{ n: number }>('SELECT count(*)::int AS n FROM agg_invalidations WHERE agg_table = $1::text', [
+            a.table,
+          ]);
+          return (n?.n ?? 0) === 0;
+        },
+      );
+    catchUpMs = Date.now() - t0;
+
+    say('Checking against the journal…');
+    checks = await check({
+      databaseUrl: db.url,
+      redisUrl: redisServer.url,
+      s3Endpoint: s3Server.endpoint,
+      bucket: s3Server.bucket,
+      journal,
+      ledgerRecords: ledger.records,
+      now: clock.now(),
+      cutoffHours: jobs.archiveSettings.cutoffHours,
+      seedPrefix: SEED_PREFIX,
+    });
+  } finally {
+    if (o.journalFile) journal.write(o.journalFile);
+    await jobsSql.close().catch(() => undefined);
+    await appSql.close().catch(() => undefined);
+    appRedis.disconnect();
+    jobsRedis.disconnect();
+    const keep = o.keepServicesFile !== undefined;
+    if (keep)
+      writeFileSync(
+        o.keepServicesFile as string,
+        `${JSON.stringify(
+          {
+            database_url: db.url,
+            redis_url: redisServer.url,
+            s3_endpoint: s3Server.endpoint,
+            bucket: s3Server.bucket,
+            pids: [pg.pid(), redisServer.pid(), s3Server.pid()],
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    else await db.stop().catch(() => undefined);
+    await Promise.all([pg.stop(keep), redisServer.stop(keep), s3Server.stop(keep)]);
+  }
+  return {
+    seed: o.seed,
+    seconds: o.seconds,
+    speed,
+    virtualStart: VIRTUAL_START.toISOString(),
+    virtualEnd: clock.now().toISOString(),
+    journal,
+    checks,
+    passed: checks.length > 0 && checks.every((x) => x.pass),
+    catchUpMs,
+  };
+}
