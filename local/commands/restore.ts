@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { checkRestoreInput, RestoreInputError, type RestoreResult, restore } from '../../lambdas/retention/restore';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { getEnvironment } from '../../lib/config';
-import { coldStoreFromEnv } from '../retention-run';
+import { coldStoreFromEnv, restoreProgress } from '../retention-run';
 import { output, positiveInt, UsageError, withDatabase } from './common';
 
 interface Options {
@@ -53,12 +53,14 @@ export function register(program: Command): void {
         throw e;
       }
       await withDatabase(async (sql) => {
+        // Progress per object read on a terminal (stderr) in human mode; nothing when piped.
+        const progress = o.json ? { store: coldStoreFromEnv(), done: () => undefined } : restoreProgress(coldStoreFromEnv(), o.table);
         const result = await restore(
-          { sql, store: coldStoreFromEnv(), log: memoryLog(), holder: `cli pid ${process.pid} on ${hostname()} (restore)` },
+          { sql, store: progress.store, log: memoryLog(), holder: `cli pid ${process.pid} on ${hostname()} (restore)` },
           r.policies,
           input,
           { holdDays: r.restoreHoldDays, rowGroupRows: r.rowGroupRows },
-        );
+        ).finally(progress.done);
         output(o.json, result, () => {
           if (result.conversations)
             console.log(`conversations (first, as parents): ${describe(result.conversations).replace(/^conversations: /, '')}`);

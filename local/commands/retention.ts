@@ -43,10 +43,12 @@ export function register(program: Command): void {
         const settings = getEnvironment(process.env.ENV_NAME ?? 'dev').retention;
         const store = coldStoreFromEnv();
         const log = memoryLog(o.json ? (l) => process.stderr.write(`${l.level} ${l.message}\n`) : undefined);
-        const bar = progressBar();
+        // Progress on a terminal (stderr) in human mode; --json keeps stderr for the log.
+        const bar = o.json ? { start: () => undefined, update: () => undefined, done: () => undefined } : progressBar();
         const input = { dryRun: o.dryRun, tables: o.table, days: o.days };
+        let tables: string[];
         try {
-          selectPolicies(settings.policies, input);
+          tables = selectPolicies(settings.policies, input).map((p) => p.table);
         } catch (e) {
           throw new UsageError((e as Error).message);
         }
@@ -60,8 +62,9 @@ export function register(program: Command): void {
               }
             : undefined;
         const deps = { sql, store, log, deadline: deadline(undefined), onProgress: bar.update, threads };
+        bar.start(tables);
         if (o.dryRun) {
-          const outcome = await applyRetention({ ...deps, runId: 'dry-run' }, settings, input);
+          const outcome = await applyRetention({ ...deps, runId: 'dry-run' }, settings, input).finally(bar.done);
           output(o.json, outcome, () => printReport(outcome.tables, true));
           return;
         }
@@ -76,8 +79,7 @@ export function register(program: Command): void {
           },
           settings,
           input,
-        );
-        bar.done();
+        ).finally(bar.done);
         if (result.status === 'skipped') {
           output(o.json, { status: 'skipped', reason: result.reason }, () => console.log(`Skipped: ${result.reason}`));
           return;
