@@ -5,9 +5,11 @@
 import type { ColdStore } from '../../lambdas/retention/cold-store';
 import { progressBar, restoreProgress } from '../../local/retention-run';
 
+/** What was written, the erase-to-end-of-line sequence (ESC [K) shown as ⌫. */
 function stream(isTTY: boolean) {
   const written: string[] = [];
-  return { written, stream: { isTTY, write: (s: string) => written.push(s) > 0 } as unknown as NodeJS.WriteStream };
+  const write = (s: string) => written.push(s.replaceAll('\x1b[K', '⌫')) > 0;
+  return { written, stream: { isTTY, write } as unknown as NodeJS.WriteStream };
 }
 
 const store: ColdStore = {
@@ -28,8 +30,8 @@ describe('progress on a terminal only', () => {
     bar.update({ table: 'messages', rowsDone: 10, rowsTotal: 10 });
     bar.update({ table: 'conversations', rowsDone: 1, rowsTotal: 1 });
     bar.done();
-    expect(t.written[0]).toBe('\rFinding expired rows in messages, conversations…\x1b[K');
-    expect(t.written[1]).toMatch(/^\rmessages {24} █{15}░{15} 5\/10 rows {2}\d+(\.\d+)? s\x1b\[K$/);
+    expect(t.written[0]).toBe('\rFinding expired rows in messages, conversations…⌫');
+    expect(t.written[1]).toMatch(/^\rmessages {24} █{15}░{15} 5\/10 rows {2}\d+(\.\d+)? s⌫$/);
     expect(t.written[2]).toMatch(/^\rmessages {24} █{30} 10\/10 rows/);
     expect(t.written[3]).toBe('\n');
     expect(t.written[4]).toMatch(/^\rconversations +█{30} 1\/1 rows/);
@@ -41,7 +43,7 @@ describe('progress on a terminal only', () => {
     const bar = progressBar(t.stream);
     bar.start(['messages']);
     bar.done();
-    expect(t.written).toEqual(['\rFinding expired rows in messages…\x1b[K', '\r\x1b[K']);
+    expect(t.written).toEqual(['\rFinding expired rows in messages…⌫', '\r⌫']);
   });
 
   it('restore: a line per object read, then a newline', async () => {
@@ -51,9 +53,9 @@ describe('progress on a terminal only', () => {
     await p.store.head('bb');
     p.done();
     expect(t.written).toEqual([
-      '\rRestoring messages: reading the manifest…\x1b[K',
-      expect.stringMatching(/^\rRestoring messages: object 1 \(1\.0 MiB read\) {2}[\d.]+ s\x1b\[K$/),
-      expect.stringMatching(/^\rRestoring messages: object 2 \(3\.0 MiB read\) {2}[\d.]+ s\x1b\[K$/),
+      '\rRestoring messages: reading the manifest…⌫',
+      expect.stringMatching(/^\rRestoring messages: object 1 \(1\.0 MiB read\) {2}[\d.]+ s⌫$/),
+      expect.stringMatching(/^\rRestoring messages: object 2 \(3\.0 MiB read\) {2}[\d.]+ s⌫$/),
       '\n',
     ]);
   });
