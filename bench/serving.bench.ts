@@ -81,26 +81,29 @@ export async function loadServingData(sql: PgSql, events: number, properties: nu
     [properties],
   );
   await sql.execute(
-    `INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
-     SELECT h, property_id, channel, 1 + extract(hour FROM h)::int, 2000, 1500, 6000, 9000, 12000
+    `INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, duration_sum_ms, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
+     SELECT h, property_id, channel, 1 + extract(hour FROM h)::int, (1 + extract(hour FROM h)::int) * 2000, 2000, 1500, 6000, 9000, 12000
      FROM generate_series(date_trunc('hour', now()) - interval '365 days', date_trunc('hour', now()) - interval '1 hour', interval '1 hour') h, ${P}, ${C}`,
     [properties],
   );
   const DAYS = `generate_series(current_date - 366, current_date - 1, interval '1 day') d`;
   await sql.execute(
     `INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started, conversations_resolved,
-       conversations_escalated, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms, avg_resolution_minutes, ai_handled_count)
-     SELECT d::date, property_id, channel, 40, 30, 4, 20000, 15000, 60000, 45, 25 FROM ${DAYS}, ${P}, ${C}`,
+       conversations_escalated, first_responses, first_response_sum_ms, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms,
+       resolutions_timed, resolution_sum_ms, avg_resolution_minutes, ai_handled_count, tasks_created, ratings, rating_sum)
+     SELECT d::date, property_id, channel, 40, 30, 4, 36, 36 * 20000, 20000, 15000, 60000, 30, 30 * 45 * 60000, 45, 25, 10, 6, 25
+     FROM ${DAYS}, ${P}, ${C}`,
     [properties],
   );
   await sql.execute(
-    `INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed, avg_response_time_ms, satisfaction_avg, satisfaction_count)
-     SELECT d::date, property_id, 'staff-' || s, 12, 5, 30000, 4.2, 6 FROM ${DAYS}, ${P}, generate_series(1, 8) s`,
+    `INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed, responses_timed,
+       response_sum_ms, avg_response_time_ms, satisfaction_avg, satisfaction_count)
+     SELECT d::date, property_id, 'staff-' || s, 12, 5, 15, 15 * 30000, 30000, 4.2, 6 FROM ${DAYS}, ${P}, generate_series(1, 8) s`,
     [properties],
   );
   await sql.execute(
-    `INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, avg_confidence, action_taken_count, escalated_count)
-     SELECT d::date, property_id, 'intent-' || i, 100 / i, 0.8, 10 / i, 1 FROM ${DAYS}, ${P}, generate_series(1, 15) i`,
+    `INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, confidence_count, avg_confidence, action_taken_count, escalated_count)
+     SELECT d::date, property_id, 'intent-' || i, 100 / i, 100 / i, 0.8, 10 / i, 1 FROM ${DAYS}, ${P}, generate_series(1, 15) i`,
     [properties],
   );
   await sql.execute(

@@ -24,16 +24,22 @@ async function fill(ctx: DemoContext): Promise<void> {
   const busy = `(1 + 6 * sin(pi() * greatest(0, extract(hour FROM h AT TIME ZONE 'Europe/Madrid') - 7) / 16)^2)`;
   await ctx.sql.execute(`INSERT INTO agg_message_counts_hourly (period_start, property_id, channel, direction, count)
     SELECT h, '${P}', channel, d, round(w * ${busy} * (CASE d WHEN 'inbound' THEN 1.1 ELSE 1 END))::int FROM ${H}, ${C}, (VALUES ('inbound'), ('outbound')) dir(d)`);
-  await ctx.sql.execute(`INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
-    SELECT h, '${P}', channel, round(w * ${busy})::int, 1800 + 400 * w, 1200 + 300 * w, 5000 + 900 * w, 8000 + 900 * w, 12000 FROM ${H}, ${C}`);
+  // every mean with the count it was taken over and its sum (sql/016): the read side rolls up Σ sum ÷ Σ count
+  await ctx.sql.execute(`INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, duration_sum_ms, avg_ms, p50_ms, p95_ms, p99_ms, max_ms)
+    SELECT h, '${P}', channel, n, n * (1800 + 400 * w), 1800 + 400 * w, 1200 + 300 * w, 5000 + 900 * w, 8000 + 900 * w, 12000
+    FROM ${H}, ${C}, LATERAL (SELECT round(w * ${busy})::int AS n) r`);
   const D = `generate_series(current_date - 21, current_date - 1, interval '1 day') d`;
   await ctx.sql.execute(`INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started, conversations_resolved,
-      conversations_escalated, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms, avg_resolution_minutes, ai_handled_count)
-    SELECT d::date, '${P}', channel, 10 * w + extract(dow FROM d)::int, 8 * w, w, 15000 + 3000 * w, 11000 + 2000 * w, 40000 + 5000 * w, 35, 6 * w FROM ${D}, ${C}`);
-  await ctx.sql.execute(`INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed, avg_response_time_ms, satisfaction_avg, satisfaction_count)
-    SELECT d::date, '${P}', s, 5 + length(s), 3, 25000 + 1000 * length(s), 3.8 + length(s) / 20.0, 4 FROM ${D}, (VALUES ('lucia'), ('mario'), ('ana')) st(s)`);
-  await ctx.sql.execute(`INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, avg_confidence, action_taken_count, escalated_count)
-    SELECT d::date, '${P}', i, n, 0.7 + n / 200.0, n / 2, n / 10 FROM ${D},
+      conversations_escalated, first_responses, first_response_sum_ms, avg_first_response_ms, p50_first_response_ms, p95_first_response_ms,
+      resolutions_timed, resolution_sum_ms, avg_resolution_minutes, ai_handled_count, tasks_created, ratings, rating_sum)
+    SELECT d::date, '${P}', channel, 10 * w + extract(dow FROM d)::int, 8 * w, w, 9 * w, 9 * w * (15000 + 3000 * w), 15000 + 3000 * w,
+      11000 + 2000 * w, 40000 + 5000 * w, 8 * w, 8 * w * 35 * 60000, 35, 6 * w, 2 * w, w, w * (4 + w % 2) FROM ${D}, ${C}`);
+  await ctx.sql.execute(`INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, tasks_completed,
+      responses_timed, response_sum_ms, avg_response_time_ms, satisfaction_avg, satisfaction_count)
+    SELECT d::date, '${P}', s, 5 + length(s), 3, 7 + length(s), (7 + length(s)) * (25000 + 1000 * length(s)), 25000 + 1000 * length(s),
+      3.8 + length(s) / 20.0, 4 FROM ${D}, (VALUES ('lucia'), ('mario'), ('ana')) st(s)`);
+  await ctx.sql.execute(`INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count, confidence_count, avg_confidence, action_taken_count, escalated_count)
+    SELECT d::date, '${P}', i, n, n, 0.7 + n / 200.0, n / 2, n / 10 FROM ${D},
       (VALUES ('reservar_mesa', 40), ('horario', 25), ('precio', 18), ('cancelar', 9), ('queja', 4), ('late_checkout', 12)) it(i, n)`);
   await ctx.sql.execute(`INSERT INTO agg_satisfaction_weekly (period_start, property_id, channel, surveys_sent, responses_received, rating_1, rating_2, rating_3, rating_4, rating_5, avg_rating, nps_score)
     SELECT wk::date, '${P}', channel, 50, 29, 1, 1, 4, 9, 14, (1 + 2 + 12 + 36 + 70) / 29.0, (14 - 6) * 100 / 29.0
@@ -88,7 +94,7 @@ export async function servingStep(ctx: DemoContext): Promise<void> {
     { metric: 'escalation_rate', granularity: 'week', startDate: addDays(today, -21), endDate: today, propertyId: P },
   );
   ctx.say(
-    `\nEscalation rate by week (weighted by conversations started): ${ts.series[0]?.points.map((p) => `${p.period} ${p.value === null ? '—' : `${(p.value * 100).toFixed(1)} %`}`).join(', ')}`,
+    `\nEscalation rate by week (escalations ÷ conversations started): ${ts.series[0]?.points.map((p) => `${p.period} ${p.value === null ? '—' : `${(p.value * 100).toFixed(1)} %`}`).join(', ')}`,
   );
   const lastWeek = addDays(weekStart(today), -7);
   const report = await generateReport(
@@ -100,4 +106,12 @@ export async function servingStep(ctx: DemoContext): Promise<void> {
   const file = join(dir, `report-${P}-weekly-${lastWeek}.html`);
   writeFileSync(file, reportHtml(report));
   ctx.say(`\nWeekly report for the week of ${lastWeek}: ${file} (one self-contained page; open it in a browser)`);
+  const totals = report.sections.summary?.totals?.[0] ?? {};
+  const fmt = (v: unknown, digits: number) => (typeof v === 'number' ? v.toFixed(digits) : '—');
+  ctx.say(
+    `Its summary: ${totals.conversations} conversations, ${totals.messages} messages, ${totals.tasks} tasks created, ` +
+      `AI resolution ${fmt(typeof totals.ai_resolution_rate === 'number' ? totals.ai_resolution_rate * 100 : null, 1)} %, ` +
+      `satisfaction ${fmt(totals.avg_satisfaction, 2)}, response time ${fmt(totals.avg_response_time_minutes, 3)} min ` +
+      '(means as Σ sum ÷ Σ count of the stored rows)',
+  );
 }
