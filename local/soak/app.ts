@@ -36,6 +36,8 @@ interface Thread {
   session?: { key: string; messages: Msg[]; ts: string };
   /** Virtual ms of the last acknowledged write. */
   lastWrite: number;
+  /** Virtual ms before which the user does not write (a pause within a session, or days away). */
+  nextAt: number;
   /** The session key must be written again (a failed write, or the nemesis clobbered it); not before `dirtyUntil` (real ms). */
   dirty: boolean;
   dirtyUntil: number;
@@ -96,12 +98,23 @@ export class App {
     const { rng, clock, journal } = this.deps;
     const now = clock.now();
     let t: Thread | undefined;
-    if (this.threads.length < this.deps.maxThreads && (this.threads.length === 0 || rng.chance(0.3))) {
-      t = { conv: `soak-${this.id('t')}`, customer: `cust-${rng.int(50)}`, all: new Map(), lastWrite: 0, dirty: false, dirtyUntil: 0 };
+    const ready = this.threads.filter((x) => !x.dirty && x.nextAt <= now.getTime());
+    if (this.threads.length < this.deps.maxThreads && (ready.length === 0 || rng.chance(0.1))) {
+      t = {
+        conv: `soak-${this.id('t')}`,
+        customer: `cust-${rng.int(50)}`,
+        all: new Map(),
+        lastWrite: 0,
+        nextAt: 0,
+        dirty: false,
+        dirtyUntil: 0,
+      };
       this.threads.push(t);
       journal.op('thread.new');
-    } else t = rng.pick(this.threads);
-    if (t.dirty) return; // its last write is not acknowledged yet
+    } else if (ready.length > 0) t = rng.pick(ready);
+    else return;
+    // After this turn: a pause of minutes, or the user goes away for hours to days (the session ends).
+    t.nextAt = now.getTime() + (rng.chance(0.25) ? rng.between(18 * HOUR, 3 * DAY) : rng.between(5 * 60_000, 3 * HOUR));
     const resumed = !t.session || now.getTime() - t.lastWrite > SESSION_IDLE_MS;
     if (resumed) {
       if (t.session) journal.op('thread.resumed');

@@ -69,11 +69,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const journal = new Journal();
   const root = new Rng(o.seed);
   say(`Starting PostgreSQL 17, Redis and the S3 server (seed ${o.seed}, ${speed} virtual hours per second)…`);
-  const [pg, redisServer, s3Server] = (await Promise.all([startSoakPostgres(), startSoakRedis(), startSoakS3('cold')])) as [
-    SoakPostgres,
-    SoakRedis,
-    SoakS3,
-  ];
+  const started = await Promise.allSettled([startSoakPostgres(), startSoakRedis(), startSoakS3('cold')]);
+  const failed = started.find((x) => x.status === 'rejected');
+  if (failed) {
+    for (const x of started) if (x.status === 'fulfilled') await x.value.stop();
+    throw failed.reason;
+  }
+  const [pg, redisServer, s3Server] = started.map((x) => (x as PromiseFulfilledResult<unknown>).value) as [SoakPostgres, SoakRedis, SoakS3];
   const db = await createDatabase(pg.adminUrl, 'soak');
   const workDir = join(require('node:os').tmpdir(), `dlc-soak-${process.pid}-${Date.now().toString(36)}`);
   const ledger = new RecordingLedger(new FileRunLedger(join(workDir, 'run-ledger.json')));
@@ -102,7 +104,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       rng: root.fork('app'),
       journal,
       timeZone: 'Europe/Madrid',
-      maxThreads: 60,
+      maxThreads: 400,
     });
     const nemesis = new Nemesis({
       pg,
