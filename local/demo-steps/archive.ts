@@ -79,7 +79,11 @@ async function writeCheckpoints(redis: Redis): Promise<void> {
 
 export async function archiveStep(ctx: DemoContext): Promise<void> {
   await writeCheckpoints(ctx.redis);
-  ctx.say(`Redis holds ${await ctx.redis.dbsize()} keys (both checkpoint layouts, fresh and expired, 2 malformed)\n`);
+  ctx.say(`Redis holds ${await ctx.redis.dbsize()} keys (both checkpoint layouts, fresh and expired, 2 malformed)`);
+  ctx.say(
+    'The 2 malformed checkpoints are there on purpose: expect an ERROR line for each below (on stderr). They stay in Redis, ' +
+      'a copy goes to PostgreSQL (checkpoint_quarantine), and the run counts them as errors — an operator must see them.\n',
+  );
   const { result, health } = await archiveLocally({
     sql: ctx.sql,
     redisUrl: ctx.redisUrl,
@@ -102,6 +106,10 @@ export async function archiveStep(ctx: DemoContext): Promise<void> {
   );
   ctx.say('\nQuarantined (left in Redis, copied here):');
   for (const r of q) ctx.say(`  ${r.redis_key}: ${r.error}`);
-  ctx.say('\nHealth record (seed 000):');
+  ctx.say(
+    result.run.status === 'unhealthy'
+      ? `\nHealth record (seed 000): "unhealthy" with ${result.run.errors} errors — the ${result.run.counters.checkpoints_malformed} malformed checkpoints above, on purpose; everything else was archived:`
+      : '\nHealth record (seed 000):',
+  );
   ctx.say(JSON.stringify(health, null, 2));
 }

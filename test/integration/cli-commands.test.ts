@@ -312,8 +312,21 @@ describe('every CLI command, as an operator runs it, against real services', () 
     expect(r.stderr).not.toContain('s3cret');
   });
 
-  it('demo (npm start)', async () => {
-    human(await dlc(['demo']), 0, 'Starting a private PostgreSQL 17 and Redis…');
+  it('demo (npm start): its ERROR lines and "unhealthy" are announced as the point, in the line before', async () => {
+    const r = await dlc(['demo']);
+    human(r, 0, 'Starting a private PostgreSQL 17 and Redis…');
+    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+    const before = (re: RegExp) => lines[lines.findIndex((l) => re.test(l)) - 1];
+    expect(before(/INFO {2}Starting conversation archival run/)).toMatch(
+      /^The 2 malformed checkpoints are there on purpose: expect an ERROR line for each below/,
+    );
+    const health = lines.findIndex((l) => l.startsWith('Health record (seed 000)'));
+    expect(lines[health]).toMatch(/^Health record \(seed 000\): "unhealthy" with 2 errors — the 2 malformed checkpoints above, on purpose/);
+    expect(lines.slice(health + 1, health + 4)).toContain('  "status": "unhealthy",');
+    expect(r.stderr.split('\n').filter((l) => / ERROR /.test(l))).toEqual([
+      expect.stringMatching(/ ERROR Malformed checkpoint /),
+      expect.stringMatching(/ ERROR Malformed checkpoint /),
+    ]);
   });
 
   it('covered every registered command', () => {
