@@ -89,7 +89,10 @@ export interface AnalyticsConfig {
   /** Rejected events per hour that page (0 pages on the first one). */
   readonly rejectedEventsAlarmPerHour: number;
   readonly aggregationTimeoutMinutes: number;
-  /** Stale alarms through the watchdog's minutes-since-last-success, per cadence. */
+  /**
+   * The watchdog counts a job stale after this long without a success, per cadence: the
+   * aggregations by granularity, the scheduled reports by type.
+   */
   readonly staleAfterMinutes: Readonly<Record<AggregationJobConfig['granularity'], number>>;
 }
 
@@ -149,6 +152,14 @@ export interface AlarmConfig {
   readonly required: boolean;
   readonly emails: readonly string[];
   readonly httpsEndpoints: readonly string[];
+  /**
+   * Alarms per function too (each function's errors, at once and by name; duration near the
+   * timeout and throttles where they serve), besides what every environment has: the watchdog's
+   * stale and failing jobs, the archive's own staleness, the schedules' dead letters, analytics,
+   * retention and the platform (docs/runbook.md). Off in dev, where they were most of its idle
+   * cost (docs/deploy.md, "Idle cost of dev"). @default false
+   */
+  readonly perFunction?: boolean;
 }
 
 export interface EnvironmentConfig {
@@ -174,9 +185,14 @@ export interface EnvironmentConfig {
 
 const MADRID = 'Europe/Madrid';
 
-const aggregationJobs = (timeZone: string): AggregationJobConfig[] => [
-  { name: 'hourly_message_counts', granularity: 'hourly', schedule: { cron: 'cron(0 * * * ? *)', timeZone } },
-  { name: 'hourly_response_times', granularity: 'hourly', schedule: { cron: 'cron(5 * * * ? *)', timeZone } },
+/**
+ * The seven aggregations' schedules. `hours` is when the two hourly ones run: every hour (`*`), or
+ * in dev every six hours from 01:00 (`1/6`, with the daily ones), since each run wakes an auto-paused
+ * Aurora and a scheduled run catches up every hour closed since its watermark.
+ */
+const aggregationJobs = (timeZone: string, hours = '*'): AggregationJobConfig[] => [
+  { name: 'hourly_message_counts', granularity: 'hourly', schedule: { cron: `cron(0 ${hours} * * ? *)`, timeZone } },
+  { name: 'hourly_response_times', granularity: 'hourly', schedule: { cron: `cron(5 ${hours} * * ? *)`, timeZone } },
   { name: 'daily_conversation_metrics', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
   { name: 'daily_staff_performance', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
   { name: 'daily_intent_distribution', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
@@ -337,15 +353,19 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
   dev: {
     ...base,
     name: 'dev',
+    // Idle cost (docs/deploy.md): the hourly aggregations every 6 hours, stale after 6 h + 90 min.
+    aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID, '1/6') },
+    analytics: { ...base.analytics, staleAfterMinutes: { ...base.analytics.staleAfterMinutes, hourly: 6 * 60 + 90 } },
     aurora: {
       minCapacityAcu: 0,
       maxCapacityAcu: 2,
-      autoPauseSeconds: 600,
+      // The shortest Aurora allows: each scheduled run keeps the cluster awake this long after it.
+      autoPauseSeconds: 300,
       backupRetentionDays: 1,
       deletionProtection: false,
       databaseName: 'conversations',
     },
-    alarms: { required: false, emails: [], httpsEndpoints: [] },
+    alarms: { required: false, emails: [], httpsEndpoints: [], perFunction: false },
     interfaceEndpointAzs: 1,
     logRetentionDays: 14,
     retainData: false,
@@ -361,7 +381,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       deletionProtection: false,
       databaseName: 'conversations',
     },
-    alarms: { required: true, emails: [], httpsEndpoints: [] },
+    alarms: { required: true, emails: [], httpsEndpoints: [], perFunction: true },
     retainData: false,
   },
   prod: {
@@ -376,7 +396,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
       databaseName: 'conversations',
     },
     valkey: { maxDataStorageGb: 10, maxEcpuPerSecond: 50_000 },
-    alarms: { required: true, emails: [], httpsEndpoints: [] },
+    alarms: { required: true, emails: [], httpsEndpoints: [], perFunction: true },
     logRetentionDays: 90,
     retainData: true,
   },

@@ -29,16 +29,53 @@ export interface MetricsSink {
 
 export const NAMESPACE = 'ConversationDataLifecycle';
 
+/**
+ * The environment variable naming the metrics a function publishes (comma-separated; `-`: none).
+ * The CDK sets it to what the alarms and the dashboard read (`ScheduledJob.jobMetric`): a custom
+ * metric costs 0.30 USD a month for each hour it receives data, so one nobody reads is not sent.
+ * The values it leaves out go into the same EMF line as plain fields (free, searchable in Logs
+ * Insights) and stay in the run ledger. Unset (locally, in tests): every metric is published.
+ */
+export const PUBLISHED_METRICS_VARIABLE = 'PUBLISHED_METRICS';
+
+/** The metric names PUBLISHED_METRICS allows; undefined: all of them. */
+export function publishedMetrics(value: string | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  return new Set(
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s && s !== '-'),
+  );
+}
+
 /** Powertools logger + metrics, built once per cold start by a handler. */
 export function powertools(service: string): { log: Log; metrics: MetricsSink } {
   const logger = new Logger({ serviceName: service });
   const log = asLog(logger);
   const raw = new Metrics({ namespace: NAMESPACE, serviceName: service });
-  const metrics: MetricsSink = {
-    add: (name, value, unit = 'Count') => raw.addMetric(name, unit === 'None' ? MetricUnit.NoUnit : MetricUnit[unit], value),
-    flush: () => raw.publishStoredMetrics(),
+  return { log, metrics: emfMetrics(raw, publishedMetrics(process.env[PUBLISHED_METRICS_VARIABLE])) };
+}
+
+/** Powertools Metrics as a MetricsSink that publishes only the allowed names (all when undefined). */
+export function emfMetrics(raw: Metrics, allowed: ReadonlySet<string> | undefined): MetricsSink {
+  let published = 0;
+  return {
+    add: (name, value, unit = 'Count') => {
+      if (allowed && !allowed.has(name)) {
+        raw.addMetadata(name, String(value));
+        return;
+      }
+      raw.addMetric(name, unit === 'None' ? MetricUnit.NoUnit : MetricUnit[unit], value);
+      published++;
+    },
+    flush: () => {
+      // Nothing to publish: no EMF line (Powertools would warn), and the fields are dropped with it.
+      if (published === 0) raw.clearMetadata();
+      else raw.publishStoredMetrics();
+      published = 0;
+    },
   };
-  return { log, metrics };
 }
 
 export interface RecordedLine {

@@ -6,17 +6,19 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { IAM_ACTIONS as archivePermissions } from '../../lambdas/archive/permissions';
 import { IAM_ACTIONS as backfillPermissions } from '../../lambdas/backfill/permissions';
 import { IAM_ACTIONS as migratePermissions } from '../../lambdas/migrate/permissions';
 import { DB_ROLES, roleForJob } from '../../lambdas/shared/db-roles';
-import { NAMESPACE } from '../../lambdas/shared/observability';
 import { IAM_ACTIONS as watchdogPermissions } from '../../lambdas/watchdog/permissions';
 import type { EnvironmentConfig } from '../config';
 import { actionsFor, grantExactly, type ServiceResources } from '../constructs/grants';
-import { PROJECT_ROOT, ScheduledJob } from '../constructs/scheduled-job';
+import { jobHealthWidget } from '../constructs/job-health-widget';
+import { runbookLink } from '../constructs/runbook';
+import { type FunctionAlarm, PROJECT_ROOT, ScheduledJob, type ScheduledJobProps } from '../constructs/scheduled-job';
 import { Analytics } from './jobs/analytics';
 import { addAnalyticsServing } from './jobs/analytics-api';
 import { retentionJob } from './jobs/retention';
@@ -47,9 +49,18 @@ const RETENTION: Record<number, logs.RetentionDays> = {
   90: logs.RetentionDays.THREE_MONTHS,
 };
 
+/** What every job of the stack shares. */
+export type JobDefaults = Pick<ScheduledJobProps, 'envName' | 'alarmTopic' | 'logRetention' | 'removalPolicy' | 'scheduleDeadLetterQueue'>;
+
 /** The jobs: functions, schedules, alarms, the migration custom resource, the dashboard. */
 export class JobsStack extends Stack {
   readonly jobs: Record<string, ScheduledJob> = {};
+  /** Env name, alarm topic, log retention, removal policy, the schedules' dead-letter queue. */
+  readonly jobDefaults: JobDefaults;
+  /** Where a schedule puts an invocation it could not deliver: one queue, `dlc-<env>-schedules-dlq`. */
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** The per-function alarms asked for, in environments that have them (`alarms.perFunction`), else none. */
+  readonly functionAlarms: (...kinds: FunctionAlarm[]) => FunctionAlarm[];
   /** Data API settings for a job's function: its own database role's secret (lambdas/shared/db-roles.ts). */
   readonly databaseEnvironment: (job: string) => Record<string, string>;
   /** What each service's actions apply to, for a job: pass to `grantExactly` with its permissions.ts. */
@@ -64,7 +75,27 @@ export class JobsStack extends Stack {
     if (!masterSecret) throw new Error('The Aurora cluster has no master secret');
     // In prod (retainData) the log groups outlive the stack: they are the jobs' audit trail.
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, removalPolicy };
+    // One dead-letter queue for every schedule: a dead-letter event names its schedule and target.
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
+      queueName: `dlc-${config.name}-schedules-dlq`,
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.scheduleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the schedules; its contents page through the schedules-DlqNotEmpty alarm.',
+    });
+    const common: JobDefaults = {
+      envName: config.name,
+      alarmTopic: stateful.alarmTopic,
+      logRetention,
+      removalPolicy,
+      scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
+    };
+    this.jobDefaults = common;
+    this.functionAlarms = (...kinds) => (config.alarms.perFunction ? kinds : []);
+    const fnAlarms = this.functionAlarms;
     const ledgerEnv = { LEDGER_TABLE: stateful.ledger.tableName };
     /** Data API settings for a job: its own role's secret (the registry), never the master's. */
     const dbEnv = (job: string) => {
@@ -108,6 +139,8 @@ export class JobsStack extends Stack {
         schedule: { cron: config.archive.schedule.cron, timeZone: config.archive.schedule.timeZone, input: { source: 'schedule' } },
         vpc: { vpc: stateful.vpc, securityGroups: [stateful.archiveSecurityGroup] },
         staleAfter: Duration.minutes(config.archive.staleAfterMinutes),
+        staleAlarm: true,
+        alarms: fnAlarms('LambdaErrors', 'DurationNearTimeout'),
         environment: {
           ...dbEnv('archive'),
           ...ledgerEnv,
@@ -181,7 +214,7 @@ export class JobsStack extends Stack {
     );
 
     // ---------------------------------------------------------------- analytics read side: API (Function URL, IAM) + scheduled reports
-    const serving = addAnalyticsServing(this, { config, stateful, logRetention, removalPolicy });
+    const serving = addAnalyticsServing(this, { config, stateful });
     this.jobs[serving.api.name] = serving.api;
     for (const r of serving.reports) this.jobs[r.name] = r;
     // ---------------------------------------------------------------- retention to S3 cold storage (daily)
@@ -190,18 +223,18 @@ export class JobsStack extends Stack {
     // ---------------------------------------------------------------- analytics: ingest queue + seven aggregations (issue 14)
     const analytics = new Analytics(this, 'Analytics', {
       config,
-      alarmTopic: stateful.alarmTopic,
-      logRetention,
-      removalPolicy,
+      jobDefaults: common,
+      functionAlarms: fnAlarms,
       dbEnv,
       ledgerEnv,
       add,
     });
 
     // ---------------------------------------------------------------- watchdog (jobs that run on a cadence): the ledger only
-    // (ingest is a queue consumer, not a run: no ledger record, nothing to be stale)
-    const watched = Object.keys(this.jobs).filter((n) => n !== 'migrate' && n !== 'backfill' && n !== 'ingest' && n !== 'analytics-api');
-    add(
+    // Every job with a cadence and a ledger record, with its own limit (ingest is a queue consumer,
+    // the API request-driven, migrate and backfill run when someone runs them: nothing to be late for).
+    const watched = Object.values(this.jobs).flatMap((j) => (j.staleAfter ? [`${j.name}=${j.staleAfter.toMinutes()}`] : []));
+    const watchdog = add(
       new ScheduledJob(this, 'Watchdog', {
         ...common,
         name: 'watchdog',
@@ -209,30 +242,94 @@ export class JobsStack extends Stack {
         timeout: Duration.minutes(1),
         schedule: { cron: 'cron(0/15 * * * ? *)', timeZone: 'UTC', input: {} },
         environment: { ...ledgerEnv, WATCHED_JOBS: watched.join(',') },
+        alarms: fnAlarms('LambdaErrors'),
       }),
       watchdogPermissions,
     );
-    // The database size is measured once a day in dev/staging (a query wakes an auto-paused
-    // cluster) and hourly in prod, by its own function: the only watchdog code with a database role.
+    // The database size is measured by its own function (the only watchdog code with a database
+    // role): hourly in prod; where Aurora auto-pauses, once a day at 01:10 while the daily
+    // aggregations (01:00) keep it awake anyway. Nothing else would notice it failing (the growth
+    // alarm treats a missing day as normal): its errors page in every environment.
+    const pauses = config.aurora.minCapacityAcu === 0;
     const databaseSize = new ScheduledJob(this, 'DatabaseSize', {
       ...common,
       name: 'database-size',
       entry: 'lambdas/watchdog/database-size.ts',
       timeout: Duration.minutes(2),
       schedule: {
-        cron: config.aurora.minCapacityAcu === 0 ? 'cron(15 6 * * ? *)' : 'cron(15 * * * ? *)',
-        timeZone: 'UTC',
+        cron: pauses ? 'cron(10 1 * * ? *)' : 'cron(15 * * * ? *)',
+        timeZone: pauses ? config.aggregation.timeZone : 'UTC',
         input: {},
       },
       environment: dbEnv('database-size'),
+      alarms: ['LambdaErrors'],
     });
     grantExactly(databaseSize.fn, actionsFor(watchdogPermissions, 'database-size'), resources('database-size'));
 
-    this.platformAlarms(config, stateful);
-    this.dashboard(config).addWidgets(...analytics.widgets());
+    this.jobAlarms(config, watchdog);
+    this.platformAlarms(config, stateful, databaseSize);
+    this.dashboard(config, watchdog).addWidgets(...analytics.widgets());
   }
 
-  private platformAlarms(config: EnvironmentConfig, stateful: StatefulStack): void {
+  /** An alarm of the stack, its description ending with its runbook link. */
+  private alarm(config: EnvironmentConfig, id: string, props: cloudwatch.AlarmProps & { alarmName: string; alarmDescription: string }) {
+    return new cloudwatch.Alarm(this, id, {
+      ...props,
+      alarmDescription: `${props.alarmDescription} ${runbookLink(config.name, props.alarmName)}`,
+    });
+  }
+
+  /** Every job at once: the watchdog's stale and failing counts, and the schedules' dead letters. */
+  private jobAlarms(config: EnvironmentConfig, watchdog: ScheduledJob): void {
+    const action = new actions.SnsAction(this.jobDefaults.alarmTopic);
+    const add = (a: cloudwatch.Alarm) => {
+      a.addAlarmAction(action);
+      a.addOkAction(action);
+    };
+    const every15 = Duration.minutes(15);
+    add(
+      this.alarm(config, 'JobsStale', {
+        alarmName: `dlc-${config.name}-jobs-stale`,
+        metric: watchdog.jobMetric('StaleJobs', every15, 'Maximum'),
+        threshold: 1,
+        // Two quarter-hours: one late watchdog run does not page; two missing ones do.
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // No value means the watchdog itself stopped or fails: that pages too.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        alarmDescription: 'A job has not succeeded within its limit, or the watchdog that checks every 15 minutes has stopped reporting.',
+      }),
+    );
+    add(
+      this.alarm(config, 'JobsFailing', {
+        alarmName: `dlc-${config.name}-jobs-failing`,
+        metric: watchdog.jobMetric('FailingJobs', every15, 'Maximum'),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // A silent watchdog is jobs-stale's to report.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'A job failed or reported errors on its last two runs (seed 000: errors > 0 consistently).',
+      }),
+    );
+    add(
+      this.alarm(config, 'SchedulesDlqNotEmpty', {
+        alarmName: `dlc-${config.name}-schedules-DlqNotEmpty`,
+        metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `A schedule could not invoke its function after its retries: the event waits in dlc-${config.name}-schedules-dlq.`,
+      }),
+    );
+  }
+
+  private platformAlarms(config: EnvironmentConfig, stateful: StatefulStack, databaseSize: ScheduledJob): void {
     const action = new actions.SnsAction(stateful.alarmTopic);
     const add = (alarm: cloudwatch.AlarmBase) => {
       alarm.addAlarmAction(action);
@@ -240,7 +337,7 @@ export class JobsStack extends Stack {
     };
     const cacheDims = { clusterId: stateful.cache.serverlessCacheName };
     add(
-      new cloudwatch.Alarm(this, 'ValkeyMemoryHigh', {
+      this.alarm(config, 'ValkeyMemoryHigh', {
         alarmName: `dlc-${config.name}-valkey-memory-high`,
         metric: new cloudwatch.Metric({
           namespace: 'AWS/ElastiCache',
@@ -253,11 +350,11 @@ export class JobsStack extends Stack {
         evaluationPeriods: 3,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Valkey above 80% of its storage limit: checkpoints are piling up. Runbook: README "ValkeyMemoryHigh".',
+        alarmDescription: 'Valkey above 80% of its storage limit: checkpoints are piling up.',
       }),
     );
     add(
-      new cloudwatch.Alarm(this, 'ValkeyEcpuHigh', {
+      this.alarm(config, 'ValkeyEcpuHigh', {
         alarmName: `dlc-${config.name}-valkey-ecpu-high`,
         metric: new cloudwatch.Metric({
           namespace: 'AWS/ElastiCache',
@@ -270,42 +367,39 @@ export class JobsStack extends Stack {
         evaluationPeriods: 5,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Valkey above 80% of its ECPU limit. Runbook: README "ValkeyEcpuHigh".',
+        alarmDescription: 'Valkey above 80% of its ECPU limit.',
       }),
     );
     add(
-      new cloudwatch.Alarm(this, 'AuroraAtMaxCapacity', {
+      this.alarm(config, 'AuroraAtMaxCapacity', {
         alarmName: `dlc-${config.name}-aurora-at-max-capacity`,
         metric: stateful.cluster.metricServerlessDatabaseCapacity({ statistic: 'Maximum', period: Duration.minutes(5) }),
         threshold: config.aurora.maxCapacityAcu,
         evaluationPeriods: 3,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Aurora has been at its maximum ACU for 15 minutes. Runbook: README "AuroraAtMaxCapacity".',
+        alarmDescription: 'Aurora has been at its maximum ACU for 15 minutes.',
       }),
     );
+    const growth = `dlc-${config.name}-database-growth-anomaly`;
     add(
       new cloudwatch.AnomalyDetectionAlarm(this, 'DatabaseGrowthAnomaly', {
-        alarmName: `dlc-${config.name}-database-growth-anomaly`,
-        metric: new cloudwatch.Metric({
-          namespace: NAMESPACE,
-          metricName: 'DatabaseSizeBytes',
-          dimensionsMap: { service: 'database-size' },
-          statistic: 'Maximum',
-          period: Duration.days(1),
-        }),
+        alarmName: growth,
+        metric: databaseSize.jobMetric('DatabaseSizeBytes', Duration.days(1), 'Maximum'),
         stdDevs: 3,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'The database grew faster than usual (seed 000: growth rate anomalous). Runbook: README "DatabaseGrowthAnomaly".',
+        alarmDescription: `The database grew faster than usual (seed 000: growth rate anomalous). ${runbookLink(config.name, growth)}`,
       }),
     );
   }
 
-  private dashboard(config: EnvironmentConfig): cloudwatch.Dashboard {
+  private dashboard(config: EnvironmentConfig, watchdog: ScheduledJob): cloudwatch.Dashboard {
     const dash = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dlc-${config.name}` });
     const archive = this.jobs.archive as ScheduledJob;
+    // The jobs that record runs (runExclusive: the watched ones and the backfill) emit DurationMs and Errors.
+    const recorded = Object.values(this.jobs).filter((j) => j.staleAfter !== undefined || j.name === 'backfill');
     dash.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Archive: checkpoints and messages per run',
@@ -314,28 +408,18 @@ export class JobsStack extends Stack {
       }),
       new cloudwatch.GraphWidget({
         title: 'Job durations (ms)',
-        left: Object.values(this.jobs).map((j) => j.jobMetric('DurationMs', Duration.hours(1), 'Maximum')),
+        left: recorded.map((j) => j.jobMetric('DurationMs', Duration.hours(1), 'Maximum')),
         width: 12,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Minutes since last success',
-        left: Object.keys(this.jobs)
-          .filter((n) => n !== 'migrate' && n !== 'watchdog' && n !== 'backfill' && n !== 'ingest' && n !== 'analytics-api')
-          .map(
-            (n) =>
-              new cloudwatch.Metric({
-                namespace: NAMESPACE,
-                metricName: `MinutesSinceLastSuccess_${n}`,
-                dimensionsMap: { service: 'watchdog' },
-                statistic: 'Maximum',
-                period: Duration.minutes(15),
-              }),
-          ),
+        title: 'Jobs stale and failing (the watchdog, every 15 min)',
+        left: ['StaleJobs', 'FailingJobs'].map((m) => watchdog.jobMetric(m, Duration.minutes(15), 'Maximum')),
         width: 12,
       }),
+      jobHealthWidget(config.name, 'Minutes since last success'),
       new cloudwatch.GraphWidget({
         title: 'Errors per job',
-        left: Object.values(this.jobs).map((j) => j.jobMetric('Errors')),
+        left: recorded.map((j) => j.jobMetric('Errors')),
         width: 12,
       }),
     );

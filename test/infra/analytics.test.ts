@@ -45,35 +45,38 @@ describe('analytics infrastructure (issue 14)', () => {
       t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: `dlc-dev-${def.name}`, Timeout: 15 * 60 });
     }
     const cron = (name: string) => schedules.find((p) => JSON.stringify(p.Target.Input).includes(name))?.ScheduleExpression;
-    expect(cron('hourly_message_counts')).toBe('cron(0 * * * ? *)');
-    expect(cron('hourly_response_times')).toBe('cron(5 * * * ? *)');
+    // dev runs the hourly ones every 6 hours from 01:00 (each run wakes its auto-paused Aurora); prod every hour
+    expect(cron('hourly_message_counts')).toBe('cron(0 1/6 * * ? *)');
+    expect(cron('hourly_response_times')).toBe('cron(5 1/6 * * ? *)');
+    expect(
+      getEnvironment('prod')
+        .aggregation.jobs.slice(0, 2)
+        .map((j) => j.schedule.cron),
+    ).toEqual(['cron(0 * * * ? *)', 'cron(5 * * * ? *)']);
     expect(cron('weekly_satisfaction_trends')).toBe('cron(0 2 ? * MON *)');
     expect(cron('monthly_summary')).toBe('cron(0 3 1 * ? *)');
   });
 
-  it('pages when an aggregation is stale for its cadence, through the watchdog metric', () => {
+  it('has the watchdog count an aggregation stale after its cadence’s limit', () => {
     const expected: Record<string, number> = {
-      hourly_message_counts: 90,
-      hourly_response_times: 90,
+      hourly_message_counts: 6 * 60 + 90, // dev: every 6 hours
+      hourly_response_times: 6 * 60 + 90,
       daily_conversation_metrics: 26 * 60,
       daily_staff_performance: 26 * 60,
       daily_intent_distribution: 26 * 60,
       weekly_satisfaction_trends: 8 * 24 * 60,
       monthly_summary: 32 * 24 * 60,
     };
-    for (const [job, minutes] of Object.entries(expected))
-      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `dlc-dev-analytics-Stale-${job}`,
-        MetricName: `MinutesSinceLastSuccess_${job}`,
-        Dimensions: [{ Name: 'service', Value: 'watchdog' }],
-        Threshold: minutes,
-        ComparisonOperator: 'GreaterThanThreshold',
-        AlarmActions: Match.anyValue(),
-      });
     const watchdog = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.FunctionName === 'dlc-dev-watchdog');
-    const watched = String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS).split(',');
-    expect(watched).toEqual(expect.arrayContaining(Object.keys(expected)));
-    expect(watched).not.toContain('ingest');
+    const watched = Object.fromEntries(
+      String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS)
+        .split(',')
+        .map((e) => e.split('=')),
+    );
+    for (const [job, minutes] of Object.entries(expected))
+      expect({ job, minutes: watched[job] }).toEqual({ job, minutes: String(minutes) });
+    expect(watched.ingest).toBeUndefined();
+    expect(getEnvironment('prod').analytics.staleAfterMinutes.hourly).toBe(90);
   });
 
   it('pages on dead letters, rejected events and a queue backlog', () => {

@@ -100,7 +100,7 @@ describe('stateful stack', () => {
       StorageEncrypted: true,
       DeletionProtection: false,
       BackupRetentionPeriod: 1,
-      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 600 },
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 300 },
     });
     const prod = stateful('prod');
     prod.hasResourceProperties('AWS::RDS::DBCluster', {
@@ -252,22 +252,67 @@ describe('jobs stack', () => {
     t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-migrate' }, 0);
   });
 
-  it('deploys the backfill for manual invocation only: no schedule, its own alarms', () => {
+  it('deploys the backfill for manual invocation only: no schedule, no alarm (whoever runs it sees it fail)', () => {
     const t = jobs('dev');
     t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { Name: 'dlc-dev-backfill' }, 0);
     t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dlc-dev-backfill', Timeout: 900, MemorySize: 1024 });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-backfill-LambdaErrors' });
+    for (const env of ['dev', 'prod'] as const) expect(alarmNames(env).filter((n) => /-(backfill|migrate)-/.test(n))).toEqual([]);
     // the watchdog watches every job that runs on a cadence and records runs (not the manual, deploy-time or request-driven ones)
     const [watchdog] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'dlc-dev-watchdog' } }));
-    const watched = String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS).split(',').sort();
+    const watched = String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS)
+      .split(',')
+      .map((entry) => entry.split('=')[0])
+      .sort();
     expect(watched).toEqual(
       ['archive', 'retention', 'reports-daily', 'reports-weekly', 'reports-monthly', ...AGGREGATIONS.map((a) => a.name)].sort(),
     );
   });
 
-  it('pages on a stale archive (no success in 90 min), consecutive job errors, Lambda errors, throttles, DLQ and duration', () => {
+  const alarmNames = (env: 'dev' | 'prod') =>
+    Object.values(jobs(env).findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+
+  it('pages when a job is stale or failing, or when the watchdog that says so stops (missing data is breaching)', () => {
     const t = jobs('dev');
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-dev-jobs-stale',
+      MetricName: 'StaleJobs',
+      Namespace: 'ConversationDataLifecycle',
+      Dimensions: [{ Name: 'service', Value: 'watchdog' }],
+      Period: 900,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [Match.anyValue()],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dlc-dev-jobs-failing',
+      MetricName: 'FailingJobs',
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [Match.anyValue()],
+    });
+    // each watched job with its own limit: the scheduled reports too
+    const [watchdog] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { FunctionName: 'dlc-dev-watchdog' } }));
+    const limits = Object.fromEntries(
+      String(watchdog?.Properties.Environment.Variables.WATCHED_JOBS)
+        .split(',')
+        .map((e) => e.split('=')),
+    );
+    expect(limits).toMatchObject({
+      archive: '90',
+      retention: String(26 * 60),
+      'reports-daily': String(26 * 60),
+      'reports-weekly': String(8 * 24 * 60),
+      'reports-monthly': String(32 * 24 * 60),
+    });
+    // the watchdog publishes only what the alarms and the dashboard read
+    expect(watchdog?.Properties.Environment.Variables.PUBLISHED_METRICS).toBe('FailingJobs,StaleJobs');
+  });
+
+  it('pages on a stale archive from its own metric (no success in 90 min), independently of the watchdog', () => {
+    jobs('dev').hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'dlc-dev-archive-Stale',
       MetricName: 'RunsSucceeded',
       Namespace: 'ConversationDataLifecycle',
@@ -278,20 +323,35 @@ describe('jobs stack', () => {
       TreatMissingData: 'breaching',
       AlarmActions: [Match.anyValue()],
     });
+  });
+
+  it('sends every schedule’s undelivered invocations to one dead-letter queue, which pages', () => {
+    const t = jobs('dev');
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dlc-dev-schedules-dlq' });
+    const [dlq] = Object.keys(t.findResources('AWS::SQS::Queue', { Properties: { QueueName: 'dlc-dev-schedules-dlq' } }));
+    const schedules = Object.values(t.findResources('AWS::Scheduler::Schedule'));
+    expect(schedules.length).toBeGreaterThan(10);
+    for (const s of schedules) expect(s.Properties.Target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'dlc-dev-archive-JobErrors',
-      MetricName: 'Errors',
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
+      AlarmName: 'dlc-dev-schedules-DlqNotEmpty',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: Match.anyValue() }],
+      Threshold: 1,
     });
-    for (const suffix of ['LambdaErrors', 'Throttles', 'DlqNotEmpty']) {
-      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `dlc-dev-archive-${suffix}`,
-        Threshold: 1,
-        TreatMissingData: 'notBreaching',
-      });
-    }
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-dev-archive-DurationNearTimeout', Threshold: 720_000 });
+  });
+
+  it('adds each function’s own alarms in prod (errors at once, duration near the timeout, throttles where nothing retries), not in dev', () => {
+    const prod = jobs('prod');
+    for (const suffix of ['LambdaErrors', 'DurationNearTimeout'])
+      prod.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `dlc-prod-archive-${suffix}`, TreatMissingData: 'notBreaching' });
+    prod.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'dlc-prod-archive-DurationNearTimeout', Threshold: 720_000 });
+    for (const fn of ['analytics-api', 'ingest'])
+      prod.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `dlc-prod-${fn}-Throttles` });
+    for (const a of AGGREGATIONS) prod.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `dlc-prod-${a.name}-LambdaErrors` });
+    // dev: only the database-size function's errors, which nothing else would notice
+    expect(alarmNames('dev').filter((n) => /-(LambdaErrors|DurationNearTimeout|Throttles)$/.test(n))).toEqual([
+      'dlc-dev-database-size-LambdaErrors',
+    ]);
   });
 
   it('pages on Valkey memory and ECPU, Aurora at its maximum capacity, and a database growth anomaly', () => {
@@ -319,10 +379,12 @@ describe('jobs stack', () => {
     t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('measures the database daily where Aurora auto-pauses, hourly in prod', () => {
+  it('measures the database daily where Aurora auto-pauses (inside a wake it has anyway), hourly in prod', () => {
     jobs('dev').hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: 'dlc-dev-database-size',
-      ScheduleExpression: 'cron(15 6 * * ? *)',
+      // while the daily aggregations (01:00) keep the cluster awake anyway
+      ScheduleExpression: 'cron(10 1 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Madrid',
     });
     jobs('prod').hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: 'dlc-prod-database-size',

@@ -13,7 +13,7 @@ describe('watchdog', () => {
   });
   afterAll(() => db.close());
 
-  it('publishes minutes since each job last succeeded, and the database size on request', async () => {
+  it('reads job health from a real ledger file, and measures the database size on request', async () => {
     // Prepare
     const ledger = new FileRunLedger(join(mkdtempSync(join(tmpdir(), 'dlc-wd-')), 'l.json'));
     const base = { runId: 'r', durationMs: 1, counters: {}, errors: 0, workRemaining: false };
@@ -44,13 +44,18 @@ describe('watchdog', () => {
     // Act
     const out = await watch(
       { ledger, log: memoryLog(), metrics, clock: { now: () => new Date('2025-10-28T12:31:00Z') }, sql: db.sql },
-      [{ name: 'archive' }, { name: 'monthly_summary' }, { name: 'never_ran' }],
+      [
+        { name: 'archive', staleAfterMinutes: 90 },
+        { name: 'monthly_summary', staleAfterMinutes: 32 * 24 * 60 },
+        { name: 'never_ran', staleAfterMinutes: 90 },
+      ],
       { measureDatabase: true },
     );
     // Assess
     expect(out.minutesSinceSuccess).toEqual({ archive: 90, monthly_summary: 1 * 24 * 60 + 31 - 0, never_ran: null });
-    expect(metrics.values).toMatchObject({ MinutesSinceLastSuccess_archive: 90, MinutesSinceLastSuccess_monthly_summary: 1471 });
-    expect(metrics.values.MinutesSinceLastSuccess_never_ran).toBeUndefined();
+    expect(out.stale).toEqual([]);
+    expect(out.failing).toEqual([]);
+    expect(metrics.values).toMatchObject({ StaleJobs: 0, FailingJobs: 0 });
     expect(out.databaseBytes).toBeGreaterThan(1_000_000);
     expect(metrics.values.DatabaseSizeBytes).toBe(out.databaseBytes);
   });

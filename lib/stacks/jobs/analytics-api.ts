@@ -4,9 +4,8 @@
  * aggregations they read) writing to the cold-storage bucket under reports/. Each function is
  * granted exactly its permissions.ts IAM_ACTIONS and uses the read-only `dlc_analytics_api` role.
  */
-import { CfnOutput, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import { IAM_ACTIONS as API_ACTIONS } from '../../../lambdas/analytics-api/permissions';
 import { IAM_ACTIONS as REPORT_ACTIONS } from '../../../lambdas/reports/permissions';
 import type { EnvironmentConfig } from '../../config';
@@ -18,15 +17,12 @@ import type { StatefulStack } from '../stateful-stack';
 export interface AnalyticsServingProps {
   readonly config: EnvironmentConfig;
   readonly stateful: StatefulStack;
-  readonly logRetention: logs.RetentionDays;
-  /** What becomes of the functions' log groups when the stack is deleted. */
-  readonly removalPolicy: RemovalPolicy;
 }
 
 export function addAnalyticsServing(stack: JobsStack, props: AnalyticsServingProps): { api: ScheduledJob; reports: ScheduledJob[] } {
-  const { config, stateful, logRetention, removalPolicy } = props;
+  const { config, stateful } = props;
   const s = config.analyticsServing;
-  const common = { envName: config.name, alarmTopic: stateful.alarmTopic, logRetention, removalPolicy };
+  const common = stack.jobDefaults;
 
   const api = new ScheduledJob(stack, 'AnalyticsApi', {
     ...common,
@@ -35,6 +31,7 @@ export function addAnalyticsServing(stack: JobsStack, props: AnalyticsServingPro
     timeout: Duration.seconds(s.apiTimeoutSeconds),
     memorySize: 1024,
     environment: stack.databaseEnvironment('analytics-api'),
+    alarms: stack.functionAlarms('LambdaErrors', 'DurationNearTimeout', 'Throttles'),
   });
   grantExactly(api.fn, API_ACTIONS, stack.serviceResources('analytics-api'));
   const url = api.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
@@ -52,6 +49,9 @@ export function addAnalyticsServing(stack: JobsStack, props: AnalyticsServingPro
       timeout: Duration.minutes(s.reportsTimeoutMinutes),
       memorySize: 1024,
       schedule: { cron: r.schedule.cron, timeZone: r.schedule.timeZone, input: { type: r.type } },
+      // Late like an aggregation of the same cadence: the watchdog counts it stale after that.
+      staleAfter: Duration.minutes(config.analytics.staleAfterMinutes[r.type]),
+      alarms: stack.functionAlarms('LambdaErrors'),
       environment: {
         ...stack.databaseEnvironment(name),
         LEDGER_TABLE: stateful.ledger.tableName,

@@ -1,31 +1,31 @@
 /**
  * Issue 14's infrastructure: the ingest queue (KMS, TLS-only, DLQ with redrive), the ingest function
  * (partial batch responses), one aggregation function per registry entry with its schedule in the
- * configured zone, stale alarms per cadence through the watchdog, DLQ and rejected-events alarms,
- * and dashboard widgets. Called once from JobsStack.
+ * configured zone (the watchdog counts each stale after its cadence's limit), DLQ, backlog and
+ * rejected-events alarms, and dashboard widgets. Called once from JobsStack.
  */
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { IAM_ACTIONS as AGGREGATE_IAM_ACTIONS } from '../../../lambdas/aggregate/permissions';
 import { AGGREGATIONS } from '../../../lambdas/aggregate/registry';
 import { IAM_ACTIONS as INGEST_IAM_ACTIONS } from '../../../lambdas/ingest/permissions';
-import { NAMESPACE } from '../../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../../config';
-import { ScheduledJob } from '../../constructs/scheduled-job';
+import { jobHealthWidget } from '../../constructs/job-health-widget';
+import { runbookLink } from '../../constructs/runbook';
+import { type FunctionAlarm, ScheduledJob } from '../../constructs/scheduled-job';
+import type { JobDefaults } from '../jobs-stack';
 
 export interface AnalyticsProps {
   readonly config: EnvironmentConfig;
-  readonly alarmTopic: sns.ITopic;
-  readonly logRetention: logs.RetentionDays;
-  /** What becomes of the queues (events not yet ingested), their key and the log groups when the stack is deleted. */
-  readonly removalPolicy: RemovalPolicy;
+  /** What every job shares; its removal policy also applies to the queues (events not yet ingested) and their key. */
+  readonly jobDefaults: JobDefaults;
+  /** The per-function alarms asked for, where the environment has them. */
+  readonly functionAlarms: (...kinds: FunctionAlarm[]) => FunctionAlarm[];
   /** Data API settings of a job: its database role's secret (lambdas/shared/db-roles.ts). */
   readonly dbEnv: (job: string) => Record<string, string>;
   readonly ledgerEnv: Record<string, string>;
@@ -39,16 +39,23 @@ export class Analytics extends Construct {
   readonly ingest: ScheduledJob;
   readonly aggregations: ScheduledJob[];
   readonly alarms: cloudwatch.Alarm[] = [];
+  private readonly envName: string;
 
   constructor(scope: Construct, id: string, props: AnalyticsProps) {
     super(scope, id);
-    const { config, alarmTopic } = props;
+    this.envName = props.config.name;
+    const { config } = props;
     const an = config.analytics;
-    const { removalPolicy } = props;
-    const common = { envName: config.name, alarmTopic, logRetention: props.logRetention, removalPolicy };
-    const action = new actions.SnsAction(alarmTopic);
-    const alarm = (alarmId: string, a: cloudwatch.AlarmProps) => {
-      const created = new cloudwatch.Alarm(this, alarmId, { ...a, alarmName: `dlc-${config.name}-analytics-${alarmId}` });
+    const common = props.jobDefaults;
+    const removalPolicy = common.removalPolicy;
+    const action = new actions.SnsAction(common.alarmTopic);
+    const alarm = (alarmId: string, a: cloudwatch.AlarmProps & { alarmDescription: string }) => {
+      const alarmName = `dlc-${config.name}-analytics-${alarmId}`;
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        ...a,
+        alarmName,
+        alarmDescription: `${a.alarmDescription} ${runbookLink(config.name, alarmName)}`,
+      });
       created.addAlarmAction(action);
       created.addOkAction(action);
       this.alarms.push(created);
@@ -90,6 +97,7 @@ export class Analytics extends Construct {
         entry: 'lambdas/ingest/handler.ts',
         timeout: ingestTimeout,
         memorySize: 1024,
+        alarms: props.functionAlarms('LambdaErrors', 'DurationNearTimeout', 'Throttles'),
       }),
       INGEST_IAM_ACTIONS,
     );
@@ -106,8 +114,7 @@ export class Analytics extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'Analytics events could not be written after every retry: they wait in the DLQ. Runbook: README "IngestDlqNotEmpty".',
+      alarmDescription: `Analytics events could not be written after every retry: they wait in dlc-${config.name}-analytics-events-dlq.`,
     });
     alarm('EventsRejected', {
       metric: this.ingest.jobMetric('EventsRejected', Duration.hours(1)),
@@ -115,7 +122,7 @@ export class Analytics extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'The app sent events that fail validation (kept in analytics_events_rejected). Runbook: README "EventsRejected".',
+      alarmDescription: 'The app sent events that fail validation (kept in analytics_events_rejected).',
     });
     alarm('IngestBacklog', {
       metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
@@ -123,7 +130,7 @@ export class Analytics extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'Analytics events wait more than 15 min in the queue. Runbook: README "IngestBacklog".',
+      alarmDescription: `Analytics events wait more than 15 min in dlc-${config.name}-analytics-events.`,
     });
 
     // ------------------------------------------------------------ one function + schedule per registry entry
@@ -141,18 +148,11 @@ export class Analytics extends Construct {
           timeout: Duration.minutes(an.aggregationTimeoutMinutes),
           memorySize: 512,
           schedule: { cron: schedule.schedule.cron, timeZone: schedule.schedule.timeZone, input: { job: def.name } },
+          staleAfter: Duration.minutes(an.staleAfterMinutes[def.granularity]),
+          alarms: props.functionAlarms('LambdaErrors'),
         }),
         AGGREGATE_IAM_ACTIONS,
       );
-      const minutes = an.staleAfterMinutes[def.granularity];
-      alarm(`Stale-${def.name}`, {
-        metric: minutesSinceLastSuccess(def.name),
-        threshold: minutes,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `No successful ${def.name} run in ${minutes} minutes (${def.granularity} cadence). Runbook: README "AggregationStale".`,
-      });
       return job;
     });
   }
@@ -183,21 +183,11 @@ export class Analytics extends Construct {
         right: this.aggregations.map((j) => j.jobMetric('LateBucketsRecomputed', Duration.hours(1))),
         width: 12,
       }),
-      new cloudwatch.GraphWidget({
-        title: 'Aggregations: minutes since last success',
-        left: this.aggregations.map((j) => minutesSinceLastSuccess(j.name)),
-        width: 12,
-      }),
+      jobHealthWidget(
+        this.envName,
+        'Aggregations: minutes since last success',
+        this.aggregations.map((j) => j.name),
+      ),
     ];
   }
-}
-
-function minutesSinceLastSuccess(job: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: NAMESPACE,
-    metricName: `MinutesSinceLastSuccess_${job}`,
-    dimensionsMap: { service: 'watchdog' },
-    statistic: 'Maximum',
-    period: Duration.minutes(15),
-  });
 }

@@ -1,8 +1,8 @@
 /**
  * The retention job's infrastructure: its function (daily schedule from the config, 15-minute
- * timeout, S3 access only under its tables' prefixes, the cold-storage KMS key), alarms (stale
- * after 26 h through the watchdog's metric, verification failures), and the Glue database with one
- * table per policy (Parquet, partition projection on `day`) so Athena can query the cold data.
+ * timeout, S3 access only under its tables' prefixes, the cold-storage KMS key), stale after 26 h
+ * for the watchdog, an alarm on verification failures, and the Glue database with one table per
+ * policy (Parquet, partition projection on `day`) so Athena can query the cold data.
  */
 import { join } from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -10,22 +10,24 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { IAM_ACTIONS } from '../../../lambdas/retention/permissions';
-import { NAMESPACE } from '../../../lambdas/shared/observability';
 import type { EnvironmentConfig } from '../../config';
 import { grantExactly } from '../../constructs/grants';
+import { runbookLink } from '../../constructs/runbook';
 import { PROJECT_ROOT, ScheduledJob, type ScheduledJobProps } from '../../constructs/scheduled-job';
 import type { JobsStack } from '../jobs-stack';
 import type { StatefulStack } from '../stateful-stack';
 import { tableColumns } from './sql-columns';
-
 
 /** Bucket-level S3 actions (listing), narrowed to the tables' prefixes; every other S3 action is on objects under them. */
 const BUCKET_ACTIONS = new Set(['s3:ListBucket', 's3:ListBucketVersions']);
 export interface RetentionJobProps {
   readonly config: EnvironmentConfig;
   readonly stateful: StatefulStack;
-  /** What every job shares (env name, alarm topic, log retention, database environment). */
-  readonly common: Pick<ScheduledJobProps, 'envName' | 'alarmTopic' | 'logRetention' | 'removalPolicy' | 'environment'>;
+  /** What every job shares (env name, alarm topic, log retention, the schedules' dead-letter queue, database environment). */
+  readonly common: Pick<
+    ScheduledJobProps,
+    'envName' | 'alarmTopic' | 'logRetention' | 'removalPolicy' | 'scheduleDeadLetterQueue' | 'environment'
+  >;
 }
 
 export const glueDatabaseName = (envName: string) => `dlc_${envName}_cold`;
@@ -42,6 +44,9 @@ export function retentionJob(scope: JobsStack, props: RetentionJobProps): Schedu
     memorySize: 1024,
     schedule: { cron: r.schedule.cron, timeZone: r.schedule.timeZone, input: {} },
     environment: { ...common.environment, COLD_BUCKET: bucket.bucketName },
+    // A daily job: the watchdog's count (alarms cannot look back more than a day).
+    staleAfter: Duration.hours(r.staleAfterHours),
+    alarms: scope.functionAlarms('LambdaErrors', 'DurationNearTimeout'),
   });
   // Objects only under the tables' own prefixes (every policy, enabled or not: restore reads them all).
   // The bucket ARN comes through an export with a fixed name, so each prefix's acknowledgement names it.
@@ -66,37 +71,19 @@ export function retentionJob(scope: JobsStack, props: RetentionJobProps): Schedu
       reason: `Objects under the ${p.table}/ prefix of cold storage only: their keys (day, a hash of each object's first row) are made at run time.`,
     });
 
-  // Stale: a daily job, so the watchdog's minutes-since-success metric (alarms look back ≤ 1 day).
   const action = new actions.SnsAction(common.alarmTopic);
-  const stale = new cloudwatch.Alarm(scope, 'RetentionStale', {
-    alarmName: `dlc-${config.name}-retention-Stale`,
-    metric: new cloudwatch.Metric({
-      namespace: NAMESPACE,
-      metricName: 'MinutesSinceLastSuccess_retention',
-      dimensionsMap: { service: 'watchdog' },
-      statistic: 'Maximum',
-      period: Duration.minutes(15),
-    }),
-    threshold: r.staleAfterHours * 60,
-    evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription: `No successful retention run in ${r.staleAfterHours} h. Runbook: README "RetentionStale".`,
-  });
+  const verificationName = `dlc-${config.name}-retention-VerificationFailed`;
   const verification = new cloudwatch.Alarm(scope, 'RetentionVerificationFailed', {
-    alarmName: `dlc-${config.name}-retention-VerificationFailed`,
+    alarmName: verificationName,
     metric: job.jobMetric('VerificationFailures', Duration.hours(1)),
     threshold: 1,
     evaluationPeriods: 1,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    alarmDescription:
-      'An object read back from cold storage did not match what was exported; nothing was deleted. Runbook: README "RetentionVerificationFailed".',
+    alarmDescription: `An object read back from cold storage did not match what was exported; nothing was deleted. ${runbookLink(config.name, verificationName)}`,
   });
-  for (const a of [stale, verification]) {
-    a.addAlarmAction(action);
-    a.addOkAction(action);
-  }
+  verification.addAlarmAction(action);
+  verification.addOkAction(action);
 
   // Glue: one table per policy, every column a string (PostgreSQL's text form), partitioned by day.
   const account = Stack.of(scope).account;
