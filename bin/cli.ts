@@ -4,7 +4,7 @@
  * as the Lambdas, against DATABASE_URL / REDIS_URL (README "Operate"); `--env <env>` reaches the
  * deployed functions. Exit codes: 0 ok, 1 failure, 2 bad usage.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { ConfigError, getEnvironment } from '../lib/config';
 import { UsageError } from '../local/commands/common';
 import { COMMANDS } from '../local/commands/index';
@@ -14,6 +14,14 @@ export function buildProgram(): Command {
   const program = new Command('dlc')
     .description('conversation data lifecycle: operator commands')
     .showHelpAfterError('(add --help for usage)')
+    // commander's --help says nothing of a required option: "(required)" ends its line, unless its
+    // description says so already (test/unit/cli.test.ts checks every command's).
+    .configureHelp({
+      optionDescription(this: Help, option: Option): string {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory && !option.description.includes('(required)') ? `${text} (required)` : text;
+      },
+    })
     .exitOverride()
     // ENV_NAME picks the settings every local command reads: a wrong one is refused before any work.
     .hook('preAction', () => {

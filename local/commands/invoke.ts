@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .command('invoke')
     .description('invoke a deployed job and print its log tail and result')
     .argument('<job>', 'job name, e.g. archive, backfill, watchdog')
-    .addOption(new Option('--env <env>', 'environment').choices(ENVIRONMENT_NAMES).makeOptionMandatory())
+    .addOption(new Option('--env <env>', 'environment (required)').choices(ENVIRONMENT_NAMES).makeOptionMandatory())
     .option('--payload <json>', 'JSON payload', jsonObject, {})
     .option('--loop', 'invoke again with the returned cursor until done')
     .option('--region <region>', 'AWS region (default AWS_REGION)')

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../bin/cli';
+import type { Command } from 'commander';
+import { buildProgram, runCli } from '../../bin/cli';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -179,5 +180,35 @@ describe('prerequisite check (npm prestart / pretest)', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/check-prereqs.cjs'), 'start'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+/** Issue 22, item 10: commander's --help says nothing of a required option; ours say "(required)". */
+describe('operator CLI: --help marks every required option', () => {
+  const every = (c: Command): Command[] => [c, ...c.commands.flatMap(every)];
+  const options = every(buildProgram()).flatMap((c) =>
+    c.options.map((o) => ({ command: c.name(), flags: o.flags, required: o.mandatory, help: c.createHelp().optionDescription(o) })),
+  );
+
+  it('every required option of every command and subcommand says "(required)", once; no other option does', () => {
+    const required = options.filter((o) => o.required);
+    expect(required.map((o) => `${o.command} ${o.flags}`)).toEqual(
+      expect.arrayContaining(['invoke --env <env>', 'restore --table <table>', 'export --out <file.zip>']),
+    );
+    for (const o of options)
+      expect(o).toEqual({
+        ...o,
+        help: expect.stringMatching(o.required ? /^(?!.*\(required\).*\(required\)).*\(required\)/ : /^(?!.*\(required\))/),
+      });
+  });
+
+  it('shows in the printed help', async () => {
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCli(['invoke', '--help'])).toBe(0);
+      expect(out.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--env <env> +environment \(required\) \(choices: /);
+    } finally {
+      out.mockRestore();
+    }
   });
 });
