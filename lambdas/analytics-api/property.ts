@@ -1,14 +1,13 @@
-/** Property ids: validated in shape, and known (present in the events or any aggregate table). */
+/** Property ids: validated in shape (the one rule of lambdas/shared/property-id.ts), and known (present in the events or any aggregate table). */
+import { PROPERTY_ID_PATTERN, PROPERTY_ID_RULE } from '../shared/property-id';
 import type { Sql } from '../shared/sql/types';
 import { BadRequestError, quote } from './errors';
 import { TABLES } from './metrics';
 
-const PROPERTY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
+/** The one property id rule (lambdas/shared/property-id.ts), as a 400. */
 export function validatePropertyId(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) throw new BadRequestError('property is required');
-  if (!PROPERTY_ID.test(value))
-    throw new BadRequestError(`property ${quote(value)} is not a property id (1–128 letters, digits, '.', '_', ':' or '-')`);
+  if (!PROPERTY_ID_PATTERN.test(value)) throw new BadRequestError(`property ${quote(value)} is not a property id (${PROPERTY_ID_RULE})`);
   return value;
 }
 

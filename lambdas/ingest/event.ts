@@ -3,6 +3,7 @@
  * app-side collector (checks on the spot) and the ingest Lambda (checks again: every input is hostile).
  */
 import { parseIsoInstant } from '../aggregate/calendar';
+import { propertyIdProblem } from '../shared/property-id';
 
 export const EVENT_TYPES = [
   'message.received',
@@ -120,8 +121,12 @@ export function validateEvent(input: unknown, now: Date, rules: ValidationRules 
     problems.push(`id must be a string of 1–${rules.maxIdLength} characters`);
   if (typeof eventType !== 'string' || !TYPES.has(eventType))
     problems.push(`eventType "${String(eventType)}" is not one of the 25 event types`);
-  if (typeof propertyId !== 'string' || propertyId.trim().length === 0 || propertyId.length > rules.maxIdLength)
-    problems.push(`propertyId must be a non-empty string of at most ${rules.maxIdLength} characters`);
+  // the one rule the read side applies too (a property stored under an id the API refuses could never be read)
+  if (typeof propertyId !== 'string' || propertyId.length === 0) problems.push('propertyId is required');
+  else {
+    const problem = propertyIdProblem(propertyId);
+    if (problem) problems.push(`propertyId ${problem}`);
+  }
   let at: number | undefined;
   // the calendar is checked: 2025-09-31 is refused, not stored as 1 October (Date.parse rolls it over)
   const parsed = typeof timestamp === 'string' ? parseIsoInstant(timestamp) : undefined;

@@ -34,5 +34,7 @@ export async function handler(event: { type?: string; period?: string } | undefi
         { type: schedule.type, period: event?.period, after: schedule.after },
       ),
   );
-  return result.status === 'skipped' ? { skipped: true, reason: result.reason } : { ...result.outcome.counters, keys: result.outcome.keys };
+  return result.status === 'skipped'
+    ? { skipped: true, reason: result.reason }
+    : { ...result.outcome.counters, keys: result.outcome.keys, failed: result.outcome.failed };
 }

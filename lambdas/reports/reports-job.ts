@@ -3,6 +3,8 @@
  * period just closed goes to the cold-storage bucket as reports/{property}/{type}/{period}.{json,zip,html}.
  * It runs only when the run ledger shows that every aggregation it reads succeeded after the period
  * ended; otherwise it fails, naming the aggregation (the run is recorded as failed and alarms).
+ * A property whose report fails does not stop the others: it is logged and counted
+ * (`properties_failed` → metric `PropertiesFailed`, and the run's errors: the run is unhealthy).
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { addDays, addMonths, startOfLocalDay, weekStart } from '../analytics-api/periods';
@@ -49,7 +51,10 @@ export function reportKey(property: string, type: ReportType, period: string, ex
   return `reports/${encodeURIComponent(property)}/${type}/${period}.${ext}`;
 }
 
-export async function runReports(deps: ReportsDeps, input: ReportsInput): Promise<JobOutcome & { keys: string[] }> {
+export async function runReports(
+  deps: ReportsDeps,
+  input: ReportsInput,
+): Promise<JobOutcome & { keys: string[]; failed: PropertyFailure[] }> {
   const { sql, ledger, timeZone } = deps;
   const start = input.period ?? lastClosedPeriod(input.type, deps.clock.now(), timeZone);
   const period = periodOf(input.type, start);
@@ -62,39 +67,75 @@ export async function runReports(deps: ReportsDeps, input: ReportsInput): Promis
           `(${formatInZone(endsAt, timeZone)}); its last success started ${last?.startedAt ?? 'never'}. Run the aggregation, then this job again.`,
       );
   }
-  const properties = await sql.query<{ property_id: string }>(
-    input.type === 'monthly'
-      ? `SELECT property_id FROM agg_monthly_summary WHERE period_month = $1::text
-         UNION SELECT property_id FROM agg_conversation_metrics_daily WHERE period_date >= $2::date AND period_date < $3::date ORDER BY 1`
-      : `SELECT property_id FROM agg_conversation_metrics_daily WHERE period_date >= $2::date AND period_date < $3::date
-         UNION SELECT property_id FROM agg_message_counts_hourly WHERE period_start >= $4::timestamptz AND period_start < $5::timestamptz
-         UNION SELECT property_id FROM agg_satisfaction_weekly WHERE period_start >= $2::date AND period_start < $3::date AND $1::text IS NOT NULL ORDER BY 1`,
-    input.type === 'monthly'
-      ? [period.start.slice(0, 7), { sqlType: 'date', value: period.start }, { sqlType: 'date', value: period.end }]
-      : [
-          period.start.slice(0, 7),
-          { sqlType: 'date', value: period.start },
-          { sqlType: 'date', value: period.end },
-          startOfLocalDay(period.start, timeZone),
-          endsAt,
-        ],
-  );
+  const properties = await sql.query<{ property_id: string }>(PROPERTIES_SQL, [
+    { sqlType: 'date', value: period.start },
+    { sqlType: 'date', value: period.end },
+    startOfLocalDay(period.start, timeZone),
+    endsAt,
+    input.type === 'monthly' ? period.start.slice(0, 7) : null,
+  ]);
   const keys: string[] = [];
+  const failed: PropertyFailure[] = [];
+  // Each property on its own: one that cannot be reported (an id the read side refuses, a bad row, an
+  // S3 error) is logged, counted (`properties_failed`, the metric PropertiesFailed, the run's errors)
+  // and named in the result, and the next property is reported all the same.
   for (const { property_id } of properties) {
-    const report = await generateReport(
-      { sql, timeZone, now: deps.clock.now() },
-      { type: input.type, propertyId: property_id, dateRange: { start: period.start } },
-    );
-    const objects: [string, Uint8Array | string, string][] = [
-      [reportKey(property_id, input.type, period.start, 'json'), JSON.stringify(report, null, 2), 'application/json'],
-      [reportKey(property_id, input.type, period.start, 'zip'), reportCsvZip(report), 'application/zip'],
-      [reportKey(property_id, input.type, period.start, 'html'), reportHtml(report), 'text/html; charset=utf-8'],
-    ];
-    for (const [Key, Body, ContentType] of objects) {
-      await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType }));
-      keys.push(Key);
+    try {
+      keys.push(...(await writeReport(deps, input.type, property_id, period.start)));
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      failed.push({ property: property_id, reason });
+      deps.log.error(`${input.type} report for ${period.start} of property ${JSON.stringify(property_id)} failed: ${reason}`, {
+        property: property_id,
+      });
     }
   }
-  deps.log.info(`Wrote ${input.type} reports for ${period.start}`, { properties: properties.length, objects: keys.length });
-  return { counters: { properties: properties.length, objects_written: keys.length }, errors: 0, keys };
+  deps.log.info(`Wrote ${input.type} reports for ${period.start}`, {
+    properties: properties.length,
+    failed: failed.length,
+    objects: keys.length,
+  });
+  return {
+    counters: { properties: properties.length, properties_failed: failed.length, objects_written: keys.length },
+    errors: failed.length,
+    keys,
+    failed,
+  };
+}
+
+export interface PropertyFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/**
+ * Every property with a row for the period in a table the report reads ($1/$2: dates, $3/$4: the
+ * period's instants, $5: the month for monthly reports): a property with only response-time, staff,
+ * intent or satisfaction figures gets its report too.
+ */
+const PROPERTIES_SQL = `SELECT property_id FROM agg_conversation_metrics_daily WHERE period_date >= $1::date AND period_date < $2::date
+  UNION SELECT property_id FROM agg_staff_performance_daily WHERE period_date >= $1::date AND period_date < $2::date
+  UNION SELECT property_id FROM agg_intent_distribution_daily WHERE period_date >= $1::date AND period_date < $2::date
+  UNION SELECT property_id FROM agg_satisfaction_weekly WHERE period_start >= $1::date AND period_start < $2::date
+  UNION SELECT property_id FROM agg_message_counts_hourly WHERE period_start >= $3::timestamptz AND period_start < $4::timestamptz
+  UNION SELECT property_id FROM agg_response_times_hourly WHERE period_start >= $3::timestamptz AND period_start < $4::timestamptz
+  UNION SELECT property_id FROM agg_monthly_summary WHERE period_month = $5::text
+  ORDER BY 1`;
+
+async function writeReport(deps: ReportsDeps, type: ReportType, propertyId: string, start: string): Promise<string[]> {
+  const report = await generateReport(
+    { sql: deps.sql, timeZone: deps.timeZone, now: deps.clock.now() },
+    { type, propertyId, dateRange: { start } },
+  );
+  const objects: [string, Uint8Array | string, string][] = [
+    [reportKey(propertyId, type, start, 'json'), JSON.stringify(report, null, 2), 'application/json'],
+    [reportKey(propertyId, type, start, 'zip'), reportCsvZip(report), 'application/zip'],
+    [reportKey(propertyId, type, start, 'html'), reportHtml(report), 'text/html; charset=utf-8'],
+  ];
+  const keys: string[] = [];
+  for (const [Key, Body, ContentType] of objects) {
+    await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key, Body, ContentType }));
+    keys.push(Key);
+  }
+  return keys;
 }

@@ -118,6 +118,55 @@ describe.each(DRIVERS)('scheduled reports through the %s driver', (driver) => {
     expect(stored).toEqual(JSON.parse(JSON.stringify(direct)));
     expect(Object.keys(unzipSync(await read('reports/hotel-1/weekly/2025-03-17.zip')))).toContain('summary-totals.csv');
     expect((await read('reports/hotel-1/weekly/2025-03-17.html')).toString('utf8')).toContain('data-chart="ratings"');
-    expect((await ledger.lastSuccess('reports-weekly'))?.counters).toEqual({ properties: 2, objects_written: 6 });
+    expect((await ledger.lastSuccess('reports-weekly'))?.counters).toEqual({ properties: 2, properties_failed: 0, objects_written: 6 });
+  });
+
+  it('one failing property does not stop the others; properties with only response-time, staff or intent rows get their report (defects 10, 11)', async () => {
+    // ids stored before ingest applied the property id rule: the read side refuses them ('0 hotel' sorts first)
+    for (const p of ['0 hotel', 'Hotel Sol', 'hotel/bcn'])
+      await db.direct.execute(
+        `INSERT INTO agg_conversation_metrics_daily (period_date, property_id, channel, conversations_started) VALUES ('2025-03-25', $1, 'email', 2)`,
+        [p],
+      );
+    await db.direct.execute(
+      `INSERT INTO agg_response_times_hourly (period_start, property_id, channel, responses, duration_sum_ms, avg_ms)
+       VALUES ('2025-03-26T09:00:00Z', 'hotel-rt-only', 'email', 2, 3000, 1500)`,
+    );
+    await db.direct.execute(
+      `INSERT INTO agg_staff_performance_daily (period_date, property_id, staff_id, conversations_handled, responses_timed, response_sum_ms)
+       VALUES ('2025-03-27', 'hotel-staff-only', 'ana', 1, 1, 4000)`,
+    );
+    await db.direct.execute(
+      `INSERT INTO agg_intent_distribution_daily (period_date, property_id, intent, count) VALUES ('2025-03-28', 'hotel-intent-only', 'horario', 3)`,
+    );
+    const ledger = new FileRunLedger(join(dir, `l3-${driver}.json`));
+    const clock = testClock('2025-03-31T00:30:00Z'); // Monday 02:30 in Madrid
+    for (const job of schedule('weekly').after) await ledger.record(success(job, '2025-03-31T02:00:00+02:00'));
+    const log = memoryLog();
+    const metrics = memoryMetrics();
+    const result = await runExclusive({ job: 'reports-weekly', ledger, log, metrics, leaseMs: 60_000, timeZone: TZ, clock }, () =>
+      runReports(
+        { sql: db.sql, ledger, s3: client, bucket: 'cold', clock, timeZone: TZ, log },
+        { type: 'weekly', after: schedule('weekly').after },
+      ),
+    );
+    expect(result.status).toBe('completed');
+    if (result.status !== 'completed') return;
+    expect(result.outcome.failed.map((f) => f.property)).toEqual(['0 hotel', 'Hotel Sol', 'hotel/bcn']);
+    for (const f of result.outcome.failed) expect(f.reason).toContain('is not a property id');
+    const good = ['hotel-1', 'hotel-2', 'hotel-intent-only', 'hotel-rt-only', 'hotel-staff-only'];
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'cold', Prefix: 'reports/' }));
+    const written = (listed.Contents ?? []).map((o) => o.Key as string).filter((k) => k.includes('/weekly/2025-03-24.'));
+    expect(written.sort()).toEqual(good.flatMap((p) => ['html', 'json', 'zip'].map((e) => `reports/${p}/weekly/2025-03-24.${e}`)).sort());
+    const last = await ledger.lastRun('reports-weekly');
+    expect(last?.status).toBe('unhealthy'); // reported: the run is unhealthy, its errors are the failed properties
+    expect(last?.errors).toBe(3);
+    expect(last?.counters).toEqual({ properties: 8, properties_failed: 3, objects_written: 15 });
+    expect(metrics.values).toMatchObject({ PropertiesFailed: 3, Errors: 3 });
+    expect(log.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      expect.stringContaining('weekly report for 2025-03-24 of property "0 hotel" failed: property "0 hotel" is not a property id'),
+      expect.stringContaining('"Hotel Sol" failed'),
+      expect.stringContaining('"hotel/bcn" failed'),
+    ]);
   });
 });
