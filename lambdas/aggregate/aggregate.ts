@@ -22,6 +22,7 @@ import { formatInZone } from '../shared/time';
 import { assertRecomputable, readRawHorizon } from './horizon';
 import {
   lastClosed,
+  NoWholePeriodError,
   nextPeriod,
   type Period,
   PeriodError,
@@ -108,7 +109,7 @@ export function requestedPeriods(
   const to = parseLocal(mode.to, timeZone);
   if (!(from < to)) throw new PeriodError(`--from ${mode.from} must be before --to ${mode.to}`);
   const periods = periodsWithin(g, from, to, timeZone);
-  if (periods.length === 0) throw new PeriodError(`no whole ${g} period lies in [${mode.from}, ${mode.to}) in ${timeZone}`);
+  if (periods.length === 0) throw new NoWholePeriodError(`no whole ${g} period lies in [${mode.from}, ${mode.to}) in ${timeZone}`);
   return periods;
 }
 

@@ -142,8 +142,28 @@ export function parseLocal(text: string, timeZone: string): Date {
   throw new PeriodError(`"${text}" is not a local date (2025-10-26), hour (2025-10-26T02), month (2025-10) or ISO instant`);
 }
 
-/** `--period START`: the period that starts exactly at START (a first local hour/day/Monday/month). */
+/** No whole period of the granularity lies in a requested range. */
+export class NoWholePeriodError extends PeriodError {}
+
+/** What each granularity's START names at least: a month is `2025-10`, a day or week `2025-10-26`, an hour `2025-10-26T02`. */
+const PRECISION: Record<Granularity, { re: RegExp; example: string; what: string }> = {
+  hourly: { re: /^\d{4}-\d{2}-\d{2}T\d{2}/, example: '2025-10-26T02', what: 'an hour' },
+  daily: { re: /^\d{4}-\d{2}-\d{2}/, example: '2025-10-26', what: 'a day' },
+  weekly: { re: /^\d{4}-\d{2}-\d{2}/, example: '2025-10-20', what: 'a week (its Monday)' },
+  monthly: { re: /^\d{4}-\d{2}/, example: '2025-10', what: 'a month' },
+};
+
+/**
+ * `--period START`: the period that starts exactly at START (a first local hour/day/Monday/month).
+ * START names the period at least to its own precision: `2025-10` for a daily job is refused, not
+ * read as 1 October (issue 23, defect 11); `2025-10-26` for an hourly job likewise.
+ */
 export function parsePeriod(g: Granularity, text: string, timeZone: string): Period {
+  const precision = PRECISION[g];
+  if (LOCAL.test(text) && !precision.re.test(text))
+    throw new PeriodError(
+      `"${text}" does not name ${precision.what}: ${g === 'hourly' ? 'an' : 'a'} ${g} period is given by its first ${UNIT[g] === 'week' ? 'day' : UNIT[g]}, e.g. ${precision.example}`,
+    );
   const at = parseLocal(text, timeZone);
   const p = periodContaining(g, at, timeZone);
   if (p.start.getTime() !== at.getTime()) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { type AggregateMode, type AggregateResult, requestedPeriods } from '../../lambdas/aggregate/aggregate';
 import { assertRecomputable, readRawHorizon } from '../../lambdas/aggregate/horizon';
 import { aggregateJob } from '../../lambdas/aggregate/job';
-import { PeriodError } from '../../lambdas/aggregate/periods';
+import { NoWholePeriodError, PeriodError } from '../../lambdas/aggregate/periods';
 import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
@@ -26,7 +26,9 @@ export interface AggregateOptions {
 
 export type AggregateRun =
   | { job: string; status: 'completed'; result: AggregateResult }
-  | { job: string; status: 'skipped'; reason: string };
+  | { job: string; status: 'skipped'; reason: string }
+  /** `--all` over a range: this job's periods do not fit in it (e.g. no whole month); the others ran. */
+  | { job: string; status: 'no-whole-period'; reason: string };
 
 /** The jobs asked for, each in runExclusive with the local ledger. */
 export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<AggregateRun[]> {
@@ -49,20 +51,36 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
     : o.from && o.to
       ? { kind: 'range', from: o.from, to: o.to }
       : { kind: 'scheduled' };
+  const out: AggregateRun[] = [];
+  let jobs = names;
   if (mode.kind !== 'scheduled') {
     // Recompute history: every job's periods are checked (and against the raw horizon: never from
-    // partial raw data) before any job runs, so a refused request writes nothing.
+    // partial raw data) before any job runs, so a refused request writes nothing. With --all over a
+    // range, a job whose granularity has no whole period in it (a range without a whole month) is
+    // not run and said so; the others run (issue 23, defect 11). A range no job fits in is refused.
     const horizon = await readRawHorizon(sql);
+    jobs = [];
     try {
-      for (const job of names) assertRecomputable(job, requestedPeriods(aggregation(job), mode, timeZone), horizon, timeZone);
+      for (const job of names) {
+        let periods: ReturnType<typeof requestedPeriods>;
+        try {
+          periods = requestedPeriods(aggregation(job), mode, timeZone);
+        } catch (e) {
+          if (!(o.all && e instanceof NoWholePeriodError)) throw e;
+          out.push({ job, status: 'no-whole-period', reason: e.message });
+          continue;
+        }
+        assertRecomputable(job, periods, horizon, timeZone);
+        jobs.push(job);
+      }
+      if (jobs.length === 0) throw new PeriodError(`no job has a whole period in [${o.from}, ${o.to}) in ${timeZone}`);
     } catch (e) {
       if (e instanceof PeriodError) throw new UsageError(e.message);
       throw e;
     }
   }
   const ledger = new FileRunLedger(o.ledgerFile);
-  const out: AggregateRun[] = [];
-  for (const job of names) {
+  for (const job of jobs) {
     try {
       const r = await aggregateJob(
         { sql, log: memoryLog(), metrics: memoryMetrics(), ledger, clock: { now: () => now }, leaseMs: 20 * 60_000 },
@@ -76,7 +94,7 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
       throw e;
     }
   }
-  return out;
+  return out.sort((a, b) => names.indexOf(a.job) - names.indexOf(b.job));
 }
 
 export function register(program: Command): void {
@@ -101,6 +119,10 @@ export function register(program: Command): void {
           for (const r of runs) {
             if (r.status === 'skipped') {
               console.log(`${r.job}: skipped (${r.reason})`);
+              continue;
+            }
+            if (r.status === 'no-whole-period') {
+              console.log(`${r.job}: not run, ${r.reason}`);
               continue;
             }
             const x = r.result;

@@ -240,3 +240,52 @@ describe('impossible dates and times without an offset (issue 23: defects 5, 9)'
     });
   });
 });
+
+describe('aggregate: ranges and periods of every granularity (issue 23: defect 11)', () => {
+  let db: TestDb;
+  beforeAll(async () => {
+    db = await testDb('pg');
+  });
+  afterAll(() => db.close());
+
+  it('--all over a range without a whole month (or week) runs the jobs whose periods it holds and says which it did not run', async () => {
+    const runs = await aggregateLocally(db.sql, {
+      all: true,
+      from: '2025-10-21',
+      to: '2025-10-23',
+      now: '2025-11-05T12:00:00Z',
+      ledgerFile: join(dir, 'ledger-no-month.json'),
+    });
+    expect(runs.map((r) => [r.job, r.status, r.status === 'completed' ? r.result.periods.length : r.reason])).toEqual([
+      ['hourly_message_counts', 'completed', 48],
+      ['hourly_response_times', 'completed', 48],
+      ['daily_conversation_metrics', 'completed', 2],
+      ['daily_staff_performance', 'completed', 2],
+      ['daily_intent_distribution', 'completed', 2],
+      ['weekly_satisfaction_trends', 'no-whole-period', 'no whole weekly period lies in [2025-10-21, 2025-10-23) in Europe/Madrid'],
+      ['monthly_summary', 'no-whole-period', 'no whole monthly period lies in [2025-10-21, 2025-10-23) in Europe/Madrid'],
+    ]);
+    // a range no job fits in, or one job asked for by name, is still bad usage
+    await expect(
+      aggregateLocally(db.sql, { all: true, from: '2025-10-21T10', to: '2025-10-21T10:30', ledgerFile: join(dir, 'l-x.json') }),
+    ).rejects.toThrow(/no job has a whole period in \[2025-10-21T10, 2025-10-21T10:30\)/);
+    await expect(
+      aggregateLocally(db.sql, { job: 'monthly_summary', from: '2025-10-21', to: '2025-10-23', ledgerFile: join(dir, 'l-y.json') }),
+    ).rejects.toThrow(UsageError);
+  });
+
+  it('--period names its period to its own precision: 2025-10 is no day, 2025-10-26 no hour', async () => {
+    const ledger = join(dir, 'ledger-precision.json');
+    const now = '2025-11-05T12:00:00Z';
+    await expect(
+      aggregateLocally(db.sql, { job: 'daily_conversation_metrics', period: '2025-10', now, ledgerFile: ledger }),
+    ).rejects.toThrow('"2025-10" does not name a day: a daily period is given by its first day, e.g. 2025-10-26');
+    await expect(aggregateLocally(db.sql, { job: 'hourly_message_counts', period: '2025-10-26', now, ledgerFile: ledger })).rejects.toThrow(
+      '"2025-10-26" does not name an hour: an hourly period is given by its first hour, e.g. 2025-10-26T02',
+    );
+    const ok = await aggregateLocally(db.sql, { job: 'monthly_summary', period: '2025-10-01', now, ledgerFile: ledger });
+    expect(ok[0]?.status === 'completed' && ok[0].result.periods).toEqual(['2025-10']);
+    const daily = await aggregateLocally(db.sql, { job: 'daily_conversation_metrics', period: '2025-10-01', now, ledgerFile: ledger });
+    expect(daily[0]?.status === 'completed' && daily[0].result.periods).toEqual(['2025-10-01']);
+  });
+});
