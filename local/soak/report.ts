@@ -61,6 +61,7 @@ export function soakSummary(r: SoakReport): string[] {
     out.push('Why runs failed (expected under faults; the next run must finish the work):');
     for (const [k, v] of [...errors].sort((a, b) => b[1] - a[1]).slice(0, 12)) out.push(`  ${String(v).padStart(4)} × ${k}`);
   }
+  for (const p of r.catchUpProblems) out.push(`  FAIL  catch-up: ${p}`);
   out.push('Checks:');
   for (const c of r.checks) {
     out.push(`  ${c.pass ? 'PASS' : 'FAIL'}  ${c.name}`);
