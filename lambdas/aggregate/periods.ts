@@ -3,7 +3,7 @@
  * day is 23, 24 or 25 hours; weeks start on Monday (ISO 8601); months are calendar months.
  * Hours are the zone's wall-clock hours (at a fall-back change the repeated hour is two periods).
  */
-import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+import { formatInZone, localDate, localHourOf, startOfLocalDate, zonedTimeToUtc } from '../shared/time';
 import { calendarProblem, parseIsoInstant } from './calendar';
 
 export type Granularity = 'hourly' | 'daily' | 'weekly' | 'monthly';
@@ -49,38 +49,25 @@ function make(g: Granularity, start: Date, end: Date, key: string, timeZone: str
 /** The period of granularity `g` that contains `instant`. */
 export function periodContaining(g: Granularity, instant: Date, timeZone: string): Period {
   if (g === 'hourly') {
-    const local = formatInZone(instant, timeZone); // YYYY-MM-DDTHH:MM:SS±hh:mm
-    const minutes = Number(local.slice(14, 16));
-    const seconds = Number(local.slice(17, 19));
-    const t = Math.floor(instant.getTime() / 1000) * 1000 - (minutes * 60 + seconds) * 1000;
-    const start = new Date(t);
-    return make(g, start, new Date(t + HOUR), start.toISOString(), timeZone);
+    const { start, end } = localHourOf(instant, timeZone);
+    return make(g, start, end, start.toISOString(), timeZone);
   }
   const [y, m, d] = ymd(instant, timeZone);
+  // days, weeks and months start at the first instant of their local date (00:00, or the end of the
+  // gap where a zone skips midnight)
+  const at = (yy: number, mm: number, dd: number) => startOfLocalDate(yy, mm, dd, timeZone);
   if (g === 'daily') {
     const [ny, nm, nd] = addDays(y, m, d, 1);
-    return make(
-      g,
-      zonedTimeToUtc(y, m, d, 0, 0, timeZone),
-      zonedTimeToUtc(ny, nm, nd, 0, 0, timeZone),
-      `${y}-${pad(m)}-${pad(d)}`,
-      timeZone,
-    );
+    return make(g, at(y, m, d), at(ny, nm, nd), `${y}-${pad(m)}-${pad(d)}`, timeZone);
   }
   if (g === 'weekly') {
     const dow = new Date(Date.UTC(y, m - 1, d)).getUTCDay(); // 0 = Sunday
     const [sy, sm, sd] = addDays(y, m, d, -((dow + 6) % 7));
     const [ey, em, ed] = addDays(sy, sm, sd, 7);
-    return make(
-      g,
-      zonedTimeToUtc(sy, sm, sd, 0, 0, timeZone),
-      zonedTimeToUtc(ey, em, ed, 0, 0, timeZone),
-      `${sy}-${pad(sm)}-${pad(sd)}`,
-      timeZone,
-    );
+    return make(g, at(sy, sm, sd), at(ey, em, ed), `${sy}-${pad(sm)}-${pad(sd)}`, timeZone);
   }
   const [ny, nm] = m === 12 ? [y + 1, 1] : [y, m + 1];
-  return make(g, zonedTimeToUtc(y, m, 1, 0, 0, timeZone), zonedTimeToUtc(ny, nm, 1, 0, 0, timeZone), `${y}-${pad(m)}`, timeZone);
+  return make(g, at(y, m, 1), at(ny, nm, 1), `${y}-${pad(m)}`, timeZone);
 }
 
 export const nextPeriod = (p: Period, timeZone: string): Period => periodContaining(p.granularity, p.end, timeZone);

@@ -6,7 +6,7 @@
  */
 import { calendarProblem, parseIsoInstant } from '../aggregate/calendar';
 import { periodContaining } from '../aggregate/periods';
-import { formatInZone, localDate, zonedTimeToUtc } from '../shared/time';
+import { formatInZone, localDate, startOfLocalDate } from '../shared/time';
 import { BadRequestError, quote } from './errors';
 import type { Granularity } from './metrics';
 
@@ -80,10 +80,10 @@ export function daysBetween(a: string, b: string): number {
   return Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86_400_000);
 }
 
-/** The instant local midnight of `date` begins in `timeZone`. */
+/** The instant `date` begins in `timeZone` (local midnight, or the end of the gap where the zone skips it). */
 export function startOfLocalDay(date: string, timeZone: string): Date {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return zonedTimeToUtc(y, m, d, 0, 0, timeZone);
+  return startOfLocalDate(y, m, d, timeZone);
 }
 
 /** A bucket of a series: its key (matches the SQL bucket), its label and its first instant. */
