@@ -162,6 +162,28 @@ export const DB_ROLES = [
     functions: [...DASHBOARD_STATE_FUNCTIONS, 'subject_digest(text, text)'],
   },
   {
+    name: 'dlc_privacy',
+    jobs: ['privacy'],
+    description:
+      "one person's data (GDPR): finds it, deletes the subject's rows (never anyone else's: the erasure's statements, privacy/subject.ts), records tombstones and receipts, rewrites cold objects' manifest rows",
+    tables: {
+      conversations: ['SELECT', 'DELETE'],
+      messages: ['SELECT', 'DELETE'],
+      leads: ['SELECT', 'DELETE'],
+      audits: ['SELECT', 'DELETE'],
+      analytics_events: ['SELECT', 'DELETE'],
+      ...each(DASHBOARD_STATE, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+      analytics_events_rejected: ['SELECT', 'DELETE'],
+      checkpoint_quarantine: ['SELECT', 'DELETE'],
+      archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
+      job_leases: ['SELECT', 'INSERT', 'UPDATE'],
+      subject_index: ['SELECT', 'INSERT', 'DELETE'],
+      erasure_tombstones: ['SELECT', 'INSERT'],
+      erasures: ['SELECT', 'INSERT', 'UPDATE'],
+    },
+    functions: [...DASHBOARD_STATE_FUNCTIONS, 'subject_digest(text, text)'],
+  },
+  {
     name: 'dlc_watchdog',
     jobs: ['database-size'],
     description: 'pg_database_size(current_database()) only: no table at all',

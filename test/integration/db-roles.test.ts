@@ -265,11 +265,13 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     // aggregate upserts and zeroes buckets, it never deletes them
     await expect(aggregate.execute("DELETE FROM agg_message_counts_hourly WHERE property_id = 'p-2'")).rejects.toThrow(DENIED);
     await expect(as('dlc_ingest').query('SELECT * FROM analytics_events')).rejects.toThrow(DENIED);
-    // Act + Assess: every role but retention is refused DELETE FROM analytics_events and messages
+    // Act + Assess: every role but retention and privacy (an erasure) is refused DELETE FROM analytics_events and messages
     for (const role of DB_ROLES.map((r) => r.name)) {
       const sql = as(role);
-      if (role === 'dlc_retention') {
-        await expect(sql.execute("DELETE FROM analytics_events WHERE id = 'e-1'")).resolves.toEqual({ rowCount: 1 });
+      if (role === 'dlc_retention' || role === 'dlc_privacy') {
+        await expect(sql.execute("DELETE FROM analytics_events WHERE id = 'e-1'")).resolves.toEqual({
+          rowCount: role === 'dlc_retention' ? 1 : 0,
+        });
         await expect(sql.execute('DELETE FROM messages WHERE false')).resolves.toEqual({ rowCount: 0 });
       } else {
         await expect(sql.execute("DELETE FROM analytics_events WHERE id = 'e-1'")).rejects.toThrow(DENIED);

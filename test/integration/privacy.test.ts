@@ -24,6 +24,7 @@ import { type Running, startRedis } from '../../local/services';
 import { archivedRows, archiveOnce } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 import { BUCKET, NOW, run, s3 } from '../support/retention-harness';
+import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const PHONE = '+34600000001';
 const LEAD = '00000000-0000-4000-8000-0000000000a1';
@@ -286,6 +287,22 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
     expect(await archivedRows(db.direct, 'wa:ana-1')).toEqual([]);
     expect((await archivedRows(db.direct, 'wa:ana-9')).map((m) => m.content)).toEqual(['I am back']);
     expect(Number((await db.direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM erasure_blocked`))[0]?.n)).toBeGreaterThan(0);
+  });
+
+  it('runs as its database role, dlc_privacy: finds, erases, verifies; may not touch the aggregates', async () => {
+    await reconcileTestRoles(db);
+    const sql = roleSql(db, 'dlc_privacy', driver);
+    try {
+      const asRole = { ...deps, sql };
+      const { receipt } = await erase(asRole, ANA);
+      expect(receipt.postgres).toMatchObject({ leads: 1, messages: 1, conversations: 1 });
+      expect(receipt.cold).toHaveLength(3);
+      expect(await verify(asRole, receipt.requestId)).toMatchObject({ ok: true });
+      await expect(sql.execute('DELETE FROM agg_monthly_summary')).rejects.toThrow(/permission denied/);
+      await expect(sql.query('SELECT * FROM privacy_key')).rejects.toThrow(/permission denied/);
+    } finally {
+      await sql.close();
+    }
   });
 
   it("an erasure killed between an object's rewrite and the removal of the old one: the next call removes it, one receipt", async () => {

@@ -10,6 +10,7 @@ describe('database role registry', () => {
       'dlc_aggregate',
       'dlc_analytics_api',
       'dlc_retention',
+      'dlc_privacy',
       'dlc_watchdog',
     ]);
     expect(roleForJob('archive')?.name).toBe('dlc_archive');
@@ -18,12 +19,12 @@ describe('database role registry', () => {
     expect(roleForJob('migrate')).toBeUndefined(); // migrations run as the master user
   });
 
-  it('only retention deletes history; the analytics API only reads', () => {
+  it('only retention (export, then delete) and privacy (an erasure) delete history; the analytics API only reads', () => {
     const history = ['messages', 'conversations', 'analytics_events', 'audits', 'leads', 'checkpoint_quarantine', 'archive_manifest'];
     const deleters = (DB_ROLES as readonly DbRole[])
       .filter((r) => Object.entries(r.tables).some(([t, p]) => history.includes(t) && p.includes('DELETE')))
       .map((r) => r.name);
-    expect(deleters).toEqual(['dlc_retention']);
+    expect(deleters).toEqual(['dlc_retention', 'dlc_privacy']);
     const api = roleForJob('analytics-api') as DbRole;
     expect(new Set(Object.values(api.tables).flat())).toEqual(new Set(['SELECT']));
   });
