@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * Operator CLI (`npx tsx bin/cli.ts <command> --help`). Local commands run the same job functions
- * as the Lambdas, against DATABASE_URL / REDIS_URL (README "Operate"); `--env <env>` reaches the
+ * as the Lambdas, against DATABASE_URL / REDIS_URL (docs/operate.md); `--env <env>` reaches the
  * deployed functions. Exit codes: 0 ok, 1 failure, 2 bad usage.
  */
 import { Command, CommanderError, Help, type Option } from 'commander';
