@@ -16,8 +16,9 @@
  * `range` that reaches one is refused (BeyondHorizonError) before anything is written.
  */
 import type { Log } from '../shared/observability';
+import { registeredZones, zonesOf } from '../shared/properties';
 import type { Clock } from '../shared/runtime';
-import type { Sql } from '../shared/sql/types';
+import type { Sql, SqlExecutor } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
 import { assertRecomputable, readRawHorizon } from './horizon';
 import {
@@ -35,7 +36,16 @@ import {
 import type { AggregationDefinition } from './registry';
 import { refreshTokenRollups, type TokenRefresh } from './tokens';
 
-export type AggregateMode = { kind: 'scheduled' } | { kind: 'period'; start: string } | { kind: 'range'; from: string; to: string };
+export type AggregateMode =
+  | { kind: 'scheduled' }
+  /** One closed period; `property`: that property's only (in its zone). */
+  | { kind: 'period'; start: string; property?: string }
+  /**
+   * Every closed period in [from, to); `property`: that property's only. `sweepZone` (a property's
+   * zone change): the property's rows keyed by that zone's periods in the range, which the new
+   * zone's periods do not produce, are zeroed.
+   */
+  | { kind: 'range'; from: string; to: string; property?: string; sweepZone?: string };
 
 export interface AggregateDeps {
   readonly sql: Sql;
@@ -46,9 +56,12 @@ export interface AggregateDeps {
 export interface AggregateResult {
   readonly job: string;
   readonly table: string;
+  /** The deployment's zone (unregistered properties). */
   readonly timeZone: string;
-  /** Whole periods recomputed (every property). */
+  /** Whole periods recomputed (every property of their zone), their keys in order, each once. */
   readonly periods: string[];
+  /** The same per zone: each property's periods are its zone's (sql/021 `properties`). */
+  readonly zones: { timeZone: string; periods: string[] }[];
   /** (property, period) buckets recomputed from the invalidation log. */
   readonly invalidatedBuckets: { property_id: string; period: string }[];
   /**
@@ -72,21 +85,22 @@ export class PeriodNotClosedError extends PeriodError {}
 const MAX_CATCH_UP = 1_000;
 
 interface Bucket {
+  /** null: every property whose zone is `time_zone` (registered there, or unregistered when it is `default_zone`). */
   property_id: string | null;
   period_start: string;
   period_end: string;
   period_key: string;
   /** The zone the period is in (figures defined per local day within a longer period need it). */
   time_zone: string;
+  /** The deployment's zone: the zone of every unregistered property. */
+  default_zone: string;
 }
 
-const bucket = (p: Period, property: string | null, timeZone: string): Bucket => ({
-  property_id: property,
-  period_start: p.start.toISOString(),
-  period_end: p.end.toISOString(),
-  period_key: p.key,
-  time_zone: timeZone,
-});
+/** The periods of one zone a run recomputes. */
+export interface ZonePeriods {
+  readonly timeZone: string;
+  readonly periods: Period[];
+}
 
 function closedOnly(def: AggregationDefinition, periods: Period[], now: Date, timeZone: string): void {
   for (const p of periods)
@@ -97,7 +111,7 @@ function closedOnly(def: AggregationDefinition, periods: Period[], now: Date, ti
       );
 }
 
-/** The periods an explicit request names (`period`: one; `range`: every whole period in [from, to)). */
+/** The periods an explicit request names in one zone (`period`: one; `range`: every whole period in [from, to)). */
 export function requestedPeriods(
   def: AggregationDefinition,
   mode: Exclude<AggregateMode, { kind: 'scheduled' }>,
@@ -113,55 +127,95 @@ export function requestedPeriods(
   return periods;
 }
 
+/**
+ * The zones a run closes periods in: the deployment's and every registered property's (only the
+ * property's, when the request names one). A local date or hour in a request means that local
+ * period in each zone.
+ */
+export async function zonesToRun(sql: SqlExecutor, defaultZone: string, property?: string) {
+  const registered = await registeredZones(sql);
+  const zoneOf = (p: string) => registered.get(p) ?? defaultZone;
+  return { registered, zoneOf, zones: property ? [zoneOf(property)] : zonesOf(registered, defaultZone) };
+}
+
+/** The periods of an explicit request in every zone it runs in. */
+export function requestedZonePeriods(
+  def: AggregationDefinition,
+  mode: Exclude<AggregateMode, { kind: 'scheduled' }>,
+  zones: readonly string[],
+): ZonePeriods[] {
+  return zones.map((timeZone) => ({ timeZone, periods: requestedPeriods(def, mode, timeZone) }));
+}
+
 export async function runAggregation(
   deps: AggregateDeps,
   def: AggregationDefinition,
   mode: AggregateMode,
-  timeZone: string,
+  defaultZone: string,
 ): Promise<AggregateResult> {
   const now = deps.clock.now();
   const g = def.granularity;
-  let periods: Period[];
-  if (mode.kind !== 'scheduled') periods = requestedPeriods(def, mode, timeZone);
+  const property = mode.kind === 'scheduled' ? undefined : mode.property;
+  const { zoneOf, zones } = await zonesToRun(deps.sql, defaultZone, property);
+  let plan: ZonePeriods[];
+  if (mode.kind !== 'scheduled') plan = requestedZonePeriods(def, mode, zones);
   else {
-    const last = lastClosed(g, now, timeZone);
-    const [w] = await deps.sql.query<{ through: string; time_zone: string }>(
+    // One schedule, per-zone closing: each zone's periods close when they have ended in that zone.
+    const marks = await deps.sql.query<{ through: string; time_zone: string }>(
       'SELECT aggregated_through AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
       [{ sqlType: 'text', value: def.table }],
     );
-    periods = [last];
-    if (w && w.time_zone === timeZone && Date.parse(w.through) < last.end.getTime()) {
-      periods = [];
-      for (let p = periodContaining(g, new Date(w.through), timeZone); p.start < last.end; p = nextPeriod(p, timeZone)) periods.push(p);
-      if (periods.length > MAX_CATCH_UP) {
-        deps.log.warn(
-          `${def.name}: ${periods.length} periods to catch up; recomputing the latest ${MAX_CATCH_UP} (use --from/--to for older ones)`,
-        );
-        periods = periods.slice(-MAX_CATCH_UP);
+    plan = zones.map((timeZone) => {
+      const last = lastClosed(g, now, timeZone);
+      const w = marks.find((m) => m.time_zone === timeZone);
+      let periods = [last];
+      if (w && Date.parse(w.through) < last.end.getTime()) {
+        periods = [];
+        for (let p = periodContaining(g, new Date(w.through), timeZone); p.start < last.end; p = nextPeriod(p, timeZone)) periods.push(p);
+        if (periods.length > MAX_CATCH_UP) {
+          deps.log.warn(
+            `${def.name}: ${periods.length} periods to catch up in ${timeZone}; recomputing the latest ${MAX_CATCH_UP} (use --from/--to for older ones)`,
+          );
+          periods = periods.slice(-MAX_CATCH_UP);
+        }
       }
-    }
+      return { timeZone, periods };
+    });
   }
-  closedOnly(def, periods, now, timeZone);
-  if (mode.kind !== 'scheduled') assertRecomputable(def.name, periods, await readRawHorizon(deps.sql), timeZone);
-  const first = periods[0] as Period;
-  const lastPeriod = periods.at(-1) as Period;
+  for (const z of plan) closedOnly(def, z.periods, now, z.timeZone);
+  if (mode.kind !== 'scheduled') {
+    const horizon = await readRawHorizon(deps.sql);
+    for (const z of plan) assertRecomputable(def.name, z.periods, horizon, z.timeZone);
+  }
+  const all = plan.flatMap((z) => z.periods);
+  const first = all.reduce((a, p) => (p.start < a.start ? p : a), all[0] as Period);
+  const lastEnd = new Date(Math.max(...all.map((p) => p.end.getTime())));
 
   if (mode.kind === 'scheduled') {
-    // Its own transaction, committed first: waits for in-flight ingests (they hold the row FOR SHARE).
+    // Its own transaction, committed first: waits for in-flight ingests (they hold the rows FOR SHARE).
     await deps.sql.execute(
-      `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through)
-       SELECT $1::text, $2::text, $3::text, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::timestamptz
-       ON CONFLICT (agg_table) DO UPDATE SET unit = EXCLUDED.unit, time_zone = EXCLUDED.time_zone, event_types = EXCLUDED.event_types,
-         aggregated_through = CASE WHEN agg_watermarks.time_zone = EXCLUDED.time_zone
-                                   THEN GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through)
-                                   ELSE EXCLUDED.aggregated_through END,
-         updated_at = now()`,
+      `WITH marks AS (
+         SELECT * FROM jsonb_to_recordset($4::jsonb) AS m(time_zone text, through timestamptz)
+       ), up AS (
+         INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered)
+         SELECT $1::text, $2::text, m.time_zone, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), m.through, m.time_zone = $5::text
+         FROM marks m
+         ON CONFLICT (agg_table, time_zone) DO UPDATE SET unit = EXCLUDED.unit, event_types = EXCLUDED.event_types,
+           aggregated_through = GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through),
+           covers_unregistered = EXCLUDED.covers_unregistered, updated_at = now()
+         RETURNING 1
+       )
+       UPDATE agg_watermarks SET covers_unregistered = false, updated_at = now()
+       WHERE agg_table = $1::text AND covers_unregistered AND time_zone <> $5::text`,
       [
         { sqlType: 'text', value: def.table },
         { sqlType: 'text', value: UNIT[g] },
-        { sqlType: 'text', value: timeZone },
         { sqlType: 'jsonb', value: def.eventTypes },
-        { sqlType: 'timestamptz', value: lastPeriod.end },
+        {
+          sqlType: 'jsonb',
+          value: plan.map((z) => ({ time_zone: z.timeZone, through: (z.periods.at(-1) as Period).end.toISOString() })),
+        },
+        { sqlType: 'text', value: defaultZone },
       ],
     );
   }
@@ -176,23 +230,40 @@ export async function runAggregation(
           )
         : await tx.query<{ property_id: string; period_start: string }>(
             `DELETE FROM agg_invalidations WHERE agg_table = $1::text AND period_start >= $2::timestamptz AND period_start < $3::timestamptz
+               AND ($4::text IS NULL OR property_id = $4::text)
              RETURNING property_id, period_start`,
             [
               { sqlType: 'text', value: def.table },
               { sqlType: 'timestamptz', value: first.start },
-              { sqlType: 'timestamptz', value: lastPeriod.end },
+              { sqlType: 'timestamptz', value: lastEnd },
+              { sqlType: 'text', value: property ?? null },
             ],
           );
-    const whole = new Set(periods.map((p) => p.key));
-    const buckets = periods.map((p) => bucket(p, null, timeZone));
+    const bucket = (p: Period, prop: string | null, timeZone: string): Bucket => ({
+      property_id: prop,
+      period_start: p.start.toISOString(),
+      period_end: p.end.toISOString(),
+      period_key: p.key,
+      time_zone: timeZone,
+      default_zone: defaultZone,
+    });
+    const whole = new Set(plan.flatMap((z) => z.periods.map((p) => `${z.timeZone}\u0000${p.key}`)));
+    const buckets = plan.flatMap((z) => z.periods.map((p) => bucket(p, property ?? null, z.timeZone)));
+    if (mode.kind === 'range' && mode.sweepZone && property) {
+      // the property's rows keyed by its former zone's periods: zeroed unless this run writes the same key
+      // (an empty window: no event is read for them)
+      for (const p of periodsWithin(g, first.start, lastEnd, mode.sweepZone))
+        if (p.end <= now) buckets.push({ ...bucket(p, property, mode.sweepZone), period_end: p.start.toISOString() });
+    }
     const invalidated: { property_id: string; period: string }[] = [];
     const seen = new Set<string>();
     for (const c of claimed) {
-      const p = periodContaining(g, new Date(c.period_start), timeZone);
+      const zone = zoneOf(c.property_id);
+      const p = periodContaining(g, new Date(c.period_start), zone);
       const id = `${c.property_id}\u0000${p.key}`;
-      if (whole.has(p.key) || seen.has(id) || p.end > now) continue;
+      if (whole.has(`${zone}\u0000${p.key}`) || seen.has(id) || p.end > now) continue;
       seen.add(id);
-      buckets.push(bucket(p, c.property_id, timeZone));
+      buckets.push(bucket(p, c.property_id, zone));
       invalidated.push({ property_id: c.property_id, period: p.key });
     }
     const [r] = await tx.query<{
@@ -209,11 +280,16 @@ export async function runAggregation(
     const recomputed = invalidated.filter(kept);
     recomputed.sort((a, b) => (a.period + a.property_id).localeCompare(b.period + b.property_id));
     const tokens = def.refreshesTokenRollups && mode.kind === 'scheduled' ? await refreshTokenRollups(tx) : undefined;
+    const zonesOut = plan.map((z) => ({
+      timeZone: z.timeZone,
+      periods: z.periods.map((p) => p.key).filter((period) => kept({ property_id: property ?? null, period })),
+    }));
     const result: AggregateResult = {
       job: def.name,
       table: def.table,
-      timeZone,
-      periods: periods.map((p) => p.key).filter((period) => kept({ property_id: null, period })),
+      timeZone: defaultZone,
+      periods: [...new Set(zonesOut.flatMap((z) => z.periods))],
+      zones: zonesOut,
       invalidatedBuckets: recomputed,
       bucketsBeyondHorizon: beyond,
       rawHorizon: r?.horizon ?? null,
@@ -222,10 +298,10 @@ export async function runAggregation(
       rowsZeroed: r?.zeroed ?? 0,
       ...(tokens ? { tokens } : {}),
     };
-    deps.log.info(`${def.name}: ${periods.length} period(s) from ${first.label}, ${invalidated.length} late-data bucket(s)`, {
-      rowsWritten: result.rowsWritten,
-      rowsZeroed: result.rowsZeroed,
-    });
+    deps.log.info(
+      `${def.name}: ${all.length} period(s) in ${plan.length} zone(s) from ${first.label}, ${invalidated.length} late-data bucket(s)`,
+      { rowsWritten: result.rowsWritten, rowsZeroed: result.rowsZeroed },
+    );
     if (beyond.length > 0)
       deps.log.warn(
         `${def.name}: ${beyond.length} bucket(s) left as they are: their periods start at or before the raw horizon ` +

@@ -4,8 +4,10 @@
  * per entry, in the zone of lib/config.ts) all read this list: adding an aggregation is adding an entry.
  *
  * Each entry's SQL recomputes a set of buckets given as ONE jsonb parameter, `$1`:
- * `[{property_id: null | "p", period_start, period_end, period_key, time_zone}]` (null: every property
- * of the period; `time_zone`: the zone the periods are in, for figures defined per local day). It upserts (INSERT … SELECT … ON CONFLICT DO UPDATE, touching only rows whose values
+ * `[{property_id: null | "p", period_start, period_end, period_key, time_zone, default_zone}]` (null:
+ * every property whose zone is `time_zone` — registered there in `properties`, or unregistered when it
+ * is `default_zone`, the deployment's —; `time_zone`: the zone the periods are in, which is the zone of
+ * every property they aggregate). It upserts (INSERT … SELECT … ON CONFLICT DO UPDATE, touching only rows whose values
  * change) and zeroes the rows of those buckets whose events disappeared. No DELETE.
  * Buckets whose period starts at or before the raw horizon (`raw_horizon()`, sql/015: raw events
  * up to it may be in cold storage only) are left untouched — neither recomputed nor zeroed — and
@@ -38,13 +40,17 @@ function eventsCte(types: readonly string[]): string {
   return `hz AS (
   SELECT raw_horizon('analytics_events') AS horizon
 ), requested AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text, time_zone text)
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+    AS b(property_id text, period_start timestamptz, period_end timestamptz, period_key text, time_zone text, default_zone text)
 ), b AS (
   SELECT r.* FROM requested r CROSS JOIN hz WHERE hz.horizon IS NULL OR r.period_start > hz.horizon
 ), ev AS (
   SELECT b.period_key, b.time_zone, e.* FROM b CROSS JOIN LATERAL (
-    SELECT * FROM analytics_events e
+    -- a whole period of a zone: the events of the properties in that zone (registered there, or
+    -- unregistered when it is the deployment's zone)
+    SELECT e.* FROM analytics_events e LEFT JOIN properties pz ON pz.property_id = e.property_id
     WHERE b.property_id IS NULL AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end AND e.event_type IN (${list(types)})
+      AND COALESCE(pz.time_zone, b.default_zone) = b.time_zone
     UNION ALL
     SELECT * FROM analytics_events e
     WHERE e.property_id = b.property_id AND e.occurred_at >= b.period_start AND e.occurred_at < b.period_end AND e.event_type IN (${list(types)})
@@ -81,7 +87,8 @@ function upsert(s: Shape, aggCtes: string, types: readonly string[]): string {
   UPDATE ${s.table} t SET ${s.zero}, computed_at = now()
   FROM b
   WHERE t.${s.periodColumn} = b.period_key::${s.periodCast}
-    AND (b.property_id IS NULL OR t.property_id = b.property_id)
+    AND (t.property_id = b.property_id
+         OR (b.property_id IS NULL AND COALESCE((SELECT pz.time_zone FROM properties pz WHERE pz.property_id = t.property_id), b.default_zone) = b.time_zone))
     AND ${s.live} <> 0
     AND NOT EXISTS (SELECT 1 FROM agg a WHERE ${same})
   RETURNING 1
@@ -89,7 +96,8 @@ function upsert(s: Shape, aggCtes: string, types: readonly string[]): string {
 SELECT (SELECT count(*) FROM agg)::int AS computed, (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM zero)::int AS zeroed,
        (SELECT horizon FROM hz) AS horizon,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object('property_id', r.property_id, 'period', r.period_key) ORDER BY r.period_start, r.property_id), '[]')
-        FROM requested r WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.period_key = r.period_key AND b.property_id IS NOT DISTINCT FROM r.property_id)) AS beyond`;
+        FROM requested r WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.period_key = r.period_key AND b.time_zone = r.time_zone
+                                          AND b.property_id IS NOT DISTINCT FROM r.property_id)) AS beyond`;
 }
 
 /** Exact continuous percentile (linear interpolation between the two nearest values), as numeric for round(). */

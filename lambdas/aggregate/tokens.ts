@@ -104,7 +104,7 @@ export async function refreshTokenRollups(tx: SqlExecutor, options: { full?: boo
   ]);
   await tx.execute(
     `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through) VALUES ($1::text, 'day', 'UTC', '{}', $2::text::timestamptz)
-     ON CONFLICT (agg_table) DO UPDATE SET aggregated_through = GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through), updated_at = now()`,
+     ON CONFLICT (agg_table, time_zone) DO UPDATE SET aggregated_through = GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through), updated_at = now()`,
     [
       { sqlType: 'text', value: TOKEN_MARK },
       { sqlType: 'text', value: mark },

@@ -98,11 +98,15 @@ WITH input AS (
   ON CONFLICT (id) DO NOTHING
   RETURNING event_type, occurred_at, property_id
 ), w AS (
-  SELECT agg_table, unit, time_zone, event_types, aggregated_through FROM agg_watermarks FOR SHARE
+  SELECT agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered FROM agg_watermarks FOR SHARE
 ), inv AS (
+  -- judged by the watermark of the event's property's zone (sql/021): its registered zone, or the
+  -- deployment's for an unregistered property; the row names an instant inside the period to recompute
   INSERT INTO agg_invalidations (agg_table, property_id, period_start)
-  SELECT DISTINCT w.agg_table, ins.property_id, date_trunc(w.unit, ins.occurred_at, w.time_zone)
-  FROM ins JOIN w ON ins.occurred_at < w.aggregated_through AND ins.event_type = ANY (w.event_types)
+  SELECT DISTINCT w.agg_table, ins.property_id, agg_period_probe(w.unit, ins.occurred_at, w.time_zone)
+  FROM ins LEFT JOIN properties p ON p.property_id = ins.property_id
+  JOIN w ON ins.occurred_at < w.aggregated_through AND ins.event_type = ANY (w.event_types)
+        AND (w.time_zone = p.time_zone OR (p.property_id IS NULL AND w.covers_unregistered))
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), rej AS (

@@ -105,9 +105,11 @@ export const DB_ROLES = [
       agg_invalidations: ['INSERT'],
       // read FOR SHARE (is this period already aggregated?): PostgreSQL wants UPDATE on the table for a row lock
       agg_watermarks: ['SELECT', 'UPDATE'],
+      // a late event is judged in its property's zone (sql/021)
+      properties: ['SELECT'],
     },
     // raw_horizon: is a late event's period already (partly) in cold storage? (issue 26.10)
-    functions: [...DASHBOARD_STATE_FUNCTIONS, 'raw_horizon(text)'],
+    functions: [...DASHBOARD_STATE_FUNCTIONS, 'raw_horizon(text)', 'agg_period_probe(text,timestamptz,text)'],
   },
   {
     name: 'dlc_aggregate',
@@ -121,6 +123,8 @@ export const DB_ROLES = [
       conversations: ['SELECT'],
       agg_invalidations: ['SELECT', 'DELETE'],
       agg_watermarks: ['SELECT', 'INSERT', 'UPDATE'],
+      // each property's periods are in its zone (sql/021)
+      properties: ['SELECT'],
       analytics_token_user_daily: ['SELECT', 'INSERT', 'UPDATE'],
       analytics_token_platform_daily: ['SELECT', 'INSERT', 'UPDATE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE']),
@@ -138,6 +142,8 @@ export const DB_ROLES = [
       ...each(AGGREGATES, ['SELECT']),
       ...each(ANALYTICS_VIEWS, ['SELECT']),
       ...each(DASHBOARD_STATE, ['SELECT']),
+      // series, reports and the dashboard in the property's zone (sql/021)
+      properties: ['SELECT'],
     },
   },
   {

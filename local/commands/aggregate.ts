@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { type AggregateMode, type AggregateResult, requestedPeriods } from '../../lambdas/aggregate/aggregate';
+import { type AggregateMode, type AggregateResult, requestedZonePeriods, zonesToRun } from '../../lambdas/aggregate/aggregate';
 import { assertRecomputable, readRawHorizon } from '../../lambdas/aggregate/horizon';
 import { aggregateJob } from '../../lambdas/aggregate/job';
-import { NoWholePeriodError, PeriodError } from '../../lambdas/aggregate/periods';
+import { lastClosed, NoWholePeriodError, PeriodError, periodContaining } from '../../lambdas/aggregate/periods';
 import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
+import { propertyIdProblem } from '../../lambdas/shared/property-id';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { assertTimeZone } from '../../lambdas/shared/time';
 import { getEnvironment } from '../../lib/config';
@@ -18,6 +19,10 @@ export interface AggregateOptions {
   period?: string;
   from?: string;
   to?: string;
+  /** Only this property's buckets (in its zone). */
+  property?: string;
+  /** With `property` and a range: zero its rows keyed by this former zone's periods (a zone change). */
+  sweepZone?: string;
   timeZone?: string;
   now?: string;
   ledgerFile: string;
@@ -46,10 +51,16 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
     throw new UsageError((e as Error).message);
   }
   const now = parseNow(o.now, timeZone); // a time without offset: in the aggregation's zone, never the machine's
+  if (o.property && !o.period && !o.from) throw new UsageError('--property goes with --period or --from/--to');
+  if (o.property) {
+    const problem = propertyIdProblem(o.property);
+    if (problem) throw new UsageError(`--property ${problem}`);
+  }
+  const only = o.property ? { property: o.property } : {};
   const mode: AggregateMode = o.period
-    ? { kind: 'period', start: o.period }
+    ? { kind: 'period', start: o.period, ...only }
     : o.from && o.to
-      ? { kind: 'range', from: o.from, to: o.to }
+      ? { kind: 'range', from: o.from, to: o.to, ...only, ...(o.sweepZone ? { sweepZone: o.sweepZone } : {}) }
       : { kind: 'scheduled' };
   const out: AggregateRun[] = [];
   let jobs = names;
@@ -59,18 +70,19 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
     // range, a job whose granularity has no whole period in it (a range without a whole month) is
     // not run and said so; the others run (issue 23, defect 11). A range no job fits in is refused.
     const horizon = await readRawHorizon(sql);
+    const { zones } = await zonesToRun(sql, timeZone, o.property);
     jobs = [];
     try {
       for (const job of names) {
-        let periods: ReturnType<typeof requestedPeriods>;
+        let plan: ReturnType<typeof requestedZonePeriods>;
         try {
-          periods = requestedPeriods(aggregation(job), mode, timeZone);
+          plan = requestedZonePeriods(aggregation(job), mode, zones);
         } catch (e) {
           if (!(o.all && e instanceof NoWholePeriodError)) throw e;
           out.push({ job, status: 'no-whole-period', reason: e.message });
           continue;
         }
-        assertRecomputable(job, periods, horizon, timeZone);
+        for (const z of plan) assertRecomputable(job, z.periods, horizon, z.timeZone);
         jobs.push(job);
       }
       if (jobs.length === 0) throw new PeriodError(`no job has a whole period in [${o.from}, ${o.to}) in ${timeZone}`);
@@ -97,6 +109,56 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
   return out.sort((a, b) => names.indexOf(a.job) - names.indexOf(b.job));
 }
 
+/**
+ * After a property's zone changed (`npm run properties -- set`): every aggregation recomputes the
+ * property's closed periods in its new zone over the raw events still in PostgreSQL (after the raw
+ * horizon), and zeroes its rows keyed by the former zone's periods there that the new zone does not
+ * produce. Periods at or before the raw horizon keep the figures of the former zone (their raw events
+ * are in cold storage only: restore them first to re-derive those too).
+ */
+export async function rederiveProperty(
+  sql: Sql,
+  property: string,
+  o: { now?: string; ledgerFile: string; timeZone?: string; previousTimeZone: string },
+): Promise<AggregateRun[]> {
+  const defaultZone = assertTimeZone(o.timeZone ?? getEnvironment(process.env.ENV_NAME ?? 'dev').aggregation.timeZone);
+  const now = parseNow(o.now, defaultZone);
+  const { zoneOf } = await zonesToRun(sql, defaultZone, property);
+  const zone = zoneOf(property);
+  const [r] = await sql.query<{ first: string | null; horizon: string | null }>(
+    `SELECT (SELECT min(occurred_at) FROM analytics_events WHERE property_id = $1::text) AS first, raw_horizon('analytics_events') AS horizon`,
+    [property],
+  );
+  if (!r?.first) return [];
+  const horizon = r.horizon ? Date.parse(r.horizon) : Number.NEGATIVE_INFINITY;
+  const out: AggregateRun[] = [];
+  for (const def of AGGREGATIONS) {
+    // from the first period (in the earlier-starting of both zones) holding a raw event, after the raw horizon
+    let from = Math.min(
+      periodContaining(def.granularity, new Date(r.first), zone).start.getTime(),
+      periodContaining(def.granularity, new Date(r.first), o.previousTimeZone).start.getTime(),
+    );
+    if (from <= horizon) from = periodContaining(def.granularity, new Date(horizon + 1), zone).end.getTime();
+    const to = lastClosed(def.granularity, now, zone).end.getTime();
+    if (from >= to) continue;
+    const runs = await aggregateLocally(sql, {
+      job: def.name,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      property,
+      sweepZone: o.previousTimeZone,
+      now: now.toISOString(),
+      timeZone: defaultZone,
+      ledgerFile: o.ledgerFile,
+    }).catch((e: unknown) => {
+      if (e instanceof UsageError) return [{ job: def.name, status: 'no-whole-period' as const, reason: e.message }];
+      throw e;
+    });
+    out.push(...runs);
+  }
+  return out;
+}
+
 export function register(program: Command): void {
   program
     .command('aggregate')
@@ -108,7 +170,8 @@ export function register(program: Command): void {
     .option('--period <start>', 'one closed period, by its first local hour/day/Monday/month: 2025-10-26T02, 2025-10-26, 2025-10')
     .option('--from <a>', 'every closed period in [A, B) (local date/time or ISO instant)')
     .option('--to <b>', 'end of the range (exclusive)')
-    .option('--time-zone <zone>', 'override the configured aggregation time zone (IANA name)')
+    .option('--property <id>', "with --period or --from/--to: only this property's buckets, in its zone")
+    .option('--time-zone <zone>', 'override the configured aggregation time zone (IANA name; unregistered properties)')
     .option('--now <iso>', 'the clock deciding which periods are closed (default: now); without an offset, a time in the aggregation zone')
     .option('--ledger-file <path>', 'local run ledger', '.local/run-ledger.json')
     .option('--json', 'machine-readable output')
@@ -133,7 +196,7 @@ export function register(program: Command): void {
                   ? 'no whole period'
                   : `${x.periods.length} periods ${x.periods[0]} … ${x.periods.at(-1)}`;
             console.log(
-              `${x.job} → ${x.table}: ${periods} (${x.timeZone}) + ${x.invalidatedBuckets.length} late-data bucket(s); ` +
+              `${x.job} → ${x.table}: ${periods} (${x.zones.map((z) => (x.zones.length > 1 ? `${z.timeZone}: ${z.periods.length}` : z.timeZone)).join(', ')}) + ${x.invalidatedBuckets.length} late-data bucket(s); ` +
                 `rows: ${x.rowsComputed} computed, ${x.rowsWritten} written, ${x.rowsZeroed} zeroed` +
                 (x.bucketsBeyondHorizon.length > 0
                   ? `; ${x.bucketsBeyondHorizon.length} bucket(s) left as they are (they start at or before the raw horizon ${x.rawHorizon}: raw events in cold storage)`

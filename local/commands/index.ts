@@ -11,6 +11,7 @@ import * as ingest from './ingest';
 import * as invoke from './invoke';
 import * as metrics from './metrics';
 import * as migrate from './migrate';
+import * as properties from './properties';
 import * as report from './report';
 import * as restore from './restore';
 import * as retention from './retention';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   demo,
   ingest,
   aggregate,
+  properties,
   subject,
   soak,
 ];

@@ -264,6 +264,25 @@ describe('every CLI command, as an operator runs it, against real services', () 
     ]);
   });
 
+  it('properties: set (register, rename, change the zone) and list', async () => {
+    human(
+      await dlc(['properties', 'set', '--property', 'hotel-cli', '--time-zone', 'Asia/Kolkata', '--name', 'Hotel CLI']),
+      0,
+      'Registered hotel-cli (Hotel CLI): time zone Asia/Kolkata',
+    );
+    expect(json(await dlc(['properties', 'set', '--property', 'hotel-cli', '--time-zone', 'America/Cancun', '--json']))).toMatchObject({
+      created: false,
+      previousTimeZone: 'Asia/Kolkata',
+      property: { propertyId: 'hotel-cli', displayName: 'Hotel CLI', timeZone: 'America/Cancun' },
+    });
+    refused(await dlc(['properties', 'set', '--property', 'hotel-cli', '--time-zone', 'Mars/Olympus']), 2, /Unknown time zone "Mars\/Olympus"/);
+    refused(await dlc(['properties', 'set', '--property', 'Hotel Sol', '--time-zone', 'UTC']), 2, /"Hotel Sol" is not a property id/);
+    human(await dlc(['properties', 'list']), 0, /^hotel-cli\s+America\/Cancun\s+Hotel CLI$/);
+    expect(json(await dlc(['properties', 'list', '--json']))).toMatchObject({
+      properties: [expect.objectContaining({ propertyId: 'hotel-cli', timeZone: 'America/Cancun' })],
+    });
+  });
+
   it('metrics and timeseries', async () => {
     human(await dlc(['metrics', '--property', 'hotel-1']), 0, 'Dashboard for hotel-1');
     expect(json(await dlc(['metrics', '--property', 'hotel-1', '--json']))).toHaveProperty('today');
