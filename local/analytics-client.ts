@@ -43,7 +43,8 @@ export async function callAnalytics(
 ): Promise<ApiResponse> {
   const qs = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
   if (!options.env) {
-    const env = getEnvironment('dev');
+    // the environment `aggregate` honours too (ENV_NAME, default dev): its zone is that of unregistered properties
+    const env = getEnvironment(process.env.ENV_NAME ?? 'dev');
     const s = env.analyticsServing;
     const timeZone = env.aggregation.timeZone;
     return withDatabase((sql) =>

@@ -13,6 +13,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { periodContaining } from '../aggregate/periods';
+import { zoneOf } from '../shared/properties';
 import type { Clock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
 import { localDate } from '../shared/time';
@@ -220,7 +221,8 @@ const numOrNull = (v: unknown): number | null => (v === null || v === undefined 
 
 export async function computeDashboardMetrics(deps: DashboardDeps, propertyId: string): Promise<DashboardMetrics> {
   const { sql, clock, settings } = deps;
-  const tz = settings.timeZone;
+  // the property's today and open hour: its registered zone, else the configured one
+  const tz = await zoneOf(sql, propertyId, settings.timeZone);
   const now = clock.now();
   const today = localDate(now, tz);
   const todayStart = startOfLocalDay(today, tz);

@@ -9,6 +9,8 @@
  * Every section is a set of flat tables (rows of scalars), so JSON, CSV and HTML show the same numbers;
  * an hour is labelled with its offset (the repeated hour of a fall-back day is two rows).
  */
+
+import { zoneOf } from '../shared/properties';
 import type { Sql } from '../shared/sql/types';
 import { formatInZone } from '../shared/time';
 import { BadRequestError, quote } from './errors';
@@ -55,6 +57,7 @@ export interface ReportConfig {
 
 export interface ReportDeps {
   readonly sql: Sql;
+  /** The configured zone: that of every unregistered property (a registered one is in its own). */
   readonly timeZone: string;
   readonly now: Date;
 }
@@ -132,7 +135,8 @@ interface Ctx {
 export async function generateReport(deps: ReportDeps, config: Partial<Record<keyof ReportConfig, unknown>>): Promise<Report> {
   const v = validateReportConfig(config);
   await assertKnownProperty(deps.sql, v.propertyId);
-  const tz = deps.timeZone;
+  // the property's own zone (sql/021 `properties`; unregistered: the configured zone)
+  const tz = await zoneOf(deps.sql, v.propertyId, deps.timeZone);
   const ctx: Ctx = {
     sql: deps.sql,
     tz,

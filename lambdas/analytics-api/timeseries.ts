@@ -3,6 +3,8 @@
  * identifiers come only from `METRICS`/`TABLES`; every request value is a cast parameter.
  * Series are continuous (empty periods present), bounded (maxPoints) and in the aggregation zone.
  */
+
+import { zoneOf } from '../shared/properties';
 import type { Sql } from '../shared/sql/types';
 import { BadRequestError, quote } from './errors';
 import {
@@ -198,11 +200,13 @@ export async function queryTimeSeries(
   query: Partial<Record<keyof TimeSeriesQuery, unknown>>,
 ): Promise<TimeSeriesResult> {
   const t0 = performance.now();
-  const v = validateTimeSeriesQuery(query, deps.limits);
+  // every period of a property is in its own zone (sql/021 `properties`; unregistered: the configured zone)
+  const timeZone = await zoneOf(deps.sql, validatePropertyId(query.propertyId), deps.limits.timeZone);
+  const v = validateTimeSeriesQuery(query, { ...deps.limits, timeZone });
   await assertKnownProperty(deps.sql, v.propertyId);
-  const { text, params } = timeSeriesSql(v, deps.limits.timeZone);
+  const { text, params } = timeSeriesSql(v, timeZone);
   const rows = await deps.sql.query<Record<string, unknown>>(text, params);
-  const all = buckets(v.range, deps.limits.timeZone);
+  const all = buckets(v.range, timeZone);
   const series = toSeries(v, rows, all);
   const points = series.length * all.length;
   if (points > deps.limits.maxPoints)
@@ -217,7 +221,7 @@ export async function queryTimeSeries(
       endDate: v.endDate,
       propertyId: v.propertyId,
       dimensions: v.groupBy,
-      timeZone: deps.limits.timeZone,
+      timeZone,
     },
     metric: { name: v.metric.name, unit: v.metric.unit, rollup: v.metric.rollup.kind, description: v.metric.description },
     series,
