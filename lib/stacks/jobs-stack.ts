@@ -21,6 +21,7 @@ import { runbookLink } from '../constructs/runbook';
 import { type FunctionAlarm, PROJECT_ROOT, ScheduledJob, type ScheduledJobProps } from '../constructs/scheduled-job';
 import { Analytics } from './jobs/analytics';
 import { addAnalyticsServing } from './jobs/analytics-api';
+import { privacyJob } from './jobs/privacy';
 import { retentionJob } from './jobs/retention';
 import type { StatefulStack } from './stateful-stack';
 
@@ -219,6 +220,8 @@ export class JobsStack extends Stack {
     for (const r of serving.reports) this.jobs[r.name] = r;
     // ---------------------------------------------------------------- retention to S3 cold storage (daily)
     retentionJob(this, { config, stateful, common: { ...common, environment: { ...dbEnv('retention'), ...ledgerEnv } } });
+    // ---------------------------------------------------------------- privacy (manual: npm run invoke -- privacy --env <env> --payload '{…}')
+    privacyJob(this, { config, stateful, common: { ...common, environment: dbEnv('privacy') } });
 
     // ---------------------------------------------------------------- analytics: ingest queue + seven aggregations (issue 14)
     const analytics = new Analytics(this, 'Analytics', {

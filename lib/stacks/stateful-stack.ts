@@ -29,6 +29,8 @@ export class StatefulStack extends Stack {
   readonly archiveSecurityGroup: ec2.SecurityGroup;
   /** Valkey user the archive function authenticates as, with IAM. */
   readonly archiveCacheUser: elasticache.CfnUser;
+  /** Valkey user the privacy function (an erasure) authenticates as: the archive's key families and commands. */
+  readonly privacyCacheUser: elasticache.CfnUser;
   readonly coldBucket: s3.Bucket;
   readonly coldKey: kms.Key;
   readonly ledger: dynamodb.TableV2;
@@ -111,13 +113,23 @@ export class StatefulStack extends Stack {
       accessString: archiveAccessString(),
       authenticationMode: { Type: 'iam' },
     });
+    // An erasure reads and compare-and-deletes a subject's checkpoints: the archive's own key families
+    // and commands (lambdas/archive/acl.ts), under its own user so each function's access is its own.
+    this.privacyCacheUser = new elasticache.CfnUser(this, 'CachePrivacyUser', {
+      engine: 'valkey',
+      userId: `${prefix}-privacy`,
+      userName: `${prefix}-privacy`,
+      accessString: archiveAccessString(),
+      authenticationMode: { Type: 'iam' },
+    });
     const userGroup = new elasticache.CfnUserGroup(this, 'CacheUserGroup', {
       engine: 'valkey',
       userGroupId: `${prefix}-users`,
-      userIds: [defaultUser.userId, this.archiveCacheUser.userId],
+      userIds: [defaultUser.userId, this.archiveCacheUser.userId, this.privacyCacheUser.userId],
     });
     userGroup.addResourceDependency(defaultUser);
     userGroup.addResourceDependency(this.archiveCacheUser);
+    userGroup.addResourceDependency(this.privacyCacheUser);
     this.cache = new elasticache.CfnServerlessCache(this, 'Checkpoints', {
       engine: 'valkey',
       majorEngineVersion: '8',

@@ -174,7 +174,7 @@ describe('stateful stack', () => {
 });
 
 describe('jobs stack', () => {
-  it('deploys ARM64 Node 24 functions with source maps; only the archive function is in the VPC', () => {
+  it('deploys ARM64 Node 24 functions with source maps; only the archive and privacy functions (Valkey) are in the VPC', () => {
     const t = jobs('dev');
     const fns = t.findResources('AWS::Lambda::Function', { Properties: { FunctionName: Match.stringLikeRegexp('^dlc-dev-') } });
     const byName = Object.fromEntries(
@@ -194,6 +194,7 @@ describe('jobs stack', () => {
         'dlc-dev-reports-monthly',
         'dlc-dev-reports-weekly',
         'dlc-dev-retention',
+        'dlc-dev-privacy',
         'dlc-dev-watchdog',
         'dlc-dev-ingest',
         ...AGGREGATIONS.map((a) => `dlc-dev-${a.name}`),
@@ -208,7 +209,7 @@ describe('jobs stack', () => {
         // the 15-minute watchdog reads the ledger only: no database settings at all
         ...(name === 'dlc-dev-watchdog' ? {} : { DB_DRIVER: 'data-api' }),
       });
-      expect(p.VpcConfig !== undefined).toBe(name === 'dlc-dev-archive');
+      expect(p.VpcConfig !== undefined).toBe(name === 'dlc-dev-archive' || name === 'dlc-dev-privacy');
     }
     expect(byName['dlc-dev-archive']?.Timeout).toBe(900);
     // Seed 000: the archive's log lines are stamped in Europe/Madrid (Powertools reads TZ).

@@ -140,7 +140,7 @@ describe('prod, synthesized with subscribers', () => {
   it('retains in prod the database secrets, every log group, the analytics queue, its dead-letter queue and their key', () => {
     const resources = kept(prod);
     const count = (type: string) => resources.filter((r) => r.Type === type).length;
-    expect(count('AWS::SecretsManager::Secret')).toBe(8); // master + one per database role
+    expect(count('AWS::SecretsManager::Secret')).toBe(9); // master + one per database role
     expect(count('AWS::SQS::Queue')).toBe(2);
     expect(count('AWS::KMS::Key')).toBe(1);
     expect(count('AWS::Logs::LogGroup')).toBeGreaterThanOrEqual(18);
