@@ -21,7 +21,7 @@ import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
 import { HOUR_MS, putWithAge, seedValue } from '../../local/fixtures';
 import { type Running, startRedis } from '../../local/services';
-import { archivedRows, archiveOnce } from '../support/archive-harness';
+import { archiveAclRules, archivedRows, archiveOnce, redisClient } from '../support/archive-harness';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 import { BUCKET, NOW, run, s3 } from '../support/retention-harness';
 import { reconcileTestRoles, roleSql } from '../support/roles';
@@ -302,6 +302,21 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
       await expect(sql.query('SELECT * FROM privacy_key')).rejects.toThrow(/permission denied/);
     } finally {
       await sql.close();
+    }
+  });
+
+  it("erases her live checkpoints as a Valkey user with exactly the ACL the privacy function has (the archive's access string)", async () => {
+    await redis.call('ACL', 'SETUSER', 'privacy-job', 'reset', ...archiveAclRules('privacy-job-secret'));
+    const url = new URL(redisServer.url);
+    url.username = 'privacy-job';
+    url.password = 'privacy-job-secret';
+    const asUser = await redisClient(url.toString());
+    try {
+      const { receipt } = await erase({ ...deps, redis: new CheckpointStore(asUser) }, ANA);
+      expect(receipt.redis).toEqual({ searched: true, keysDeleted: 1, keysChanged: 0 });
+      expect(await redis.exists('langgraph:checkpoint:wa:ana-2:1763600000', 'langgraph:checkpoint:wa:bob-2:1763600000')).toBe(1);
+    } finally {
+      await asUser.quit();
     }
   });
 
