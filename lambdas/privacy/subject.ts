@@ -468,7 +468,7 @@ export async function erase(
 
   // 4. Cold objects holding the subject: rewritten without their rows, under the retention lease; then every version of the old one goes.
   await phase('cold');
-  const lease = new DatabaseLease(sql, 'retention', 15 * 60_000, options.holder ?? `erasure ${requestId}`);
+  const lease = new DatabaseLease(sql, 'retention', options.holder ?? `erasure ${requestId}`);
   const taken = await lease.acquire(`erasure-${requestId}-${Date.now()}`);
   if (!taken.ok) throw new SubjectError(`Cannot rewrite cold objects now: ${taken.reason}. Run the erasure again later: it resumes.`);
   try {

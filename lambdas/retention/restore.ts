@@ -147,7 +147,7 @@ export async function restore(
   settings: { readonly holdDays: number; readonly rowGroupRows: number } = { holdDays: 30, rowGroupRows: 10_000 },
 ): Promise<RestoreResult> {
   const policy = checkRestoreInput(policies, input);
-  const lease = new DatabaseLease(deps.sql, 'retention', 15 * 60_000, deps.holder ?? 'restore');
+  const lease = new DatabaseLease(deps.sql, 'retention', deps.holder ?? 'restore');
   const taken = await lease.acquire(`restore-${randomUUID()}`);
   if (!taken.ok) throw new RestoreError(`Cannot restore now: ${taken.reason}. Try again when it has finished.`);
   try {

@@ -24,8 +24,6 @@ import { retireSuperseded } from './retire';
 import { type TableDeps, TableRun } from './table-run';
 
 export const JOB = 'retention';
-/** A run that takes the lease itself (a direct call: tests, the bench) holds it this long between renewals. */
-const DIRECT_LEASE_MS = 15 * 60_000;
 
 export interface RetentionInput {
   /** Print what would go; write nothing. */
@@ -98,7 +96,7 @@ export async function applyRetention(
   let lease = deps.lease;
   let own: DatabaseLease | undefined;
   if (!input.dryRun && !lease?.fence) {
-    own = new DatabaseLease(deps.sql, JOB, DIRECT_LEASE_MS, 'direct call');
+    own = new DatabaseLease(deps.sql, JOB, 'direct call');
     const taken = await own.acquire(deps.runId);
     if (!taken.ok) throw new LeaseBusy(taken.reason);
     lease = own;
@@ -201,7 +199,7 @@ export function runRetention(
   s: RetentionSettings,
   input: RetentionInput = {},
 ): Promise<RunResult<RetentionOutcome>> {
-  const lease = input.dryRun ? undefined : new DatabaseLease(deps.sql, JOB, deps.leaseMs, deps.holder ?? 'unnamed entry point');
+  const lease = input.dryRun ? undefined : new DatabaseLease(deps.sql, JOB, deps.holder ?? 'unnamed entry point');
   return runExclusive(
     {
       job: JOB,

@@ -24,6 +24,14 @@ export class LeaseBusy extends Error {
 }
 
 /**
+ * How long a lease lasts without renewal, whatever runs: short, so that a run that died (the
+ * database down when it tried to release, a killed process) frees it within two minutes. Safe
+ * because it is fenced: an object is written and committed under the row's share lock, so a lease
+ * cannot change hands in the middle of one, and a run whose lease was taken stops at its next object.
+ */
+export const DB_LEASE_MS = 120_000;
+
+/**
  * Holds the lease row FOR SHARE in `tx` if the lease is still `f` and unexpired (several threads of
  * one run may hold it at once); throws LeaseLost otherwise (the transaction then rolls back).
  */
@@ -46,10 +54,10 @@ export class DatabaseLease {
   constructor(
     private readonly sql: SqlExecutor,
     readonly job: string,
-    /** How long the lease lasts without renewal; renewed every third of it while held. */
-    private readonly leaseMs: number,
     /** Where this run comes from (lambda, cli): told to whoever finds the lease taken. */
     private readonly holder: string,
+    /** How long the lease lasts without renewal; renewed every third of it while held. */
+    private readonly leaseMs: number = DB_LEASE_MS,
   ) {}
 
   get fence(): Fence | undefined {
@@ -90,13 +98,16 @@ export class DatabaseLease {
     return { ok: true };
   }
 
-  /** Pushes the expiry out by the lease length; throws LeaseLost (and remembers it) if the lease is gone. */
+  /**
+   * Pushes the expiry out by the lease length while the fence is still this run's (nobody took the
+   * lease since, even if it ran out while an object held it); throws LeaseLost (and remembers it) otherwise.
+   */
   async renew(): Promise<void> {
     const f = this.current;
     if (!f) throw new LeaseLost(`the ${this.job} lease is not held`);
     const r = await this.sql.execute(
       `UPDATE job_leases SET expires_at = now() + $3::integer * interval '1 millisecond', renewed_at = now()
-        WHERE job = $1::text AND fence = $2::text::bigint AND expires_at > now()`,
+        WHERE job = $1::text AND fence = $2::text::bigint`,
       [f.job, f.fence, this.leaseMs],
     );
     if (r.rowCount === 0) {

@@ -99,19 +99,6 @@ export async function runExclusive<T extends JobOutcome>(
   };
   if (!(await ledger.acquire(job, runId, options.leaseMs, startedAt)))
     return skip(`another ${job} run holds the lock; this invocation exits without doing anything`);
-  if (options.guard) {
-    let taken: { ok: true } | { ok: false; reason: string };
-    try {
-      taken = await options.guard.acquire(runId);
-    } catch (err) {
-      await ledger.release(job, runId).catch(() => undefined);
-      throw err;
-    }
-    if (!taken.ok) {
-      await ledger.release(job, runId).catch((e) => log.warn('Could not release the lock', { error: (e as Error).message }));
-      return skip(`${taken.reason}; this invocation exits without doing anything`);
-    }
-  }
   const finish = async (outcome: JobOutcome, error?: unknown): Promise<RunRecord> => {
     const finishedAt = clock.now();
     const run: RunRecord = {
@@ -141,6 +128,12 @@ export async function runExclusive<T extends JobOutcome>(
   try {
     let outcome: T;
     try {
+      // The guard (the database lease) is taken inside: a failure to take it — the database down — is
+      // a failed run, recorded and alarmed like any other; a guard held by another run is a skip.
+      if (options.guard) {
+        const taken = await options.guard.acquire(runId);
+        if (!taken.ok) return skip(`${taken.reason}; this invocation exits without doing anything`);
+      }
       outcome = await fn({ runId, startedAt });
     } catch (err) {
       log.error(`${job} run failed`, { job, runId, error: (err as Error).message });

@@ -69,7 +69,7 @@ export function register(program: Command): void {
           return;
         }
         const result = await runRetention(
-          // The file ledger records the run; the database lease (renewed every ~3 min) keeps out every other entry point.
+          // The file ledger records the run; the database lease (2 min, renewed every 40 s) keeps out every other entry point.
           {
             ...deps,
             ledger: new FileRunLedger(o.ledgerFile),

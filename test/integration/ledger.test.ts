@@ -87,6 +87,32 @@ describe.each(adapters)('run ledger: %s', (_name, make) => {
     expect((await ledger.history('archive')).map((r) => r.runId)).toEqual(['r2', 'r1']);
   });
 
+  it('runExclusive: a guard (the database lease) that cannot be taken — the database down — is a failed run, recorded and counted; one held by another run is a skip', async () => {
+    const ledger = await make();
+    const log = memoryLog();
+    const metrics = memoryMetrics();
+    const down = { acquire: async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')), release: async () => undefined };
+    const opts = { job: 'retention', ledger, log, metrics, leaseMs: 60_000, timeZone: 'Europe/Madrid' };
+    await expect(runExclusive({ ...opts, guard: down }, async () => ({ counters: {}, errors: 0 }))).rejects.toThrow('ECONNREFUSED');
+    expect(await ledger.lastRun('retention')).toMatchObject({
+      status: 'unhealthy',
+      errors: 1,
+      error: 'connect ECONNREFUSED 127.0.0.1:5432',
+    });
+    expect(metrics.values).toMatchObject({ RunsFailed: 1 });
+    const held = {
+      acquire: async () => ({ ok: false as const, reason: 'another retention run (cli) holds the database lease' }),
+      release: async () => undefined,
+    };
+    const skipped = await runExclusive({ ...opts, guard: held }, async () => ({ counters: {}, errors: 0 }));
+    expect(skipped).toEqual({
+      status: 'skipped',
+      reason: 'another retention run (cli) holds the database lease; this invocation exits without doing anything',
+    });
+    // Both released the ledger's lease: the next run takes it.
+    expect(await ledger.acquire('retention', 'next', 60_000)).toBe(true);
+  });
+
   it('runExclusive records the run, emits metrics, and a concurrent invocation exits cleanly', async () => {
     const ledger = await make();
     const log = memoryLog();
