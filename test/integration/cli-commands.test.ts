@@ -321,6 +321,10 @@ describe('every CLI command, as an operator runs it, against real services', () 
     refused(await dlc(['subject', 'find', '--phone', '611']), 2, /option '--phone <e164>' argument '611' is invalid/);
   });
 
+  it('soak: bad usage names the option (a run is test/integration/soak.test.ts)', async () => {
+    refused(await dlc(['soak', '--seconds', '0']), 2, /option '--seconds <n>' argument '0' is invalid/);
+  });
+
   it('invoke (AWS only): bad usage without --env', async () => {
     refused(await dlc(['invoke', 'archive']), 2, "error: required option '--env <env>' not specified");
   });
