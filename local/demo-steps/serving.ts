@@ -1,17 +1,22 @@
 /**
  * Demo step: the analytics read side. Fills a small fixture for one hotel (two weeks of aggregates
  * and today's raw events), prints the dashboard and a time series, and writes last week's HTML
- * report to .local/ (it stays after the demo; open it in a browser).
+ * report to .local/ (it stays after the demo; open it in a browser). Then two properties in two
+ * zones: hotel-sol in Madrid, hotel-goa in Asia/Kolkata (+05:30), each with its own today and hours.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runAggregation } from '../../lambdas/aggregate/aggregate';
+import { aggregation } from '../../lambdas/aggregate/registry';
 import { computeDashboardMetrics } from '../../lambdas/analytics-api/dashboard';
 import { addDays, weekStart } from '../../lambdas/analytics-api/periods';
 import { reportHtml } from '../../lambdas/analytics-api/report-html';
 import { generateReport } from '../../lambdas/analytics-api/reports';
 import { queryTimeSeries } from '../../lambdas/analytics-api/timeseries';
+import { memoryLog } from '../../lambdas/shared/observability';
+import { listProperties, setProperty } from '../../lambdas/shared/properties';
 import { systemClock } from '../../lambdas/shared/runtime';
-import { localDate } from '../../lambdas/shared/time';
+import { formatInZone, localDate } from '../../lambdas/shared/time';
 import { getEnvironment } from '../../lib/config';
 import type { DemoContext } from '../demo';
 
@@ -113,5 +118,64 @@ export async function servingStep(ctx: DemoContext): Promise<void> {
       `AI resolution ${fmt(typeof totals.ai_resolution_rate === 'number' ? totals.ai_resolution_rate * 100 : null, 1)} %, ` +
       `satisfaction ${fmt(totals.avg_satisfaction, 2)}, response time ${fmt(totals.avg_response_time_minutes, 3)} min ` +
       '(means as Σ sum ÷ Σ count of the stored rows)',
+  );
+  await secondZone(ctx, timeZone, s);
+}
+
+/**
+ * Two properties in two zones (issue 23): hotel-sol in Madrid and hotel-goa in Asia/Kolkata (+05:30),
+ * registered in `properties`; hotel-goa's raw events of the last two days are aggregated by the real
+ * hourly job, which closes each zone's hours by one schedule: Goa's hours start at :30 UTC.
+ */
+async function secondZone(ctx: DemoContext, timeZone: string, s: ReturnType<typeof getEnvironment>['analyticsServing']) {
+  const G = 'hotel-goa';
+  await setProperty(ctx.sql, { propertyId: P, timeZone: 'Europe/Madrid', displayName: 'Hotel Sol (Madrid)' });
+  await setProperty(ctx.sql, { propertyId: G, timeZone: 'Asia/Kolkata', displayName: 'Hotel Goa' });
+  const now = Date.now();
+  const events = Array.from({ length: 240 }, (_, i) => ({
+    id: `goa-${i}`,
+    event_type: i % 3 === 0 ? 'message.sent' : 'message.received',
+    occurred_at: new Date(now - 60_000 - ((i * 7_919_000) % (40 * 3_600_000))).toISOString(),
+    property_id: G,
+    channel: 'whatsapp',
+  }));
+  await ctx.sql.execute(
+    `INSERT INTO analytics_events (id, event_type, occurred_at, property_id, channel)
+     SELECT id, event_type, occurred_at, property_id, channel FROM jsonb_to_recordset($1::jsonb)
+       AS r(id text, event_type text, occurred_at timestamptz, property_id text, channel text)`,
+    [{ sqlType: 'jsonb', value: events }],
+  );
+  const hourly = aggregation('hourly_message_counts');
+  const from = new Date(now - 42 * 3_600_000).toISOString();
+  const r = await runAggregation(
+    { sql: ctx.sql, log: memoryLog(), clock: systemClock },
+    hourly,
+    { kind: 'range', from, to: new Date(now).toISOString(), property: G },
+    timeZone,
+  ).catch(() => undefined);
+  ctx.say(`\nTwo properties, two zones (npm run properties -- list):`);
+  for (const p of await listProperties(ctx.sql)) ctx.say(`  ${p.propertyId.padEnd(10)} ${p.timeZone.padEnd(14)} ${p.displayName ?? ''}`);
+  if (r) ctx.say(`hourly_message_counts for ${G}: ${r.periods.length} local hours of ${r.zones[0]?.timeZone} aggregated`);
+  for (const p of [P, G]) {
+    const m = await computeDashboardMetrics({ sql: ctx.sql, clock: systemClock, settings: { timeZone, ...s } }, p);
+    const zone = p === G ? 'Asia/Kolkata' : 'Europe/Madrid';
+    ctx.say(
+      `  ${p}: today is ${localDate(new Date(), zone)} in ${zone} (now ${formatInZone(new Date(), zone)}): ` +
+        `${m.today.messagesReceived} messages received, ${m.today.messagesSent} sent today`,
+    );
+  }
+  const today = localDate(new Date(), 'Asia/Kolkata');
+  const ts = await queryTimeSeries(
+    { sql: ctx.sql, limits: { timeZone, maxPoints: s.maxPoints, maxRangeDays: s.maxRangeDays } },
+    { metric: 'messages', granularity: 'hour', startDate: addDays(today, -1), endDate: today, propertyId: G },
+  );
+  const pts = ts.series[0]?.points ?? [];
+  ctx.say(
+    `  ${G}, messages per local hour yesterday (${ts.query.timeZone}; ${pts.length} hours): ` +
+      pts
+        .slice(0, 4)
+        .map((x) => `${x.start} ${x.value}`)
+        .join(', ') +
+      ', …',
   );
 }
