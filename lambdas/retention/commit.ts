@@ -25,6 +25,8 @@ export class RowsChanged extends Error {
   override readonly name = 'RowsChanged';
   /** The last key of the object rolled back: the day goes on after it. */
   keyMax?: readonly string[];
+  /** The object this run wrote for the rows, when it was a new one (not an interrupted run's leftover). */
+  written?: string;
 }
 
 /** Where an object lives and what it holds, as the manifest records it. */

@@ -1,6 +1,6 @@
 /**
- * The one place an object leaves S3: an object whose manifest row is superseded — its rows put
- * elsewhere (back in PostgreSQL by a restore, or into a verified successor object) in the same
+ * The one place an object leaves S3 (two rules, both here): an object whose manifest row is
+ * superseded — its rows put elsewhere (back in PostgreSQL by a restore, or into a verified successor object) in the same
  * transaction that marked it — is removed with every version (the bucket is versioned: a plain
  * delete would leave its bytes in a noncurrent version), and its manifest row marked retired. The
  * manifest row stays as history. A crash between the two leaves the row unretired: the next
@@ -49,4 +49,20 @@ export async function retireSuperseded(deps: RetireDeps, table: string): Promise
   let n = 0;
   for (const r of rows) if ((await retireObject(deps, r.object_key)) !== undefined) n++;
   return n;
+}
+
+/**
+ * An object a run wrote whose commit then rolled back (its rows changed meanwhile): no manifest row
+ * names it, and its rows are still in PostgreSQL. Removed (every version), under the run's lease and
+ * only while no manifest row names the key, so that nothing reading the prefix counts them twice.
+ */
+export async function discardUncommitted(deps: RetireDeps, key: string): Promise<number> {
+  return deps.sql.transaction(async (tx) => {
+    await holdFence(tx, deps.fence);
+    const named = await tx.query('SELECT 1 FROM archive_manifest WHERE object_key = $1::text', [key]);
+    if (named.length > 0) return 0;
+    const versions = await deps.store.removeAllVersions(key);
+    deps.log.info('Removed an object whose commit rolled back (its rows stay in PostgreSQL)', { key, versions });
+    return versions;
+  });
 }

@@ -30,6 +30,7 @@ import {
   type TableShape,
 } from './policies';
 import type { DayPlan, RetentionSettings, TableReport } from './report';
+import { discardUncommitted } from './retire';
 
 /**
  * 3: `rowsMd5` is over the rows' versions (`ROW_VERSION`, their xmin); 2 was over each row's md5 of its
@@ -233,6 +234,10 @@ export class TableRun {
         day,
         reason: err.message,
       });
+      // The object written for them is rolled back with the transaction: readers of the prefix must
+      // not see rows that are still in PostgreSQL (a conversation that gained a message may never be
+      // exported under that key again).
+      if (err.written) await discardUncommitted(this.deps, err.written);
       return err.keyMax ? [...err.keyMax] : undefined;
     }
   }
@@ -283,7 +288,12 @@ export class TableRun {
       return undefined;
     }
     t0 = performance.now();
-    await this.commit(tx, { key, generation, footer: written.footer, bytes: written.bytes, identifiers: check.identifiers });
+    try {
+      await this.commit(tx, { key, generation, footer: written.footer, bytes: written.bytes, identifiers: check.identifiers });
+    } catch (err) {
+      if (err instanceof RowsChanged) err.written = key;
+      throw err;
+    }
     this.report.ms.commit += performance.now() - t0;
     this.report.rowsDeleted += written.footer.rows;
     this.deps.onRowsDeleted?.(written.footer.rows);

@@ -89,6 +89,8 @@ describe.each(DRIVERS)('retention with other writers and runs at work (%s driver
     expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(1);
     expect(await count(db, 'SELECT count(*)::int AS n FROM conversations')).toBe(1);
     expect(await count(db, 'SELECT count(*)::int AS n FROM archive_manifest')).toBe(0);
+    // The object written for the conversation went with the rolled-back commit: no reader of the prefix sees it twice.
+    expect(await objectKeys(s, 'conversations/')).toEqual([]);
     // The next run: the conversation has a message now, so it is not expired-and-empty; the message goes first.
     const { outcome } = await run(db.sql, s.store, { tables: ['messages', 'conversations'] });
     expect(outcome.counters.rows_deleted).toBe(2);
