@@ -11,6 +11,7 @@ import { runAggregation } from '../lambdas/aggregate/aggregate';
 import { aggregation } from '../lambdas/aggregate/registry';
 import { ingest } from '../lambdas/ingest/ingest';
 import { memoryLog } from '../lambdas/shared/observability';
+import { setProperty } from '../lambdas/shared/properties';
 import { JsonText } from '../lambdas/shared/sql/bulk';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 
@@ -105,6 +106,25 @@ export interface AggregateBench {
   lateRerunSeconds: number;
   wholeMonthSeconds: number;
   ratio: number;
+  /** The same runs with the 20 properties registered over 8 zones (issue 23), measured in the same run. */
+  multiZone: { zones: number; hourlySeconds: number; dailyThreeSeconds: number; monthlySeconds: number };
+}
+
+/** 8 zones of every shape for the 20 bench properties (prop-i → ZONES_8[i % 8]). */
+export const ZONES_8 = [
+  'Europe/Madrid',
+  'America/Cancun',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Lord_Howe',
+  'America/Santiago',
+  'Pacific/Chatham',
+  'America/New_York',
+];
+
+/** Registers prop-0 … prop-(n−1) over ZONES_8. */
+export async function registerZones(sql: PgSql, properties: number): Promise<void> {
+  for (let i = 0; i < properties; i++) await setProperty(sql, { propertyId: `prop-${i}`, timeZone: ZONES_8[i % ZONES_8.length] as string });
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -183,7 +203,22 @@ export async function benchAggregate(sql: PgSql, events: number): Promise<Aggreg
   const [, wholeMonthSeconds] = await timed(() =>
     runAggregation(deps(at), aggregation('hourly_message_counts'), { kind: 'range', from: '2025-09-01', to: '2025-10-01' }, TZ),
   );
+  // The same schedule with the 20 properties over 8 zones: each run closes each zone's last period.
+  await registerZones(sql, 20);
+  const later = '2025-09-30T23:30:05Z'; // an hour has closed in the :30 and :45 zones too
+  const [, multiHourly] = await timed(() => runAggregation(deps(later), aggregation('hourly_message_counts'), { kind: 'scheduled' }, TZ));
+  const [, multiDaily] = await timed(async () => {
+    for (const j of ['daily_conversation_metrics', 'daily_staff_performance', 'daily_intent_distribution'])
+      await runAggregation(deps(later), aggregation(j), { kind: 'scheduled' }, TZ);
+  });
+  const [, multiMonthly] = await timed(() =>
+    runAggregation(deps('2025-10-01T15:00:05Z'), aggregation('monthly_summary'), { kind: 'scheduled' }, TZ),
+  );
+  say(
+    `8 zones: one hourly run ${multiHourly.toFixed(2)} s, three daily jobs ${multiDaily.toFixed(2)} s, monthly ${multiMonthly.toFixed(2)} s`,
+  );
   return {
+    multiZone: { zones: ZONES_8.length, hourlySeconds: multiHourly, dailyThreeSeconds: multiDaily, monthlySeconds: multiMonthly },
     events,
     generateSeconds,
     hourlySeconds,

@@ -13,6 +13,7 @@ import { generateReport } from '../lambdas/analytics-api/reports';
 import { queryTimeSeries } from '../lambdas/analytics-api/timeseries';
 import type { PgSql } from '../lambdas/shared/sql/pg-driver';
 import { localDate } from '../lambdas/shared/time';
+import { registerZones, ZONES_8 } from './analytics.bench';
 
 const TZ = 'Europe/Madrid';
 
@@ -172,5 +173,9 @@ export async function measureServing(sql: PgSql, properties: number) {
 
 export async function benchServing(sql: PgSql, events: number, properties: number) {
   const loaded = await loadServingData(sql, events, properties);
-  return { ...loaded, ...(await measureServing(sql, properties)) };
+  const single = await measureServing(sql, properties);
+  // the same calls with the properties registered over 8 zones (issue 23), in the same run
+  await registerZones(sql, properties);
+  const multi = await measureServing(sql, properties);
+  return { ...loaded, ...single, multiZone: { zones: ZONES_8.length, ...multi } };
 }
