@@ -4,18 +4,21 @@
  */
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { erase, exportSubject, type Findings, find, type SubjectDeps, verify } from '../../lambdas/privacy/subject';
 import type { Identifier } from '../../lambdas/privacy/subjects';
 import { memoryLog } from '../../lambdas/shared/observability';
 import type { Sql } from '../../lambdas/shared/sql/types';
-import { getEnvironment } from '../../lib/config';
+import { ENVIRONMENT_NAMES, getEnvironment } from '../../lib/config';
 import { connectRedisOrExplain } from '../archive-run';
+import { invokeJob } from '../invoke';
 import { coldStoreFromEnv } from '../retention-run';
-import { fail, output, UsageError, withDatabase } from './common';
+import { fail, lambdaClient, output, UsageError, withDatabase } from './common';
 
 interface IdOptions {
+  env?: string;
+  region?: string;
   customer?: string;
   phone?: string;
   psid?: string;
@@ -61,7 +64,22 @@ function withIds(c: Command): Command {
     .option('--guest <id>', 'guest id (analytics events)', text)
     .option('--lead <uuid>', 'lead id', uuid)
     .option('--conversation <key>', 'conversation key (LangGraph thread id)', text)
+    .addOption(new Option('--env <env>', 'run it on the deployed privacy function of this environment').choices(ENVIRONMENT_NAMES))
+    .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
     .option('--json', 'machine-readable output');
+}
+
+/** With --env: the deployed privacy function does the work (lambdas/privacy/handler.ts); its result comes back. */
+async function onLambda<T>(o: { env?: string; region?: string }, payload: Record<string, unknown>): Promise<T> {
+  const [result] = await invokeJob({
+    client: await lambdaClient(o),
+    env: o.env as string,
+    job: 'privacy',
+    payload,
+    loop: false,
+    print: () => {},
+  });
+  return result as T;
 }
 
 /** The stores: PostgreSQL, cold storage, and Redis when REDIS_URL is set. */
@@ -94,25 +112,37 @@ export function register(program: Command): void {
     .command('subject')
     .description("one person's data (GDPR): find it in every store, export it, erase it with a receipt, verify an erasure");
 
-  withIds(subject.command('find').description('list every place that holds the subject’s data')).action((o: IdOptions) =>
-    withStores(async (deps) => {
-      const { findings } = await find(deps, identifiers(o));
-      output(o.json, findings, () => printFindings(findings));
-    }),
-  );
+  withIds(subject.command('find').description('list every place that holds the subject’s data')).action(async (o: IdOptions) => {
+    const ids = identifiers(o);
+    const findings = o.env
+      ? await onLambda<Findings>(o, { action: 'find', identifiers: ids })
+      : await withStores(async (deps) => (await find(deps, ids)).findings);
+    output(o.json, findings, () => printFindings(findings));
+  });
 
   withIds(subject.command('export').description('everything found, as JSON per store and the conversations as text, in a zip'))
-    .requiredOption('--out <file.zip>', 'where to write the zip (required)')
-    .action((o: IdOptions & { out: string }) =>
-      withStores(async (deps) => {
-        const { zip, findings } = await exportSubject(deps, identifiers(o));
-        writeFileSync(o.out, zip);
-        output(o.json, { out: o.out, bytes: zip.byteLength, findings }, () => {
-          console.log(`Wrote ${o.out} (${zip.byteLength} bytes)`);
+    .option('--out <file.zip>', 'where to write the zip (required without --env; with --env the zip goes to the bucket, _exports/)')
+    .action(async (o: IdOptions & { out?: string }) => {
+      const ids = identifiers(o);
+      if (o.env) {
+        const r = await onLambda<{ key: string; bytes: number; findings: Findings }>(o, { action: 'export', identifiers: ids });
+        output(o.json, r, () => {
+          console.log(`Wrote s3 ${r.key} (${r.bytes} bytes) in the cold-storage bucket of ${o.env}`);
+          printFindings(r.findings);
+        });
+        return;
+      }
+      if (!o.out) throw new UsageError('--out FILE.zip is required (or --env, which writes the zip to the bucket)');
+      const out = o.out;
+      await withStores(async (deps) => {
+        const { zip, findings } = await exportSubject(deps, ids);
+        writeFileSync(out, zip);
+        output(o.json, { out, bytes: zip.byteLength, findings }, () => {
+          console.log(`Wrote ${out} (${zip.byteLength} bytes)`);
           printFindings(findings);
         });
-      }),
-    );
+      });
+    });
 
   withIds(
     subject
@@ -120,40 +150,43 @@ export function register(program: Command): void {
       .description('erase the subject from every store for good (tombstones, Redis, PostgreSQL, cold objects), with a receipt'),
   )
     .option('--dry-run', 'show what would be erased; change nothing')
-    .action((o: IdOptions & { dryRun?: boolean }) =>
-      withStores(async (deps) => {
-        const r = await erase(deps, identifiers(o), { dryRun: o.dryRun, holder: `cli pid ${process.pid} on ${hostname()} (erasure)` });
-        if (o.dryRun) {
-          output(o.json, r.findings, () => {
-            console.log('Dry run: nothing changed. An erasure would remove:');
-            if (r.findings) printFindings(r.findings);
-          });
-          return;
-        }
-        output(o.json, r.receipt, () => {
-          const pg = Object.entries(r.receipt.postgres).filter(([, n]) => n > 0);
-          console.log(`Erased (${r.resumed ? 'resumed ' : ''}request ${r.receipt.requestId})`);
-          console.log(`PostgreSQL rows deleted: ${pg.length === 0 ? 'none' : pg.map(([t, n]) => `${t} ${n}`).join(', ')}`);
-          console.log(`Redis keys deleted: ${r.receipt.redis.searched ? r.receipt.redis.keysDeleted : 'not searched (REDIS_URL not set)'}`);
-          console.log(`Cold objects rewritten: ${r.receipt.cold.length} (old versions removed)`);
-          console.log(`Tombstones: ${r.receipt.tombstones} identifier digest(s); receipt s3 ${r.receipt.receiptKey}`);
+    .action(async (o: IdOptions & { dryRun?: boolean }) => {
+      const ids = identifiers(o);
+      const r: Awaited<ReturnType<typeof erase>> = o.env
+        ? await onLambda(o, { action: 'erase', identifiers: ids, dryRun: o.dryRun ?? false })
+        : await withStores((deps) => erase(deps, ids, { dryRun: o.dryRun, holder: `cli pid ${process.pid} on ${hostname()} (erasure)` }));
+      if (o.dryRun) {
+        output(o.json, r.findings, () => {
+          console.log('Dry run: nothing changed. An erasure would remove:');
+          if (r.findings) printFindings(r.findings);
         });
-      }),
-    );
+        return;
+      }
+      output(o.json, r.receipt, () => {
+        const pg = Object.entries(r.receipt.postgres).filter(([, n]) => n > 0);
+        console.log(`Erased (${r.resumed ? 'resumed ' : ''}request ${r.receipt.requestId})`);
+        console.log(`PostgreSQL rows deleted: ${pg.length === 0 ? 'none' : pg.map(([t, n]) => `${t} ${n}`).join(', ')}`);
+        console.log(`Redis keys deleted: ${r.receipt.redis.searched ? r.receipt.redis.keysDeleted : 'not searched (REDIS_URL not set)'}`);
+        console.log(`Cold objects rewritten: ${r.receipt.cold.length} (old versions removed)`);
+        console.log(`Tombstones: ${r.receipt.tombstones} identifier digest(s); receipt s3 ${r.receipt.receiptKey}`);
+      });
+    });
 
   subject
     .command('verify')
     .description('re-check that nothing of an erased subject remains')
     .argument('<request>', 'the erasure request id (erasure-…)')
+    .addOption(new Option('--env <env>', 'verify on the deployed privacy function of this environment').choices(ENVIRONMENT_NAMES))
+    .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
     .option('--json', 'machine-readable output')
-    .action((request: string, o: { json?: boolean }) =>
-      withStores(async (deps) => {
-        const v = await verify(deps, request);
-        output(o.json, v, () => {
-          console.log(v.ok ? `Verified: nothing of ${request} remains.` : `NOT verified: data of ${request} remains.`);
-          for (const [where, n] of Object.entries(v.remaining)) console.log(`  ${where}: ${n}`);
-        });
-        if (!v.ok) fail();
-      }),
-    );
+    .action(async (request: string, o: { json?: boolean; env?: string; region?: string }) => {
+      const v: Awaited<ReturnType<typeof verify>> = o.env
+        ? await onLambda(o, { action: 'verify', requestId: request })
+        : await withStores((deps) => verify(deps, request));
+      output(o.json, v, () => {
+        console.log(v.ok ? `Verified: nothing of ${request} remains.` : `NOT verified: data of ${request} remains.`);
+        for (const [where, n] of Object.entries(v.remaining)) console.log(`  ${where}: ${n}`);
+      });
+      if (!v.ok) fail();
+    });
 }
