@@ -2,6 +2,11 @@
  * Seed 003's backfill on this project's model: one conversation per lead (`lead:<id>`), one
  * message per audit whose actor speaks (`audit:<id>`, unique per conversation: idempotent).
  *
+ * Exactly once across storage tiers: every message it creates is recorded, in the same statement,
+ * in `backfill_audit_messages` (sql/022, primary key the audit id), and an audit with a record never
+ * gets a message again — even after retention exported and deleted the message and its emptied
+ * conversation (soak bug A). Its rollback forgets the records of the messages it deletes.
+ *
  * Set-based: each batch is a range of leads (keyset on lead id) written by a few INSERT … SELECT
  * statements inside PostgreSQL, so no audit crosses the wire and a lead's conversation and its
  * messages are always written together. Resumable: a call stops before its deadline and returns
@@ -143,6 +148,12 @@ const LEAD_IN_SCOPE = `($1::uuid IS NULL OR l.id = $1::uuid)`;
 const BACKFILL_LEAD = 'backfill_lead_of(c.conversation_key)';
 /** What marks a message as the backfill's: its source and its `audit:<id>` key. */
 const BACKFILL_MESSAGE = `m.source = 'audit_backfill' AND m.message_key LIKE 'audit:%'`;
+/**
+ * The audit `a` has no record of its message (sql/022 `backfill_audit_messages`): the backfill never
+ * created it. A record outlives the message's move to cold storage (retention never touches it), so
+ * an audit becomes one message once, wherever that message lives.
+ */
+const NOT_RECORDED = `NOT EXISTS (SELECT 1 FROM backfill_audit_messages b WHERE b.audit_id = a.id)`;
 /** $4 = after (exclusive), $5 = last (inclusive). */
 const LEAD_RANGE = `($4::uuid IS NULL OR l.id > $4::uuid) AND l.id <= $5::uuid`;
 
@@ -312,16 +323,19 @@ async function applyBatch(
 ): Promise<BatchOutcome> {
   const params = [...filterParams(f), p.uuid(range.after), p.uuid(range.last)];
   const speaks = `audit_message_role(a.actor) IS NOT NULL AND audit_message_text(a.payload) IS NOT NULL`;
+  // A lead's conversation is (re)created only for an audit whose message was never created: once
+  // retention moved the messages and the emptied conversation to cold storage, nothing comes back.
   const [conv] = await tx.query<{ created: number; leads: number; eligible: number }>(
     `WITH scope AS (
-       SELECT l.*, EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE} AND ${speaks}) AS eligible
+       SELECT l.*, EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE} AND ${speaks}) AS eligible,
+              EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE} AND ${speaks} AND ${NOT_RECORDED}) AS pending
        FROM leads l
        WHERE ${LEAD_IN_SCOPE} AND ${LEAD_RANGE} AND EXISTS (SELECT 1 FROM audits a WHERE a.lead_id = l.id AND ${AUDIT_IN_SCOPE})
      ), ins AS (
        INSERT INTO conversations (conversation_key, source, channel, customer_id, lead_id, external_id, started_at, metadata)
        SELECT 'lead:' || s.id, 'audit_backfill', s.channel, s.customer_id, s.id, COALESCE(s.messenger_psid, s.phone), s.created_at,
               jsonb_build_object('source', 'audit_backfill', 'leadStage', s.stage, 'createdBy', 'dlc-backfill', 'runId', $6::text, 'createdAt', now())
-       FROM scope s WHERE s.eligible
+       FROM scope s WHERE s.pending
        ON CONFLICT (conversation_key) DO NOTHING
        RETURNING 1
      )
@@ -344,13 +358,21 @@ async function applyBatch(
               audit_message_role(a.actor) AS role, audit_message_text(a.payload) AS text
        FROM audits a JOIN leads l ON l.id = a.lead_id
        WHERE ${LEAD_IN_SCOPE} AND ${LEAD_RANGE} AND ${AUDIT_IN_SCOPE}
+     ), rec AS (
+       -- The audit's record first: only an audit whose record this statement inserts gets a message.
+       INSERT INTO backfill_audit_messages (audit_id, conversation_key)
+       SELECT s.id, c.conversation_key
+       FROM src s JOIN conversations c ON c.conversation_key = 'lead:' || s.lead_id
+       WHERE s.role IS NOT NULL AND s.text IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM backfill_audit_messages b WHERE b.audit_id = s.id)
+       ON CONFLICT (audit_id) DO NOTHING
+       RETURNING audit_id
      ), ins AS (
        INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source, metadata, language)
        SELECT c.id, 'audit:' || s.id, 0, s.role, s.text, s.created_at, 'audit_backfill',
               jsonb_build_object('auditId', s.id, 'auditAction', s.action, 'auditActor', s.actor, 'source', 'audit_backfill', 'createdBy', 'dlc-backfill'),
               detect_language(s.text)
-       FROM src s JOIN conversations c ON c.conversation_key = 'lead:' || s.lead_id
-       WHERE s.role IS NOT NULL AND s.text IS NOT NULL
+       FROM src s JOIN rec r ON r.audit_id = s.id JOIN conversations c ON c.conversation_key = 'lead:' || s.lead_id
        ON CONFLICT (conversation_id, message_key) DO NOTHING
        RETURNING conversation_id, message_key, created_at
      ), upd AS (
@@ -401,7 +423,9 @@ async function applyBatch(
 
 /**
  * Removes exactly what the backfill created: its messages, then its conversations left empty, both
- * found by what marks them as the backfill's (key and source), never by `lead_id`. The deletes run
+ * found by what marks them as the backfill's (key and source), never by `lead_id`, and the records
+ * (`backfill_audit_messages`) of the messages deleted — not those of messages already in cold
+ * storage, which the rollback cannot remove and a re-run must not create again. The deletes run
  * in `backfill_rollback_batch` (SECURITY DEFINER, sql/009_roles.sql): the backfill's database role
  * holds no DELETE privilege, so the rollback can remove nothing but the backfill's own rows.
  */

@@ -81,6 +81,8 @@ export const DB_ROLES = [
       audits: ['SELECT', 'INSERT'],
       conversations: ['SELECT', 'INSERT', 'UPDATE'],
       messages: ['SELECT', 'INSERT'],
+      // one record per audit whose message it created (sql/022): consulted, then written with the message
+      backfill_audit_messages: ['SELECT', 'INSERT'],
     },
     functions: [
       'detect_language(text)',
