@@ -99,6 +99,8 @@ const HOT: readonly { table: string; where: string }[] = [
   { table: 'messages', where: `conversation_id::text IN (SELECT jsonb_array_elements_text($conversation_id))` },
   { table: 'leads', where: `id::text IN (SELECT jsonb_array_elements_text($lead))` },
   { table: 'audits', where: `lead_id::text IN (SELECT jsonb_array_elements_text($lead))` },
+  // which audit became which backfilled message (sql/022), by the lead's conversation key
+  { table: 'backfill_audit_messages', where: `conversation_key IN (SELECT jsonb_array_elements_text($conversation))` },
   {
     table: 'analytics_events',
     where: `guest_id IN (SELECT jsonb_array_elements_text($guest)) OR conversation_id IN (SELECT jsonb_array_elements_text($conversation))`,
@@ -452,6 +454,7 @@ export async function erase(
       'messages',
       'conversations',
       'audits',
+      'backfill_audit_messages',
       'leads',
       'analytics_events',
       'analytics_lifecycle_state',

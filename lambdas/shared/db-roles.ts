@@ -179,6 +179,7 @@ export const DB_ROLES = [
       messages: ['SELECT', 'DELETE'],
       leads: ['SELECT', 'DELETE'],
       audits: ['SELECT', 'DELETE'],
+      backfill_audit_messages: ['SELECT', 'DELETE'],
       analytics_events: ['SELECT', 'DELETE'],
       ...each(DASHBOARD_STATE, ['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
       analytics_events_rejected: ['SELECT', 'DELETE'],

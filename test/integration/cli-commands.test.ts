@@ -275,7 +275,11 @@ describe('every CLI command, as an operator runs it, against real services', () 
       previousTimeZone: 'Asia/Kolkata',
       property: { propertyId: 'hotel-cli', displayName: 'Hotel CLI', timeZone: 'America/Cancun' },
     });
-    refused(await dlc(['properties', 'set', '--property', 'hotel-cli', '--time-zone', 'Mars/Olympus']), 2, /Unknown time zone "Mars\/Olympus"/);
+    refused(
+      await dlc(['properties', 'set', '--property', 'hotel-cli', '--time-zone', 'Mars/Olympus']),
+      2,
+      /Unknown time zone "Mars\/Olympus"/,
+    );
     refused(await dlc(['properties', 'set', '--property', 'Hotel Sol', '--time-zone', 'UTC']), 2, /"Hotel Sol" is not a property id/);
     human(await dlc(['properties', 'list']), 0, /^hotel-cli\s+America\/Cancun\s+Hotel CLI$/);
     expect(json(await dlc(['properties', 'list', '--json']))).toMatchObject({

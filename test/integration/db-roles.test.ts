@@ -122,8 +122,8 @@ describe.each(DRIVERS)('database roles through the %s driver (real PostgreSQL)',
     // Assess 2
     await expect(login('second-password')).resolves.toEqual([{ n: 0 }]);
     await expect(login('first-password')).rejects.toThrow(/password authentication failed/);
-    await db.direct.execute('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ' + role.name);
-    await db.direct.execute('REVOKE ALL ON SCHEMA public FROM ' + role.name);
+    await db.direct.execute(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name}`);
+    await db.direct.execute(`REVOKE ALL ON SCHEMA public FROM ${role.name}`);
   });
 
   it('refuses a malformed registry entry before touching the database', async () => {

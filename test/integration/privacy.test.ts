@@ -42,6 +42,8 @@ async function seed(db: TestDb, redis: Redis) {
     `INSERT INTO audits (lead_id, actor, action, payload, created_at) VALUES ($1::uuid, 'customer', 'message', '{"text": "hola, soy Ana"}', '2025-01-02')`,
     [LEAD],
   );
+  // The backfill's record of which audit became which message (sql/022).
+  await db.direct.execute(`INSERT INTO backfill_audit_messages (audit_id, conversation_key) SELECT id, 'lead:' || lead_id FROM audits`);
   await db.direct.execute(
     `INSERT INTO conversations (id, conversation_key, source, channel, customer_id, lead_id, external_id, started_at, last_message_at) VALUES
        ($1::uuid, 'wa:ana-1', 'redis_archive', 'whatsapp', 'cust-ana', $4::uuid, '+34 600 000 001', '2025-01-03 09:00+00', '2025-01-03 12:00+00'),
@@ -156,6 +158,7 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
       'analytics_events_rejected',
       'analytics_lifecycle_state',
       'audits',
+      'backfill_audit_messages',
       'checkpoint_quarantine',
       'conversations',
       'leads',
@@ -196,6 +199,7 @@ describe.each(DRIVERS)('one subject across every store (%s driver)', (driver) =>
     expect(receipt.postgres).toMatchObject({
       leads: 1,
       audits: 1,
+      backfill_audit_messages: 1,
       conversations: 1,
       messages: 1,
       analytics_events: 1,

@@ -63,15 +63,13 @@ describe('subject --env: the deployed privacy function', () => {
   });
 
   it('export with --env writes the zip to the bucket and says where; without --env, --out is required (exit 2)', async () => {
-    lambda
-      .on(InvokeCommand)
-      .resolves(
-        answer({
-          key: '_exports/subject-1.zip',
-          bytes: 123,
-          findings: { identifiers: 1, postgres: {}, redis: { searched: true, keys: [] }, cold: [], objectsRead: 0 },
-        }),
-      );
+    lambda.on(InvokeCommand).resolves(
+      answer({
+        key: '_exports/subject-1.zip',
+        bytes: 123,
+        findings: { identifiers: 1, postgres: {}, redis: { searched: true, keys: [] }, cold: [], objectsRead: 0 },
+      }),
+    );
     expect(await runCli(['subject', 'export', '--guest', 'g-1', '--env', 'staging', '--region', 'eu-west-1'])).toBe(0);
     expect(out[0]).toBe('Wrote s3 _exports/subject-1.zip (123 bytes) in the cold-storage bucket of staging');
     expect(await runCli(['subject', 'export', '--guest', 'g-1'])).toBe(2);
