@@ -490,7 +490,7 @@ export async function erase(
           o.object_key,
         ]);
         if (live.length === 0) return undefined;
-        const ctx = { store: deps.store, rowGroupRows: deps.rowGroupRows ?? 10_000, runId: requestId };
+        const ctx = { store: deps.store, sql, rowGroupRows: deps.rowGroupRows ?? 10_000, runId: requestId };
         const r = await supersede(tx, ctx, shape, o, columns, removed === 0 ? rows : rows.filter((_, i) => !mine[i]), footer);
         await tx.execute('DELETE FROM subject_index WHERE object_key = $1::text', [o.object_key]);
         return r;

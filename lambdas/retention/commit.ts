@@ -72,6 +72,19 @@ export async function insertManifestRow(tx: SqlExecutor, shape: TableShape, e: M
     ],
   );
   if (e.identifiers) await indexObject(tx, e.key, e.identifiers);
+  await tx.execute('DELETE FROM archive_pending WHERE object_key = $1::text', [e.key]);
+}
+
+/**
+ * Records that `key` is about to be written, in a statement of its own (it must outlive a rollback):
+ * the manifest row's transaction removes it; one left behind names an object to recover or remove.
+ */
+export async function markPending(sql: SqlExecutor, table: string, key: string, runId: string): Promise<void> {
+  await sql.execute(
+    `INSERT INTO archive_pending (object_key, table_name, run_id) VALUES ($1::text, $2::text, $3::text)
+     ON CONFLICT (object_key) DO UPDATE SET run_id = excluded.run_id, created_at = now()`,
+    [key, table, runId],
+  );
 }
 
 /**

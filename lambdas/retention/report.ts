@@ -29,6 +29,8 @@ export interface TableReport {
   rowsHeld: number;
   /** Objects superseded by a restore, removed from S3 with every version (retire.ts). */
   objectsRetired: number;
+  /** Objects an earlier run uploaded and never committed, that no run recovered: removed (retire.ts). */
+  objectsDiscarded: number;
   /** Objects under the table's prefix that no manifest row holds (counted, logged, kept). */
   objectsOutsideManifest: number;
   workRemaining: boolean;
@@ -50,6 +52,7 @@ export const COUNTERS = [
   'rows_held',
   'objects_outside_manifest',
   'objects_retired',
+  'objects_discarded',
 ] as const;
 export type RetentionCounters = Record<(typeof COUNTERS)[number], number>;
 
@@ -116,6 +119,7 @@ export function emptyReport(table: string, cutoff: string): TableReport {
     rowsUnexportable: 0,
     rowsHeld: 0,
     objectsRetired: 0,
+    objectsDiscarded: 0,
     objectsOutsideManifest: 0,
     workRemaining: false,
     ms: { export: 0, verify: 0, commit: 0 },

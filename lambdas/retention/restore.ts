@@ -377,7 +377,7 @@ class Restore {
         if (inserted.size === 0) return { inserted: 0, successor: undefined };
         const keyOf = rowKey(shape, columns);
         const remaining = rows.filter((r) => !inserted.has(keyOf(r)));
-        const ctx = { store: this.deps.store, rowGroupRows: this.s.rowGroupRows, runId: `restore:${m.object_key}` };
+        const ctx = { store: this.deps.store, sql: this.deps.sql, rowGroupRows: this.s.rowGroupRows, runId: `restore:${m.object_key}` };
         const { successor } = await supersede(tx, ctx, shape, m, columns, remaining, footer);
         await tx.execute('UPDATE archive_manifest SET restored_at = now() WHERE object_key = $1::text', [m.object_key]);
         return { inserted: inserted.size, successor };

@@ -20,7 +20,7 @@ import { COUNTERS, emptyReport, type RetentionCounters, type RetentionOutcome, t
 
 export type { RetentionOutcome, RetentionSettings, TableReport } from './report';
 
-import { retireSuperseded } from './retire';
+import { discardAbandoned, retireSuperseded } from './retire';
 import { type TableDeps, TableRun } from './table-run';
 
 export const JOB = 'retention';
@@ -72,6 +72,7 @@ const COUNTED_BY: Record<(typeof COUNTERS)[number], (t: TableReport) => number> 
   rows_held: (t) => t.rowsHeld,
   objects_outside_manifest: (t) => t.objectsOutsideManifest,
   objects_retired: (t) => t.objectsRetired,
+  objects_discarded: (t) => t.objectsDiscarded,
 };
 
 /** The job body (inside runExclusive): every selected table in registry order, under the database lease. */
@@ -144,6 +145,7 @@ export async function applyRetention(
       }
       if (!report.workRemaining && !deps.deadline.shouldStop()) {
         report.objectsRetired = await retireSuperseded({ ...deps, fence }, policy.table);
+        report.objectsDiscarded = await discardAbandoned({ ...deps, fence }, policy.table, deps.runId);
         const outside = await run.outsideManifest();
         report.objectsOutsideManifest = outside.count;
         if (outside.count > 0)

@@ -66,3 +66,21 @@ export async function discardUncommitted(deps: RetireDeps, key: string): Promise
     return versions;
   });
 }
+
+/**
+ * Objects of `table` whose writing run died or rolled back between upload and commit, and that no
+ * run recovered since (`archive_pending` rows of other runs): removed when no manifest row names
+ * them (`discardUncommitted`), their pending rows cleared. Returns how many objects were removed.
+ */
+export async function discardAbandoned(deps: RetireDeps, table: string, runId: string): Promise<number> {
+  const rows = await deps.sql.query<{ k: string }>(
+    'SELECT object_key AS k FROM archive_pending WHERE table_name = $1::text AND run_id <> $2::text ORDER BY created_at',
+    [table, runId],
+  );
+  let removed = 0;
+  for (const { k } of rows) {
+    if ((await discardUncommitted(deps, k)) > 0) removed++;
+    await deps.sql.execute('DELETE FROM archive_pending WHERE object_key = $1::text AND run_id <> $2::text', [k, runId]);
+  }
+  return removed;
+}

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { type Identifier, identifiersOf } from '../privacy/subjects';
 import type { SqlExecutor } from '../shared/sql/types';
 import type { ColdStore, WriteCondition } from './cold-store';
-import { insertManifestRow } from './commit';
+import { insertManifestRow, markPending } from './commit';
 import { type ObjectFooter, ParquetStreamWriter, readBack, type TextRow } from './parquet';
 import { columnLayout, type TableShape } from './policies';
 import { objectKey, SCHEMA_VERSION } from './table-run';
@@ -38,7 +38,7 @@ export interface Superseded {
  */
 export async function supersede(
   tx: SqlExecutor,
-  ctx: { readonly store: ColdStore; readonly rowGroupRows: number; readonly runId: string },
+  ctx: { readonly store: ColdStore; readonly rowGroupRows: number; readonly runId: string; readonly sql: SqlExecutor },
   shape: TableShape,
   old: { readonly object_key: string; readonly day: string },
   columns: readonly string[],
@@ -62,6 +62,7 @@ export async function supersede(
     const leftover = await store.head(key);
     const condition: WriteCondition = leftover ? { etag: leftover.etag } : 'absent';
     const sink = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    await markPending(ctx.sql, shape.policy.table, key, ctx.runId);
     const uploading = store.upload(key, sink, condition);
     uploading.catch(() => undefined);
     const writer = await ParquetStreamWriter.open(sink, columns, ctx.rowGroupRows, columnLayout(shape.policy));

@@ -11,7 +11,7 @@ import type { Log } from '../shared/observability';
 import { DataApiLimitError } from '../shared/sql/errors';
 import { p, type Sql, type SqlExecutor } from '../shared/sql/types';
 import type { ColdStore, WriteCondition } from './cold-store';
-import { deleteExported, RowsChanged } from './commit';
+import { deleteExported, markPending, RowsChanged } from './commit';
 import { type ObjectFooter, ParquetStreamWriter, RowDigest, readBack, type TextRow } from './parquet';
 import {
   addVersions,
@@ -270,6 +270,7 @@ export class TableRun {
     condition: WriteCondition,
   ): Promise<string[] | undefined> {
     let t0 = performance.now();
+    await markPending(this.deps.sql, this.policy.table, key, this.runId);
     const written = await this.write(key, day, first, condition);
     this.report.ms.export += performance.now() - t0;
     t0 = performance.now();

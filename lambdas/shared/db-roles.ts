@@ -164,6 +164,7 @@ export const DB_ROLES = [
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
       job_leases: ['SELECT', 'INSERT', 'UPDATE'],
       retention_holds: ['SELECT', 'INSERT'],
+      archive_pending: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
       // which subjects each object holds (digests only: privacy/subject-index.ts)
       subject_index: ['SELECT', 'INSERT'],
     },
@@ -186,6 +187,7 @@ export const DB_ROLES = [
       checkpoint_quarantine: ['SELECT', 'DELETE'],
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
       job_leases: ['SELECT', 'INSERT', 'UPDATE'],
+      archive_pending: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
       subject_index: ['SELECT', 'INSERT', 'DELETE'],
       erasure_tombstones: ['SELECT', 'INSERT'],
       erasures: ['SELECT', 'INSERT', 'UPDATE'],

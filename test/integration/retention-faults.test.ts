@@ -107,6 +107,26 @@ describe.each(DRIVERS)('retention faults (%s driver)', (driver) => {
     expect(await archived(db)).toBe(12);
   });
 
+  it('an object left by a crash that no run finds again (its first row gone meanwhile) is removed by the next run, not left outside the manifest', async () => {
+    await seedMessages(db);
+    await expect(
+      run(
+        failingAtDelete(db.sql, (n) => n === 1),
+        s.store,
+        { tables: ['messages'] },
+      ),
+    ).rejects.toThrow('Connection terminated');
+    const [left] = await keys(s.client);
+    // The object's first message is deleted by someone else: the next run starts that day at another row, another key.
+    await db.direct.execute(`DELETE FROM messages WHERE id = (SELECT min(id) FROM messages WHERE created_at < '2025-01-02')`);
+    const { outcome } = await run(db.sql, s.store, { tables: ['messages'] });
+    expect(outcome.counters).toMatchObject({ objects_recovered: 0, rows_deleted: 11, objects_discarded: 1, objects_outside_manifest: 0 });
+    const manifest = (await db.direct.query<{ k: string }>('SELECT object_key AS k FROM archive_manifest ORDER BY 1')).map((r) => r.k);
+    expect(await keys(s.client)).toEqual(manifest);
+    expect(manifest).not.toContain(left);
+    expect(await db.direct.query('SELECT count(*)::int AS n FROM archive_pending')).toEqual([{ n: 0 }]);
+  });
+
   it('a row rewritten with the same text after a crash: the object is replaced (not committed), then deleted; one copy', async () => {
     await seedMessages(db);
     const flaky = failingAtDelete(db.sql, (n) => n === 1);
