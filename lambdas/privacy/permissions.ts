@@ -1,3 +1,4 @@
+import { COLD_STORE_ACTIONS } from '../retention/permissions';
 import { DATA_API_ACTIONS } from '../shared/permissions';
 
 /**
@@ -9,18 +10,6 @@ export const IAM_ACTIONS = [
   ...DATA_API_ACTIONS,
   // Valkey IAM authentication as its own cache user (the subject's live checkpoints)
   'elasticache:Connect',
-  // cold objects: read and verified (HEAD, ranged GETs), successors written (a single PUT or a
-  // multipart upload), receipts and exports written under their own prefixes
-  's3:PutObject',
-  's3:GetObject',
-  's3:AbortMultipartUpload',
-  // the S3 cold-store module's listing (ListObjectsV2), on the tables' prefixes only
-  's3:ListBucket',
-  // a superseded object leaves with every version: ListObjectVersions, then DeleteObject per VersionId
-  's3:ListBucketVersions',
-  's3:DeleteObject',
-  's3:DeleteObjectVersion',
-  // SSE-KMS objects: encrypt on upload, decrypt on read
-  'kms:GenerateDataKey',
-  'kms:Decrypt',
+  // cold objects read, rewritten without the subject, old versions removed; receipts and exports under their own prefixes
+  ...COLD_STORE_ACTIONS,
 ] as const;
