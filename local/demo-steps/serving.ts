@@ -16,7 +16,7 @@ import { queryTimeSeries } from '../../lambdas/analytics-api/timeseries';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { listProperties, setProperty } from '../../lambdas/shared/properties';
 import { systemClock } from '../../lambdas/shared/runtime';
-import { formatInZone, localDate, startOfLocalDate } from '../../lambdas/shared/time';
+import { formatInZone, localDate, localHourOf } from '../../lambdas/shared/time';
 import { getEnvironment } from '../../lib/config';
 import type { DemoContext } from '../demo';
 
@@ -50,12 +50,12 @@ async function fill(ctx: DemoContext): Promise<void> {
     SELECT wk::date, '${P}', channel, 50, 29, 1, 1, 4, 9, 14, (1 + 2 + 12 + 36 + 70) / 29.0, (14 - 6) * 100 / 29.0
     FROM generate_series(date_trunc('week', current_date) - interval '3 weeks', date_trunc('week', current_date) - interval '1 week', interval '1 week') wk, ${C}`);
   const now = Date.now();
-  // Today's events span the last two hours — or, just after local midnight, the part of today that has
-  // passed (compressed, in the same order): "today" on the dashboard holds them all, at any hour.
+  // The raw events the dashboard reads for the open hour: they span the last two hours — compressed, in
+  // the same order, into the part of the current local hour that has passed (the closed hours before
+  // come from the hourly aggregates written above), so "today" holds them at any minute of any hour.
   const zone = getEnvironment('dev').aggregation.timeZone;
-  const [y, mo, d] = localDate(new Date(now), zone).split('-').map(Number) as [number, number, number];
-  const sinceMidnight = now - startOfLocalDate(y, mo, d, zone).getTime();
-  const scale = Math.min(1, Math.max(1_000, sinceMidnight - 5_000) / (125 * 60_000));
+  const sinceHourStart = now - localHourOf(new Date(now), zone).start.getTime();
+  const scale = Math.min(1, Math.max(1_000, sinceHourStart - 5_000) / (125 * 60_000));
   const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000 * scale).toISOString();
   const ev = (id: string, type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
     id,
