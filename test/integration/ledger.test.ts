@@ -1,13 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoRunLedger } from '../../lambdas/shared/ledger/dynamodb';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import type { RunLedger, RunRecord } from '../../lambdas/shared/ledger/types';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import { runExclusive } from '../../lambdas/shared/runtime';
 import { type Running, startDynamo } from '../../local/services';
+import { createLedgerTable } from '../support/dynamo-ledger';
 
 const run = (over: Partial<RunRecord>): RunRecord => ({
   job: 'archive',
@@ -29,23 +29,7 @@ beforeAll(async () => {
 afterAll(() => dynamo.stop());
 
 async function dynamoLedger(): Promise<RunLedger> {
-  const client = new DynamoDBClient({ endpoint: dynamo.url, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const tableName = `ledger-${Math.random().toString(36).slice(2)}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    }),
-  );
-  return new DynamoRunLedger({ client, tableName });
+  return new DynamoRunLedger(await createLedgerTable(dynamo.url));
 }
 
 const adapters: [string, () => Promise<RunLedger>][] = [

@@ -8,12 +8,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { Client } from 'pg';
 import { type Running, startDynamo } from '../../local/services';
 import { type TestDb, testDb } from '../support/db';
+import { createLedgerTable } from '../support/dynamo-ledger';
 import { BUCKET, s3, waitForLockWait } from '../support/retention-harness';
 
 const ROOT = join(__dirname, '..', '..');
@@ -62,21 +62,7 @@ describe('retention from two entry points at once (Lambda handler + CLI)', () =>
     await db.direct.execute(`INSERT INTO messages (conversation_id, message_key, role, content, created_at, source)
       SELECT '00000000-0000-0000-0000-0000000000e1', 'k' || i, 'user', 'text ' || i, '2025-01-03 10:00+00'::timestamptz + (i || ' minutes')::interval, 'live'
         FROM generate_series(1, 12) i`);
-    const table = `ledger-${Math.random().toString(36).slice(2)}`;
-    await new DynamoDBClient({ endpoint: dynamo.url, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }).send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-      }),
-    );
+    const { tableName: table } = await createLedgerTable(dynamo.url);
     const aws = {
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'S3RVER',
