@@ -39,4 +39,19 @@ describe('readDatabaseSecret', () => {
     const odd = fakeFetch(200, { SecretString: JSON.stringify({ user: 'x' }) });
     await expect(readDatabaseSecret(arn, { region: 'eu-west-1', credentials, fetch: odd.fn })).rejects.toThrow(SecretError);
   });
+
+  it('sends to AWS_ENDPOINT_URL_SECRETS_MANAGER when set, as the SDK clients do (local runs of the bundles)', async () => {
+    const f = fakeFetch(200, { SecretString: JSON.stringify({ username: 'dlc_archive', password: 'p' }) });
+    const saved = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:4599';
+    try {
+      await readDatabaseSecret(arn, { region: 'eu-west-1', credentials, fetch: f.fn });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+      else process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = saved;
+    }
+    const { url, init } = f.calls[0] as { url: string; init: RequestInit };
+    expect(url).toBe('http://127.0.0.1:4599/');
+    expect((init.headers as Record<string, string>).host).toBe('127.0.0.1:4599');
+  });
 });
