@@ -6,6 +6,10 @@
  * larger than a Data API request is written in pieces (inserted with its first piece, the rest
  * appended in the same transaction). Rows are de-duplicated per batch (a batch may hold two
  * checkpoints of one conversation) and written in key order (no deadlock between batches).
+ *
+ * A message row new to PostgreSQL may have an earlier version in cold storage (its thread came back
+ * after retention moved part of it): the upsert notes its conversation (sql/024), and the next
+ * retention run keeps only the newest version (restore.ts, foldReturned).
  */
 import { createHash } from 'node:crypto';
 import { jsonChunks } from '../shared/sql/bulk';
@@ -93,8 +97,10 @@ const UPSERT = `WITH w AS (INSERT INTO messages (conversation_id, message_key, s
                    ELSE messages.content IS DISTINCT FROM EXCLUDED.content END)
           OR messages.role IS DISTINCT FROM EXCLUDED.role
           OR (messages.metadata - 'previous_versions') IS DISTINCT FROM (EXCLUDED.metadata - 'previous_versions')
-       RETURNING (xmax = 0) AS inserted)
-       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM w`;
+       RETURNING (xmax = 0) AS inserted, conversation_id),
+     n AS (SELECT note_conversation_returns(array_agg(DISTINCT conversation_id)) AS noted FROM w WHERE inserted)
+     SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated,
+            (SELECT noted FROM n) AS noted FROM w`;
 
 export async function writeUnits(tx: SqlExecutor, units: readonly WriteUnit[], runId: string | undefined): Promise<WriteResult> {
   // Conversations: one row per key even when the batch holds several checkpoints of it.

@@ -33,6 +33,8 @@ export interface TableReport {
   objectsDiscarded: number;
   /** Objects under the table's prefix that no manifest row holds (counted, logged, kept). */
   objectsOutsideManifest: number;
+  /** Messages: cold earlier versions of messages the archive wrote again, folded into the live rows (restore.ts, foldReturned). */
+  versionsFolded: number;
   workRemaining: boolean;
   /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction (summed over threads). */
   readonly ms: { export: number; verify: number; commit: number };
@@ -53,6 +55,7 @@ export const COUNTERS = [
   'objects_outside_manifest',
   'objects_retired',
   'objects_discarded',
+  'versions_folded',
 ] as const;
 export type RetentionCounters = Record<(typeof COUNTERS)[number], number>;
 
@@ -121,6 +124,7 @@ export function emptyReport(table: string, cutoff: string): TableReport {
     objectsRetired: 0,
     objectsDiscarded: 0,
     objectsOutsideManifest: 0,
+    versionsFolded: 0,
     workRemaining: false,
     ms: { export: 0, verify: 0, commit: 0 },
   };

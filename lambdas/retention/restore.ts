@@ -11,7 +11,11 @@
  *
  * Messages bring their conversations back first (only those of the messages restored). A conversation
  * key that came back with a new id (the LangGraph thread resumed and archived again) gets its old
- * messages under the live id; the old conversation row stays cold.
+ * messages under the live id; the old conversation row stays cold. A cold message whose key is already
+ * in PostgreSQL under another row is an earlier version of it (the archive wrote the newer one after
+ * the thread came back): it leaves cold storage and is kept in the live row's `previous_versions`
+ * (`fold`), so a message is never in two places. `foldReturned` does that for the conversations the
+ * archive noted (sql/024), in each retention run before it exports messages.
  */
 import { randomUUID } from 'node:crypto';
 import type { RetentionPolicy } from '../../lib/config';
@@ -46,6 +50,11 @@ export interface RestoreResult {
   readonly rowsInserted: number;
   /** Rows asked for that are already in PostgreSQL (a conflict): they stay cold. */
   readonly rowsPresent: number;
+  /**
+   * Messages whose key is in PostgreSQL under another row (a newer version the archive wrote after the
+   * thread came back): the cold version leaves cold storage, kept in the live row's previous_versions.
+   */
+  readonly versionsFolded?: number;
   /** Objects superseded: removed from S3 (their rows back in PostgreSQL or in a successor object). */
   readonly objectsSuperseded: number;
   /** Successor objects written with the rows that stayed cold. */
@@ -162,6 +171,63 @@ export async function restore(
   }
 }
 
+export interface FoldResult {
+  /** Conversations noted by the archive and looked at. */
+  readonly conversations: number;
+  readonly versionsFolded: number;
+  readonly objectsSuperseded: number;
+  readonly objectsRead: number;
+  /** Noted conversations left for the next run (the deadline, or more than one batch). */
+  readonly remaining: boolean;
+}
+
+/**
+ * The conversations the archive noted (sql/024, `conversation_returns`): for each, every cold message
+ * of its key (under its live id or an earlier one) whose message key is now in PostgreSQL leaves cold
+ * storage, kept in the live row's previous_versions (`Restore.fold`). Runs inside a retention run,
+ * under its lease (`fence`), before messages are exported; stops between conversations when
+ * `mayContinue` says so. A conversation's note goes once it is done, unless the archive noted it again since.
+ */
+export async function foldReturned(
+  deps: RestoreDeps,
+  fence: Fence,
+  policies: readonly RetentionPolicy[],
+  settings: { readonly rowGroupRows: number },
+  mayContinue: () => boolean,
+  batch = 500,
+): Promise<FoldResult> {
+  const totals = { conversations: 0, versionsFolded: 0, objectsSuperseded: 0, objectsRead: 0, remaining: false };
+  const messages = policies.find((p) => p.table === 'messages');
+  if (!messages) return totals;
+  const noted = await deps.sql.query<{ id: string; key: string; at: string }>(
+    `SELECT r.conversation_id::text AS id, c.conversation_key AS key, r.noticed_at::text AS at
+       FROM conversation_returns r JOIN conversations c ON c.id = r.conversation_id
+      ORDER BY r.noticed_at LIMIT $1::int`,
+    [batch + 1],
+  );
+  if (noted.length > batch) totals.remaining = true;
+  if (noted.length === 0) return totals;
+  const run = new Restore(deps, fence, { holdDays: 1, rowGroupRows: settings.rowGroupRows });
+  const shape = await tableShape(deps.sql, messages);
+  for (const c of noted.slice(0, batch)) {
+    if (!mayContinue()) {
+      totals.remaining = true;
+      break;
+    }
+    const r = await run.foldConversation(policies, shape, c.id, c.key);
+    totals.conversations++;
+    totals.versionsFolded += r?.versionsFolded ?? 0;
+    totals.objectsSuperseded += r?.objectsSuperseded ?? 0;
+    await deps.sql.execute('DELETE FROM conversation_returns WHERE conversation_id = $1::uuid AND noticed_at = $2::text::timestamptz', [
+      c.id,
+      c.at,
+    ]);
+  }
+  totals.objectsRead = run.objectsRead;
+  if (totals.conversations > 0) deps.log.info('Earlier versions of returned conversations folded', { ...totals });
+  return totals;
+}
+
 class Restore {
   private readonly heldUntil: string;
   /** Cold objects read (each verified), over every step of this restore. */
@@ -242,6 +308,35 @@ class Restore {
       ...(conversations ? { conversations } : {}),
       ...(remap.size > 0 ? { conversationsRemapped: remap.size } : {}),
     };
+  }
+
+  /** Folds the cold messages of conversation `key` (live id `id`) whose message key is in PostgreSQL. */
+  async foldConversation(
+    policies: readonly RetentionPolicy[],
+    shape: TableShape,
+    id: string,
+    key: string,
+  ): Promise<RestoreResult | undefined> {
+    const keys = new Set(
+      (await this.deps.sql.query<{ k: string }>('SELECT message_key AS k FROM messages WHERE conversation_id = $1::uuid', [id])).map(
+        (r) => r.k,
+      ),
+    );
+    if (keys.size === 0) return undefined;
+    const ids = await this.conversationIds(policies, key);
+    ids.add(id);
+    return this.move(shape, {
+      range: ALL_TIME,
+      holding: [...ids].map((value) => ({ kind: 'conversation_id' as const, value })),
+      keep: (r, cols) => ids.has(r[cols.indexOf('conversation_id')] as string) && keys.has(r[cols.indexOf('message_key')] as string),
+      rewrite: (r, cols) => {
+        const at = cols.indexOf('conversation_id');
+        if (r[at] === id) return r;
+        const copy = [...r];
+        copy[at] = id;
+        return copy;
+      },
+    });
   }
 
   /** Every id the conversation key has had: the live one and those of its cold conversation rows. */
@@ -360,7 +455,7 @@ class Restore {
 
   /** Moves the selected rows of every live object of the range back to PostgreSQL. */
   private async move(shape: TableShape, sel: Selection): Promise<RestoreResult> {
-    const totals = { rowsRead: 0, rowsInserted: 0, objectsSuperseded: 0, objectsWritten: 0 };
+    const totals = { rowsRead: 0, rowsInserted: 0, versionsFolded: 0, objectsSuperseded: 0, objectsWritten: 0 };
     const retired: string[] = [];
     const objects = await this.eachObject(shape, sel, async (rows, columns, inRange, m, footer) => {
       const picked = rows.map((r, i) => inRange[i] === true && (!sel.keep || sel.keep(r, columns)));
@@ -374,17 +469,29 @@ class Restore {
         ]);
         if (!live) return undefined; // another restore took it meanwhile
         const inserted = await this.insert(tx, shape, rows, columns, picked, sel.rewrite, m.object_key);
-        if (inserted.size === 0) return { inserted: 0, successor: undefined };
         const keyOf = rowKey(shape, columns);
-        const remaining = rows.filter((r) => !inserted.has(keyOf(r)));
+        const folded =
+          shape.policy.table === 'messages'
+            ? await this.fold(
+                tx,
+                rows,
+                columns,
+                picked.map((p, i) => p && !inserted.has(keyOf(rows[i] as TextRow))),
+                sel.rewrite,
+                m.object_key,
+              )
+            : new Set<number>();
+        if (inserted.size === 0 && folded.size === 0) return { inserted: 0, folded: 0, successor: undefined };
+        const remaining = rows.filter((r, i) => !inserted.has(keyOf(r)) && !folded.has(i));
         const ctx = { store: this.deps.store, sql: this.deps.sql, rowGroupRows: this.s.rowGroupRows, runId: `restore:${m.object_key}` };
         const { successor } = await supersede(tx, ctx, shape, m, columns, remaining, footer);
         await tx.execute('UPDATE archive_manifest SET restored_at = now() WHERE object_key = $1::text', [m.object_key]);
-        return { inserted: inserted.size, successor };
+        return { inserted: inserted.size, folded: folded.size, successor };
       });
       if (!moved) return;
       totals.rowsInserted += moved.inserted;
-      if (moved.inserted === 0) return;
+      totals.versionsFolded += moved.folded;
+      if (moved.inserted + moved.folded === 0) return;
       totals.objectsSuperseded++;
       if (moved.successor) totals.objectsWritten++;
       retired.push(m.object_key);
@@ -395,13 +502,72 @@ class Restore {
       objects,
       rowsRead: totals.rowsRead,
       rowsInserted: totals.rowsInserted,
-      rowsPresent: totals.rowsRead - totals.rowsInserted,
+      rowsPresent: totals.rowsRead - totals.rowsInserted - totals.versionsFolded,
+      ...(totals.versionsFolded > 0 ? { versionsFolded: totals.versionsFolded } : {}),
       objectsSuperseded: totals.objectsSuperseded,
       objectsWritten: totals.objectsWritten,
       ...(totals.rowsInserted > 0 ? { heldUntil: this.heldUntil } : {}),
     };
     this.deps.log.info('Restored', { ...result });
     return result;
+  }
+
+  /**
+   * Of the cold messages picked and not inserted, those whose (conversation, message key) is in
+   * PostgreSQL under another row: an earlier version of that message. It goes into the live row's
+   * `metadata.previous_versions` (before the versions the live row already has; nothing added when it is
+   * the same text and role) and out of cold storage (returns the indexes of those rows in `rows`).
+   */
+  private async fold(
+    tx: SqlExecutor,
+    rows: TextRow[],
+    columns: readonly string[],
+    candidates: boolean[],
+    rewrite: Selection['rewrite'],
+    objectKeyName: string,
+  ): Promise<Set<number>> {
+    const at = (c: string) => {
+      const i = columns.indexOf(c);
+      if (i < 0) throw new RestoreError(`A messages object without a ${c} column: ${objectKeyName}`);
+      return i;
+    };
+    const [ii, ci, ki, ri, ti, mi] = ['id', 'conversation_id', 'message_key', 'role', 'content', 'metadata'].map(at) as number[];
+    const records: Record<string, string | number | null>[] = [];
+    rows.forEach((r0, n) => {
+      if (!candidates[n]) return;
+      const r = rewrite ? rewrite(r0, columns) : r0;
+      records.push({
+        n,
+        id: r[ii as number] ?? null,
+        cid: r[ci as number] ?? null,
+        k: r[ki as number] ?? null,
+        role: r[ri as number] ?? null,
+        content: r[ti as number] ?? null,
+        md: r[mi as number] ?? null,
+      });
+    });
+    const out = new Set<number>();
+    for (const { param } of jsonChunks(records)) {
+      const done = await tx.query<{ n: number }>(
+        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n integer, id text, cid text, k text, role text, content text, md text)),
+         v AS (SELECT m.id, x.n,
+                      COALESCE(x.md::jsonb -> 'previous_versions', '[]'::jsonb)
+                      || CASE WHEN x.content IS NOT DISTINCT FROM m.content AND x.role IS NOT DISTINCT FROM m.role THEN '[]'::jsonb
+                              ELSE jsonb_build_array(jsonb_build_object('content', x.content, 'role', x.role, 'replaced_at', now(),
+                                                                        'from_cold_object', $2::text)) END AS older
+                 FROM x JOIN messages m ON m.conversation_id = x.cid::uuid AND m.message_key = x.k AND m.id <> x.id::bigint),
+         w AS (SELECT v.id, jsonb_agg(e.value ORDER BY v.n, e.o) AS older
+                 FROM v CROSS JOIN LATERAL jsonb_array_elements(v.older) WITH ORDINALITY AS e(value, o) GROUP BY v.id),
+         u AS (UPDATE messages m
+                  SET metadata = jsonb_set(m.metadata, '{previous_versions}', w.older || COALESCE(m.metadata -> 'previous_versions', '[]'::jsonb)),
+                      updated_at = now()
+                 FROM w WHERE m.id = w.id)
+         SELECT n FROM v`,
+        [param, objectKeyName],
+      );
+      for (const d of done) out.add(Number(d.n));
+    }
+    return out;
   }
 
   /**

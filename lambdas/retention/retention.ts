@@ -20,6 +20,7 @@ import { COUNTERS, emptyReport, type RetentionCounters, type RetentionOutcome, t
 
 export type { RetentionOutcome, RetentionSettings, TableReport } from './report';
 
+import { foldReturned } from './restore';
 import { discardAbandoned, retireSuperseded } from './retire';
 import { type TableDeps, TableRun } from './table-run';
 
@@ -73,6 +74,7 @@ const COUNTED_BY: Record<(typeof COUNTERS)[number], (t: TableReport) => number> 
   objects_outside_manifest: (t) => t.objectsOutsideManifest,
   objects_retired: (t) => t.objectsRetired,
   objects_discarded: (t) => t.objectsDiscarded,
+  versions_folded: (t) => t.versionsFolded,
 };
 
 /** The job body (inside runExclusive): every selected table in registry order, under the database lease. */
@@ -113,6 +115,12 @@ export async function applyRetention(
       if (deps.deadline.shouldStop()) {
         report.workRemaining = true;
         continue;
+      }
+      if (policy.table === 'messages' && !input.dryRun) {
+        // A message the archive wrote again after its earlier version went cold: one place, before exporting more.
+        const folded = await foldReturned(deps, fence, s.policies, s, () => !deps.deadline.shouldStop() && !lease?.lost);
+        report.versionsFolded = folded.versionsFolded;
+        if (folded.remaining) report.workRemaining = true;
       }
       const shape = await tableShape(deps.sql, policy);
       const total = { rows: 0, done: 0 };

@@ -14,10 +14,10 @@
 import { AGGREGATIONS } from '../aggregate/registry';
 
 /**
- * A table privilege, or SELECT on some columns only (`SELECT (id, property_id)`): what a statement
+ * A table privilege, or SELECT / UPDATE on some columns only (`SELECT (id, property_id)`): what a statement
  * needs to read back what it writes (`ON CONFLICT (col)`, `RETURNING col`) without reading the rest.
  */
-export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | `SELECT (${string})`;
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | `SELECT (${string})` | `UPDATE (${string})`;
 
 export interface DbRole {
   /** PostgreSQL role name (lower case, `dlc_` prefix). */
@@ -69,7 +69,8 @@ export const DB_ROLES = [
       messages: ['SELECT', 'INSERT', 'UPDATE'],
       checkpoint_quarantine: ['SELECT', 'INSERT', 'UPDATE'],
     },
-    functions: ['detect_language(text)'],
+    // note_conversation_returns: a conversation it wrote new messages into has rows in cold storage (sql/024)
+    functions: ['detect_language(text)', 'note_conversation_returns(uuid[])'],
   },
   {
     name: 'dlc_backfill',
@@ -127,6 +128,8 @@ export const DB_ROLES = [
       agg_watermarks: ['SELECT', 'INSERT', 'UPDATE'],
       // each property's periods are in its zone (sql/021)
       properties: ['SELECT'],
+      // a zone change's re-derivation of its table, carried out and removed by the next run (sql/025)
+      property_rederivations: ['SELECT', 'DELETE'],
       analytics_token_user_daily: ['SELECT', 'INSERT', 'UPDATE'],
       analytics_token_platform_daily: ['SELECT', 'INSERT', 'UPDATE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'UPDATE']),
@@ -137,15 +140,19 @@ export const DB_ROLES = [
   {
     name: 'dlc_analytics_api',
     jobs: ['analytics-api', 'reports-daily', 'reports-weekly', 'reports-monthly'],
-    description: 'dashboard, time series, reports: read-only',
+    description:
+      'dashboard, time series, reports: read-only, except the property registry (GET/PUT /properties: a zone change records its re-derivations)',
     tables: {
       analytics_events: ['SELECT'],
       analytics_cost_config: ['SELECT'],
       ...each(AGGREGATES, ['SELECT']),
       ...each(ANALYTICS_VIEWS, ['SELECT']),
       ...each(DASHBOARD_STATE, ['SELECT']),
-      // series, reports and the dashboard in the property's zone (sql/021)
-      properties: ['SELECT'],
+      // series, reports and the dashboard in the property's zone (sql/021); PUT /properties/{id} registers
+      // a property or changes its zone or name (SELECT … FOR UPDATE, INSERT … ON CONFLICT DO UPDATE)
+      properties: ['SELECT', 'INSERT', 'UPDATE'],
+      // a zone change records one re-derivation per aggregate table, for the aggregations (sql/025)
+      property_rederivations: ['INSERT'],
     },
   },
   {
@@ -160,7 +167,9 @@ export const DB_ROLES = [
       checkpoint_quarantine: ['SELECT', 'INSERT', 'DELETE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'DELETE']),
       conversations: ['SELECT', 'INSERT', 'DELETE'],
-      messages: ['SELECT', 'INSERT', 'DELETE'],
+      // UPDATE (metadata): a cold message's earlier version kept in its live row's previous_versions (sql/024)
+      messages: ['SELECT', 'INSERT', 'DELETE', 'UPDATE (metadata, updated_at)'],
+      conversation_returns: ['SELECT', 'DELETE'],
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
       job_leases: ['SELECT', 'INSERT', 'UPDATE'],
       retention_holds: ['SELECT', 'INSERT'],
@@ -211,8 +220,8 @@ export function roleForJob(job: string): DbRole | undefined {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 /** The privileges `dlc_reconcile_role` grants (sql/013): the same pattern on both sides. */
-export const PRIVILEGE = /^(SELECT|INSERT|UPDATE|DELETE|SELECT \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))$/;
-const FUNCTION_SIGNATURE = /^[a-z_][a-z0-9_]*\(([a-z ]+(,[a-z ]+)*)?\)$/;
+export const PRIVILEGE = /^(SELECT|INSERT|UPDATE|DELETE|(SELECT|UPDATE) \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))$/;
+const FUNCTION_SIGNATURE = /^[a-z_][a-z0-9_]*\(([a-z ]+(\[\])?(,[a-z ]+(\[\])?)*)?\)$/;
 
 /** Refuses a malformed registry (run by the reconcile step and by a unit test). */
 export function validateRoles(roles: readonly DbRole[] = DB_ROLES): void {
@@ -232,7 +241,7 @@ export function validateRoles(roles: readonly DbRole[] = DB_ROLES): void {
       if (privs.length === 0) problems.push(`${r.name}: table "${t}" lists no privilege`);
       for (const p of privs)
         if (!PRIVILEGE.test(p))
-          problems.push(`${r.name}: privilege "${p}" on "${t}" is not SELECT|INSERT|UPDATE|DELETE or SELECT (col, …)`);
+          problems.push(`${r.name}: privilege "${p}" on "${t}" is not SELECT|INSERT|UPDATE|DELETE or SELECT|UPDATE (col, …)`);
     }
     for (const f of r.functions ?? []) if (!FUNCTION_SIGNATURE.test(f)) problems.push(`${r.name}: function "${f}" must be name(type,…)`);
     for (const s of r.sequences ?? []) if (!IDENT.test(s)) problems.push(`${r.name}: sequence "${s}" is not a plain identifier`);
