@@ -86,13 +86,27 @@ export async function callAnalytics(
   };
 }
 
-/** A non-200 answer: its message on stderr, exit 2 for a 400 (bad usage), 1 otherwise. */
-export function failed(r: ApiResponse): boolean {
+/**
+ * The API's message with its query parameters named as the CLI's flags (`from` → `--from`): a 400
+ * about a parameter starts with its name, and names another after "after" (`to "…" must be after
+ * from "…"`). The CLI's flags are the API's parameter names, so the operator reads what they typed.
+ */
+export function asFlags(message: string, params: readonly string[]): string {
+  if (params.length === 0) return message;
+  return message.replace(new RegExp(`(^|after )(${params.join('|')})(?= )`, 'g'), '$1--$2');
+}
+
+/**
+ * A non-200 answer: its message on stderr, exit 2 for a 400 (bad usage), 1 otherwise. `flags`: the
+ * parameters the message may name, said as the command's options (asFlags).
+ */
+export function failed(r: ApiResponse, flags: readonly string[] = []): boolean {
   if (r.statusCode === 200) return false;
   let msg = r.body;
   try {
     msg = JSON.parse(r.body).error ?? msg;
   } catch {}
+  if (r.statusCode === 400) msg = asFlags(msg, flags);
   console.error(`${r.statusCode}: ${msg}`);
   process.exitCode = r.statusCode === 400 ? 2 : 1;
   return true;

@@ -21,18 +21,34 @@ import { queryTimeSeries } from './timeseries';
 export const REPORT_TYPES = ['daily', 'weekly', 'monthly'] as const;
 export type ReportType = (typeof REPORT_TYPES)[number];
 
-/** The seed's section names (requests), and the keys the report uses (the seed's `report.sections.*`). */
-export const REPORT_SECTIONS = {
-  summary: 'summary',
-  conversations: 'conversations',
+/**
+ * The sections, by the names the report uses for them (its JSON keys, its CSV file names: the seed's
+ * `report.sections.*`), in report order. A request names them so too; the seed's snake_case request
+ * names are accepted as aliases (SECTION_ALIASES; docs/decisions.md "One name per thing").
+ */
+export const ALL_SECTIONS = [
+  'summary',
+  'conversations',
+  'responseTimes',
+  'staffPerformance',
+  'satisfaction',
+  'topIntents',
+  'channelBreakdown',
+] as const;
+export type ReportSection = (typeof ALL_SECTIONS)[number];
+/** Seed 001's request names (`ReportConfig.sections`) for the sections whose name differs. */
+export const SECTION_ALIASES: Readonly<Record<string, ReportSection>> = {
   response_times: 'responseTimes',
   staff_performance: 'staffPerformance',
-  satisfaction: 'satisfaction',
   top_intents: 'topIntents',
   channel_breakdown: 'channelBreakdown',
-} as const;
-export type ReportSection = keyof typeof REPORT_SECTIONS;
-export const ALL_SECTIONS = Object.keys(REPORT_SECTIONS) as ReportSection[];
+};
+const sectionNamed = (s: string): ReportSection | undefined =>
+  (ALL_SECTIONS as readonly string[]).includes(s)
+    ? (s as ReportSection)
+    : Object.hasOwn(SECTION_ALIASES, s)
+      ? SECTION_ALIASES[s]
+      : undefined;
 
 export type Cell = string | number | null;
 export type TableRows = Record<string, Cell>[];
@@ -44,7 +60,7 @@ export interface Report {
   readonly propertyId: string;
   readonly period: { readonly start: string; readonly end: string; readonly label: string; readonly timeZone: string };
   readonly generatedAt: string;
-  readonly sections: Partial<Record<(typeof REPORT_SECTIONS)[ReportSection], SectionData>>;
+  readonly sections: Partial<Record<ReportSection, SectionData>>;
 }
 
 export interface ReportConfig {
@@ -114,9 +130,9 @@ export function validateReportConfig(c: Partial<Record<keyof ReportConfig, unkno
     throw new BadRequestError(`sections must be a list of at most ${ALL_SECTIONS.length}: ${ALL_SECTIONS.join(', ')}`);
   const sections: ReportSection[] = [];
   for (const s of raw) {
-    if (typeof s !== 'string' || !(s in REPORT_SECTIONS))
-      throw new BadRequestError(`unknown section ${quote(s)}; allowed: ${ALL_SECTIONS.join(', ')}`);
-    if (!sections.includes(s as ReportSection)) sections.push(s as ReportSection);
+    const section = typeof s === 'string' ? sectionNamed(s) : undefined;
+    if (!section) throw new BadRequestError(`unknown section ${quote(s)}; allowed: ${ALL_SECTIONS.join(', ')}`);
+    if (!sections.includes(section)) sections.push(section);
   }
   return { type, propertyId, period, sections };
 }
@@ -150,16 +166,16 @@ export async function generateReport(deps: ReportDeps, config: Partial<Record<ke
   const builders: Record<ReportSection, (c: Ctx) => Promise<SectionData>> = {
     summary,
     conversations,
-    response_times: responseTimes,
-    staff_performance: staffPerformance,
+    responseTimes,
+    staffPerformance,
     satisfaction,
-    top_intents: topIntents,
-    channel_breakdown: channelBreakdown,
+    topIntents,
+    channelBreakdown,
   };
   const sections: Report['sections'] = {};
   const built = await Promise.all(v.sections.map((s) => builders[s](ctx)));
   v.sections.forEach((s, i) => {
-    sections[REPORT_SECTIONS[s]] = built[i] as SectionData;
+    sections[s] = built[i] as SectionData;
   });
   return {
     type: v.type,

@@ -111,12 +111,11 @@ export function validateTimeSeriesQuery(q: Partial<Record<keyof TimeSeriesQuery,
   const wanted = new Set([...requested, ...(metric.rollup.kind === 'not-rollable' ? metric.source.keyDimensions : [])]);
   const groupBy = [...metric.source.keyDimensions, ...metric.dimensions].filter((d, i, a) => wanted.has(d) && a.indexOf(d) === i);
 
-  const from = parseBound('startDate', q.startDate, granularity, limits.timeZone);
-  const to = parseBound('endDate', q.endDate, granularity, limits.timeZone);
+  // named as the request names them (the API's `from` and `to`, the CLI's --from and --to)
+  const from = parseBound('from', q.startDate, granularity, limits.timeZone);
+  const to = parseBound('to', q.endDate, granularity, limits.timeZone);
   if (to.instant.getTime() <= from.instant.getTime())
-    throw new BadRequestError(
-      `endDate ${quote(q.endDate)} must be after startDate ${quote(q.startDate)} (the range is [startDate, endDate))`,
-    );
+    throw new BadRequestError(`to ${quote(q.endDate)} must be after from ${quote(q.startDate)} (from is inclusive, to exclusive)`);
   const days = (to.instant.getTime() - from.instant.getTime()) / 86_400_000;
   if (days > limits.maxRangeDays) throw new BadRequestError(`the range is ${Math.round(days)} days; at most ${limits.maxRangeDays}`);
   const range = makeRange(granularity, from, to, limits.timeZone);

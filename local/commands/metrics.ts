@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ENVIRONMENT_NAMES } from '../../lib/config';
 import { callAnalytics, failed } from '../analytics-client';
+import { renderDashboard } from '../analytics-format';
 import { output } from './common';
 
 export function register(program: Command): void {
@@ -15,13 +16,6 @@ export function register(program: Command): void {
       const r = await callAnalytics(o, '/dashboard', { property: o.property });
       if (failed(r)) return;
       const m = JSON.parse(r.body);
-      output(o.json, m, () => {
-        console.log(`Dashboard for ${o.property}`);
-        for (const [k, v] of Object.entries(m.today)) console.log(`  today.${k.padEnd(22)} ${v}`);
-        for (const [k, v] of Object.entries(m.comparison)) console.log(`  comparison.${k.padEnd(17)} ${Number(v).toFixed(1)} %`);
-        console.log(
-          `  activeConversations          ${m.activeConversations}\n  staffOnline                  ${m.staffOnline}\n  pendingTasks                 ${m.pendingTasks}`,
-        );
-      });
+      output(o.json, m, () => console.log(renderDashboard(o.property, m).join('\n')));
     });
 }

@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .requiredOption('--from <date>', 'first day of a closed period (a Monday for weekly, the 1st for monthly)')
     .option('--to <date>', 'end of the period (exclusive); checked against the type')
     .addOption(new Option('--format <format>', 'output format (csv: a zip, needs --out)').choices(['json', 'csv', 'html']).default('json'))
-    .option('--sections <list>', `comma-separated: ${ALL_SECTIONS.join(', ')}`)
+    .option('--sections <list>', `comma-separated, as named in the JSON and CSV: ${ALL_SECTIONS.join(', ')}`)
     .option('--out <file>', 'write the report to this file')
     .addOption(new Option('--env <env>', 'the deployed API (SigV4); default: local DATABASE_URL').choices(ENVIRONMENT_NAMES))
     .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
@@ -67,7 +67,7 @@ export function register(program: Command): void {
         format: o.format,
         sections: o.sections,
       });
-      if (failed(r)) return;
+      if (failed(r, ['from', 'to'])) return;
       const body = r.isBase64Encoded ? Buffer.from(r.body, 'base64') : r.body;
       if (o.out) {
         writeFileSync(o.out, body);

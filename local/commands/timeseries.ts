@@ -2,7 +2,8 @@ import { type Command, Option } from 'commander';
 import { GRANULARITIES, METRICS } from '../../lambdas/analytics-api/metrics';
 import { ENVIRONMENT_NAMES } from '../../lib/config';
 import { callAnalytics, failed } from '../analytics-client';
-import { output } from './common';
+import { renderTimeSeries } from '../analytics-format';
+import { output, UsageError } from './common';
 
 export function register(program: Command): void {
   program
@@ -13,7 +14,9 @@ export function register(program: Command): void {
     .requiredOption('--from <date>', 'start (YYYY-MM-DD, inclusive)')
     .requiredOption('--to <date>', 'end (YYYY-MM-DD, exclusive)')
     .requiredOption('--property <id>', 'property id')
-    .option('--dimension <names>', 'group by (comma-separated)')
+    // the API's parameter is `dimensions` (it takes `dimension` too): the same names here
+    .option('--dimensions <names>', 'group by (comma-separated; --dimension is accepted too)')
+    .addOption(new Option('--dimension <names>').hideHelp())
     .addOption(new Option('--env <env>', 'the deployed API (SigV4); default: local DATABASE_URL').choices(ENVIRONMENT_NAMES))
     .option('--region <region>', 'AWS region (with --env; default AWS_REGION)')
     .option('--json', 'machine-readable output')
@@ -24,31 +27,25 @@ export function register(program: Command): void {
         from: string;
         to: string;
         property: string;
+        dimensions?: string;
         dimension?: string;
         env?: string;
         region?: string;
         json?: boolean;
       }) => {
+        if (o.dimensions !== undefined && o.dimension !== undefined)
+          throw new UsageError('--dimensions and --dimension are one option: give it once (e.g. --dimensions channel,direction)');
         const r = await callAnalytics(o, '/timeseries', {
           metric: o.metric,
           granularity: o.granularity,
           from: o.from,
           to: o.to,
           property: o.property,
-          dimensions: o.dimension,
+          dimensions: o.dimensions ?? o.dimension,
         });
-        if (failed(r)) return;
+        if (failed(r, ['from', 'to'])) return;
         const ts = JSON.parse(r.body);
-        output(o.json, ts, () => {
-          console.log(`${ts.metric.name} (${ts.metric.unit}, ${ts.metric.rollup}) by ${ts.query.granularity}, ${ts.query.timeZone}`);
-          for (const s of ts.series) {
-            const dims = Object.entries(s.dimensions)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ');
-            if (dims) console.log(`\n${dims}`);
-            for (const p of s.points) console.log(`  ${p.period}  ${p.value ?? '—'}`);
-          }
-        });
+        output(o.json, ts, () => console.log(renderTimeSeries(ts).join('\n')));
       },
     );
 }

@@ -291,8 +291,38 @@ describe('every CLI command, as an operator runs it, against real services', () 
     human(await dlc(['metrics', '--property', 'hotel-1']), 0, 'Dashboard for hotel-1');
     expect(json(await dlc(['metrics', '--property', 'hotel-1', '--json']))).toHaveProperty('today');
     const q = ['--metric', 'messages', '--granularity', 'day', '--from', '2025-03-24', '--to', '2025-03-31', '--property', 'hotel-1'];
-    human(await dlc(['timeseries', ...q]), 0, /^messages\b/);
+    // formatted and right-aligned (was: raw floats in ragged columns); the API's name --dimensions
+    const r = await dlc(['timeseries', ...q, '--dimensions', 'channel']);
+    human(r, 0, 'messages by day: messages received and sent');
+    expect(r.stdout).toMatch(/^channel=email\n {2}2025-03-24 {2}164$/m);
     expect(json(await dlc(['timeseries', ...q, '--json']))).toHaveProperty('series');
+    const hours = await dlc([
+      'timeseries',
+      ...q.slice(0, 2),
+      '--granularity',
+      'hour',
+      '--from',
+      '2025-03-30',
+      '--to',
+      '2025-03-31',
+      '--property',
+      'hotel-1',
+    ]);
+    expect(hours.stdout.split('\n').slice(3, 6)).toEqual([
+      '  2025-03-30 00:00 +01:00  15',
+      '  2025-03-30 01:00 +01:00  22',
+      '  2025-03-30 03:00 +02:00  31',
+    ]);
+    // nothing in the range: said in words (was: a header alone)
+    const none = await dlc(['timeseries', ...q.slice(0, 4), '--from', '2024-03-24', '--to', '2024-03-31', '--property', 'hotel-1']);
+    human(none, 0, 'messages by day: messages received and sent');
+    expect(none.stdout).toContain('No data for messages of hotel-1 between 2024-03-24 and 2024-03-31 (Europe/Madrid)');
+    // errors name the flags typed (was: startDate/endDate)
+    refused(
+      await dlc(['timeseries', ...q.slice(0, 4), '--from', '2025-03-31', '--to', '2025-03-24', '--property', 'hotel-1']),
+      2,
+      /^400: --to "2025-03-24" must be after --from "2025-03-31"/,
+    );
   });
 
   it('report: JSON on stdout, a file with --out, a CSV zip only with --out (was: exit 0 after an error)', async () => {
