@@ -124,7 +124,7 @@ function valueAxis(max: number, s: Size, top: number, bottom: number): Axis {
   const count = s === SIZES.narrow ? 4 : 5;
   const y = scaleLinear().domain([0, max]).range([bottom, top]).nice(count);
   const ticks = y.ticks(count);
-  const labels = ticks.map(y.tickFormat(count, ','));
+  const labels = ticks.map(y.tickFormat(count, ',f'));
   const left = Math.ceil(Math.max(...labels.map((l) => textWidth(l, s.font)))) + 10;
   const body = ticks
     .map(
@@ -198,7 +198,7 @@ function stackedBars(
         const y0 = axis.y(acc);
         acc += val;
         const y1 = axis.y(acc);
-        body += `<rect x="${(x(i) ?? 0).toFixed(1)}" y="${y1.toFixed(1)}" width="${x.bandwidth().toFixed(1)}" height="${(y0 - y1).toFixed(1)}" fill="${se.color}"><title>${esc(tips[i])} ${esc(se.name.toLowerCase())}: ${fmt(val)} ${esc(unit)}</title></rect>`;
+        body += `<rect x="${(x(i) ?? 0).toFixed(1)}" y="${y1.toFixed(1)}" width="${x.bandwidth().toFixed(1)}" height="${(y0 - y1).toFixed(1)}" fill="${se.color}"><title>${esc(tips[i])} · ${esc(se.name)}: ${fmt(val)} ${esc(unit)}</title></rect>`;
       }
     });
     const shown = shownLabels(labels, right - axis.left, s.font, hours);

@@ -103,13 +103,13 @@ describe.each(DRIVERS)('local hours and their labels through the %s driver', (dr
     const chart = (name: string) =>
       html.slice(html.indexOf(`data-chart="${name}"`), html.indexOf('</svg>', html.indexOf(`data-chart="${name}"`)));
     const points = [...chart('response-times').matchAll(/<circle[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
-    expect(points.filter((t) => t?.includes('p50'))).toEqual([
-      '02:00+02:00 whatsapp p50: 1,000',
-      '02:00+01:00 whatsapp p50: 3,000',
-      '10:00 whatsapp p50: 2,000',
+    expect(points.filter((t) => t?.includes('median'))).toEqual([
+      '02:00 CEST · WhatsApp, median: 1.0 s',
+      '02:00 CET · WhatsApp, median: 3.0 s',
+      '10:00 CET · WhatsApp, median: 2.0 s',
     ]);
     const bars = [...chart('messages').matchAll(/<rect[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
-    expect(bars).toEqual(['02:00+02:00 inbound: 1', '02:00+01:00 inbound: 2']);
+    expect(bars).toEqual(['02:00 CEST · Received: 1 messages', '02:00 CET · Received: 2 messages']);
   });
 
   describe.each([

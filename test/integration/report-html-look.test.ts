@@ -207,7 +207,8 @@ describe('the HTML report as a manager sees it (headless Chromium, 375 px and 12
         clipped: l.clipped,
         axes: l.ticks.map((t) => t.chart).sort(),
         notNice: l.ticks.flatMap((t) => {
-          const problem = niceProblem(t.values);
+          const plain = t.texts.filter((x) => !/^-?\d{1,3}(,\d{3})*(\.\d+)?$/.test(x)); // 13,750 or 0.5, not 6e+2
+          const problem = plain.length > 0 ? `not plain numbers: ${plain.join(', ')}` : niceProblem(t.values);
           return problem ? [`${t.chart}: ${problem} (${t.texts.join(' | ')})`] : [];
         }),
         internal: INTERNAL.flatMap(([what, re]) => {
