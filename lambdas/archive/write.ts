@@ -4,7 +4,9 @@
  * `metadata.previous_versions`); NUL and lone surrogates are stored as U+FFFD with the exact
  * original in `metadata.original_json` (JSON text: `JSON.parse` gives the original back); a row
  * larger than a Data API request is written in pieces (inserted with its first piece, the rest
- * appended in the same transaction). Rows are de-duplicated per batch (a batch may hold two
+ * appended in the same transaction). A row is replaced only by a version at least as new as its own
+ * (`version_at`, the time of the checkpoint it was read from): an older checkpoint archived after a
+ * newer one changes nothing. Rows are de-duplicated per batch (a batch may hold two
  * checkpoints of one conversation) and written in key order (no deadlock between batches).
  *
  * A message row new to PostgreSQL may have an earlier version in cold storage (its thread came back
@@ -79,24 +81,26 @@ function toRow(ck: string, m: ArchivedMessage): Row {
 }
 
 const UPSERT = `WITH w AS (INSERT INTO messages (conversation_id, message_key, seq, role, content, created_at, source,
-                             input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language)
-       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c)
+                             input_tokens, output_tokens, cached_tokens, reasoning_tokens, model, metadata, language, version_at)
+       SELECT c.id, r.k, r.s, r.r, r.c, r.t, 'redis_archive', r.it, r.ot, r.ct, r.rt, r.mo, COALESCE(r.md, '{}'::jsonb), detect_language(r.c), r.v
        FROM json_to_recordset($1::json) AS r(ck text, k text, s int, r text, c text, t timestamptz,
-                                               it int, ot int, ct int, rt int, mo text, md jsonb)
+                                               it int, ot int, ct int, rt int, mo text, md jsonb, v timestamptz)
        JOIN conversations c ON c.conversation_key = r.ck
        ON CONFLICT (conversation_id, message_key) DO UPDATE SET
          seq = EXCLUDED.seq, role = EXCLUDED.role, content = EXCLUDED.content,
          input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
          cached_tokens = EXCLUDED.cached_tokens, reasoning_tokens = EXCLUDED.reasoning_tokens,
-         model = EXCLUDED.model, language = EXCLUDED.language, updated_at = now(),
+         model = EXCLUDED.model, language = EXCLUDED.language, version_at = EXCLUDED.version_at, updated_at = now(),
          metadata = EXCLUDED.metadata || jsonb_build_object('previous_versions',
            COALESCE(messages.metadata -> 'previous_versions', '[]'::jsonb)
            || jsonb_build_array(jsonb_build_object('content', messages.content, 'role', messages.role, 'replaced_at', now()))
            || COALESCE(EXCLUDED.metadata -> 'previous_versions', '[]'::jsonb))
-       WHERE (CASE WHEN EXCLUDED.metadata ? 'content_md5' THEN md5(messages.content) IS DISTINCT FROM EXCLUDED.metadata ->> 'content_md5'
-                   ELSE messages.content IS DISTINCT FROM EXCLUDED.content END)
-          OR messages.role IS DISTINCT FROM EXCLUDED.role
-          OR (messages.metadata - 'previous_versions') IS DISTINCT FROM (EXCLUDED.metadata - 'previous_versions')
+       WHERE ((CASE WHEN EXCLUDED.metadata ? 'content_md5' THEN md5(messages.content) IS DISTINCT FROM EXCLUDED.metadata ->> 'content_md5'
+                    ELSE messages.content IS DISTINCT FROM EXCLUDED.content END)
+              OR messages.role IS DISTINCT FROM EXCLUDED.role
+              OR (messages.metadata - 'previous_versions') IS DISTINCT FROM (EXCLUDED.metadata - 'previous_versions'))
+         -- never back to an earlier version: an older checkpoint archived after a newer one changes nothing (sql/026)
+         AND (messages.version_at IS NULL OR EXCLUDED.version_at >= messages.version_at)
        RETURNING (xmax = 0) AS inserted, conversation_id),
      n AS (SELECT note_conversation_returns(array_agg(DISTINCT conversation_id)) AS noted FROM w WHERE inserted)
      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated,
@@ -165,15 +169,14 @@ export async function writeUnits(tx: SqlExecutor, units: readonly WriteUnit[], r
   small.sort((a, b) => cmp(a.ck, b.ck) || a.s - b.s || cmp(a.k, b.k));
   let inserted = 0;
   let updated = 0;
-  const strip = ({ v: _v, ...r }: Row) => r;
-  for (const chunk of jsonChunks(small.map(strip))) {
+  for (const chunk of jsonChunks(small)) {
     const [res] = await tx.query<{ inserted: number; updated: number }>(UPSERT, [chunk.param]);
     inserted += res?.inserted ?? 0;
     updated += res?.updated ?? 0;
   }
   for (const r of large) {
     const pieces = splitContent(r.c);
-    const first = { ...strip(r), c: pieces[0] ?? '', md: { ...r.md, content_md5: createHash('md5').update(r.c, 'utf8').digest('hex') } };
+    const first = { ...r, c: pieces[0] ?? '', md: { ...r.md, content_md5: createHash('md5').update(r.c, 'utf8').digest('hex') } };
     const [res] = await tx.query<{ inserted: number; updated: number }>(UPSERT, [p.json([first])]);
     inserted += res?.inserted ?? 0;
     updated += res?.updated ?? 0;

@@ -514,9 +514,11 @@ class Restore {
 
   /**
    * Of the cold messages picked and not inserted, those whose (conversation, message key) is in
-   * PostgreSQL under another row: an earlier version of that message. It goes into the live row's
-   * `metadata.previous_versions` (before the versions the live row already has; nothing added when it is
-   * the same text and role) and out of cold storage (returns the indexes of those rows in `rows`).
+   * PostgreSQL under another row: another version of that message. Usually an earlier one: it goes into
+   * the live row's `metadata.previous_versions` (before the versions the live row already has; nothing
+   * added when it is the same text and role). When its `version_at` is later than the live row's, it
+   * becomes the live row's content and the live content goes into `previous_versions`. Either way it
+   * leaves cold storage (returns the indexes of those rows in `rows`).
    */
   private async fold(
     tx: SqlExecutor,
@@ -532,6 +534,7 @@ class Restore {
       return i;
     };
     const [ii, ci, ki, ri, ti, mi] = ['id', 'conversation_id', 'message_key', 'role', 'content', 'metadata'].map(at) as number[];
+    const vi = columns.indexOf('version_at'); // objects written before sql/026 have none
     const records: Record<string, string | number | null>[] = [];
     rows.forEach((r0, n) => {
       if (!candidates[n]) return;
@@ -544,25 +547,38 @@ class Restore {
         role: r[ri as number] ?? null,
         content: r[ti as number] ?? null,
         md: r[mi as number] ?? null,
+        va: vi < 0 ? null : (r[vi] ?? null),
       });
     });
     const out = new Set<number>();
     for (const { param } of jsonChunks(records)) {
       const done = await tx.query<{ n: number }>(
-        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n integer, id text, cid text, k text, role text, content text, md text)),
+        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n integer, id text, cid text, k text, role text, content text, md text, va text)),
+         j AS (SELECT m.id, x.n, x.va::timestamptz > m.version_at AS cold_newer, x.content, x.role, x.md, x.va
+                 FROM x JOIN messages m ON m.conversation_id = x.cid::uuid AND m.message_key = x.k AND m.id <> x.id::bigint),
+         -- the cold row is the newer version (a later checkpoint than the live row's): it becomes the live row's content
+         nw AS (SELECT DISTINCT ON (j.id) j.* FROM j WHERE j.cold_newer ORDER BY j.id, j.va::timestamptz DESC),
+         un AS (UPDATE messages m
+                   SET content = nw.content, role = nw.role, version_at = nw.va::timestamptz, updated_at = now(),
+                       metadata = (nw.md::jsonb - 'previous_versions') || jsonb_build_object('previous_versions',
+                         COALESCE(m.metadata -> 'previous_versions', '[]'::jsonb)
+                         || jsonb_build_array(jsonb_build_object('content', m.content, 'role', m.role, 'replaced_at', now()))
+                         || COALESCE(nw.md::jsonb -> 'previous_versions', '[]'::jsonb))
+                  FROM nw WHERE m.id = nw.id),
          v AS (SELECT m.id, x.n,
                       COALESCE(x.md::jsonb -> 'previous_versions', '[]'::jsonb)
                       || CASE WHEN x.content IS NOT DISTINCT FROM m.content AND x.role IS NOT DISTINCT FROM m.role THEN '[]'::jsonb
                               ELSE jsonb_build_array(jsonb_build_object('content', x.content, 'role', x.role, 'replaced_at', now(),
                                                                         'from_cold_object', $2::text)) END AS older
-                 FROM x JOIN messages m ON m.conversation_id = x.cid::uuid AND m.message_key = x.k AND m.id <> x.id::bigint),
+                 FROM x JOIN messages m ON m.conversation_id = x.cid::uuid AND m.message_key = x.k AND m.id <> x.id::bigint
+                WHERE NOT EXISTS (SELECT 1 FROM nw WHERE nw.id = m.id)),
          w AS (SELECT v.id, jsonb_agg(e.value ORDER BY v.n, e.o) AS older
                  FROM v CROSS JOIN LATERAL jsonb_array_elements(v.older) WITH ORDINALITY AS e(value, o) GROUP BY v.id),
          u AS (UPDATE messages m
                   SET metadata = jsonb_set(m.metadata, '{previous_versions}', w.older || COALESCE(m.metadata -> 'previous_versions', '[]'::jsonb)),
                       updated_at = now()
                  FROM w WHERE m.id = w.id)
-         SELECT n FROM v`,
+         SELECT n FROM j`,
         [param, objectKeyName],
       );
       for (const d of done) out.add(Number(d.n));

@@ -167,8 +167,8 @@ export const DB_ROLES = [
       checkpoint_quarantine: ['SELECT', 'INSERT', 'DELETE'],
       ...each(AGGREGATES, ['SELECT', 'INSERT', 'DELETE']),
       conversations: ['SELECT', 'INSERT', 'DELETE'],
-      // UPDATE (metadata): a cold message's earlier version kept in its live row's previous_versions (sql/024)
-      messages: ['SELECT', 'INSERT', 'DELETE', 'UPDATE (metadata, updated_at)'],
+      // UPDATE: a cold message's other version folded into its live row, previous_versions or content (sql/024, 026)
+      messages: ['SELECT', 'INSERT', 'DELETE', 'UPDATE (content, metadata, role, updated_at, version_at)'],
       conversation_returns: ['SELECT', 'DELETE'],
       archive_manifest: ['SELECT', 'INSERT', 'UPDATE'],
       job_leases: ['SELECT', 'INSERT', 'UPDATE'],

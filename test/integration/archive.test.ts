@@ -348,4 +348,33 @@ describe.each(DRIVERS)('archive job through the %s driver (real Redis and Postgr
     expect(out.counters).toMatchObject({ checkpoints_changed: 1, checkpoints_archived: 0, messages_archived: 1 });
     expect(await redis.get(`${PREFIX}c-race:1`)).toContain('second');
   });
+
+  it('an older checkpoint archived after a newer one leaves the newer version (soak: "cold holds an earlier version")', async () => {
+    // Prepare: the newer checkpoint (25 h old) is archived first; the older one (30 h) shows up afterwards
+    // (a key the app wrote again after a fault).
+    const msg = (content: string) => [{ id: 'm-1', role: 'user', content, timestamp: '2025-10-27T10:00:00+01:00' }];
+    await putWithAge(
+      redis,
+      `${PREFIX}c-versions:2`,
+      seedValue({ conversationId: 'c-versions', messages: msg('quiero la doble'), ts: secondsAgo(25 * HOUR_MS) }),
+      25 * HOUR_MS,
+    );
+    expect((await archiveOnce(db.sql, redis)).counters).toMatchObject({ checkpoints_archived: 1, messages_archived: 1 });
+    await putWithAge(
+      redis,
+      `${PREFIX}c-versions:1`,
+      seedValue({ conversationId: 'c-versions', messages: msg('quiero la individual'), ts: secondsAgo(30 * HOUR_MS) }),
+      30 * HOUR_MS,
+    );
+    // Act
+    const out = await archiveOnce(db.sql, redis);
+    // Assess: archived (its keys go), and the row keeps the newer text and its own version time.
+    expect(out.counters).toMatchObject({ checkpoints_archived: 1, conversations_failed: 0 });
+    expect(await redis.exists(`${PREFIX}c-versions:1`)).toBe(0);
+    const rows = await db.direct.query<{ content: string; previous: unknown; newer: boolean }>(
+      `SELECT content, metadata -> 'previous_versions' AS previous, version_at > now() - interval '26 hours' AS newer
+         FROM messages WHERE message_key = 'm-1'`,
+    );
+    expect(rows).toEqual([{ content: 'quiero la doble', previous: null, newer: true }]);
+  });
 });

@@ -20,6 +20,7 @@ import { deadline } from '../../lambdas/shared/runtime';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { downloadPrefix, duckQuery } from '../../local/duckdb';
+import { putWithAge, seedValue } from '../../local/fixtures';
 import { settings, useArchiveWorld } from '../support/archive-harness';
 import { DRIVERS, type TestDb } from '../support/db';
 import { realSaver } from '../support/real-savers';
@@ -201,5 +202,31 @@ describe.each(DRIVERS)('a thread that comes back after retention moved it (%s dr
     });
     expect(out).toMatchObject({ versionsFolded: 1, rowsInserted: 1 });
     expect(byKey(await places(db, s))[`${THREAD}-h1`]).toEqual(['postgres: second words']);
+  });
+
+  it('a cold version newer than the live row (an older checkpoint archived after it went cold) wins the fold', async () => {
+    // Prepare: the newer checkpoint (25 h old) archived, then moved to cold storage 200 days later.
+    const key = (ts: number) => `langgraph:checkpoint:${THREAD}:${ts}`;
+    const msg = (content: string) => [
+      { id: `${THREAD}-h1`, role: 'user', content, timestamp: new Date(Date.now() - 2 * DAY).toISOString() },
+    ];
+    const ago = (h: number) => Math.floor((Date.now() - h * 3_600_000) / 1000);
+    await putWithAge(redis, key(2), seedValue({ conversationId: THREAD, messages: msg('la doble'), ts: ago(25) }), 25 * 3_600_000);
+    await archiveAt(db.sql, redis, new Date());
+    await run(db.sql, s.store, { tables: ['messages'] }, {}, 600_000, new Date(Date.now() + 200 * DAY));
+    // The older checkpoint (30 h) shows up and is archived: PostgreSQL holds the older text, cold the newer.
+    await putWithAge(redis, key(1), seedValue({ conversationId: THREAD, messages: msg('la individual'), ts: ago(30) }), 30 * 3_600_000);
+    await archiveAt(db.sql, redis, new Date());
+    expect(byKey(await places(db, s))[`${THREAD}-h1`]).toEqual(['cold: la doble', 'postgres: la individual']);
+    // Act
+    const next = await run(db.sql, s.store, {}, {}, 600_000, new Date());
+    // Assess
+    expect(next.outcome.counters.versions_folded).toBe(1);
+    expect(byKey(await places(db, s))[`${THREAD}-h1`]).toEqual(['postgres: la doble']);
+    const [row] = await db.direct.query<{ previous: { content: string }[] }>(
+      "SELECT metadata -> 'previous_versions' AS previous FROM messages WHERE message_key = $1::text",
+      [`${THREAD}-h1`],
+    );
+    expect(row?.previous.map((v) => v.content)).toEqual(['la individual']);
   });
 });
