@@ -4,7 +4,7 @@
  * clock; then the nemesis stops, every job catches up, and the checker holds what is stored against
  * the journal. Jepsen's shape: workload (app.ts, jobs.ts), nemesis (nemesis.ts), checker (checker.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
@@ -15,7 +15,7 @@ import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
 import { PgSql } from '../../lambdas/shared/sql/pg-driver';
 import { createDatabase } from '../services';
 import { App, SEED_PREFIX } from './app';
-import { type CheckResult, check } from './checker';
+import { type CheckerInput, type CheckResult, check } from './checker';
 import { Rng, VirtualClock } from './clock';
 import { Jobs, RecordingLedger } from './jobs';
 import { Journal, type JournalRun } from './journal';
@@ -49,6 +49,13 @@ export interface SoakReport {
   readonly catchUpMs: number;
   /** Jobs that could not finish their work after the nemesis stopped. */
   readonly catchUpProblems: string[];
+  /**
+   * What the checker was given (the journal, the ledger's records, the frozen instant, the servers'
+   * addresses): with `keepServicesFile`, `check(report.checkerInput)` checks the kept servers again.
+   */
+  readonly checkerInput?: CheckerInput;
+  /** With `keepServicesFile`: stops the kept servers and removes their data (for a caller in this process). */
+  readonly stopServices?: () => Promise<void>;
 }
 
 export const VIRTUAL_START = new Date('2026-03-01T00:00:00.000Z');
@@ -94,6 +101,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
   let checks: CheckResult[] = [];
+  let checkerInput: CheckerInput | undefined;
+  let stopServices: (() => Promise<void>) | undefined;
   let catchUpMs = 0;
   const catchUpProblems: string[] = [];
   const clock = new VirtualClock(VIRTUAL_START, speed * 3_600);
@@ -226,7 +235,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     catchUpMs = Date.now() - t0;
 
     say('Checking against the journal…');
-    checks = await check({
+    checkerInput = {
       databaseUrl: db.url,
       redisUrl: redisServer.url,
       s3Endpoint: s3Server.endpoint,
@@ -236,7 +245,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       now: clock.now(),
       cutoffHours: jobs.archiveSettings.cutoffHours,
       seedPrefix: SEED_PREFIX,
-    });
+    };
+    checks = await check(checkerInput);
   } finally {
     if (o.journalFile) journal.write(o.journalFile);
     await jobsSql.close().catch(() => undefined);
@@ -261,6 +271,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       );
     else await db.stop().catch(() => undefined);
     await Promise.all([pg.stop(keep), redisServer.stop(keep), s3Server.stop(keep)]);
+    if (keep)
+      stopServices = async () => {
+        await db.stop().catch(() => undefined);
+        await Promise.all([pg.stop(), redisServer.stop(), s3Server.stop()]);
+        rmSync(workDir, { recursive: true, force: true });
+      };
+    else rmSync(workDir, { recursive: true, force: true });
   }
   return {
     seed: o.seed,
@@ -273,5 +290,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     passed: checks.length > 0 && checks.every((x) => x.pass) && catchUpProblems.length === 0,
     catchUpMs,
     catchUpProblems,
+    ...(checkerInput ? { checkerInput } : {}),
+    ...(stopServices ? { stopServices } : {}),
   };
 }

@@ -1,0 +1,415 @@
+/**
+ * The soak's checker catches what it must (issue 24): one short soak without faults, its servers
+ * kept; then each invariant is broken on purpose behind the jobs' back (a message row deleted,
+ * duplicated or given other content, an event dropped, an hourly bucket bumped, an object replaced
+ * or added, an audit's message duplicated, a lease left held, a run left without a ledger record),
+ * the checker alone runs again on that state, and it must fail that invariant with a problem line
+ * that names the broken item. PostgreSQL breakages happen in a fresh copy of the database
+ * (CREATE DATABASE … TEMPLATE); S3 ones are undone after; so every case is independent.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'pg';
+import { type CheckerInput, type CheckResult, check } from '../../local/soak/checker';
+import { HOUR } from '../../local/soak/clock';
+import type { JournalMessage } from '../../local/soak/journal';
+import { soakSummary } from '../../local/soak/report';
+import { runSoak, type SoakReport } from '../../local/soak/soak';
+
+jest.setTimeout(120_000);
+
+let dir: string;
+let report: SoakReport;
+let input: CheckerInput;
+let s3: S3Client;
+
+const CHECK = { messages: '1.', events: '2.', objects: '3.', audits: '4.', runs: '5.' } as const;
+
+function result(results: CheckResult[], which: keyof typeof CHECK): CheckResult {
+  const r = results.find((c) => c.name.startsWith(CHECK[which]));
+  if (!r) throw new Error(`no check ${which}`);
+  return r;
+}
+
+/** Runs `fn` on a fresh copy of the soak's database, then the checker against that copy. */
+async function onCopy(fn: (db: Client) => Promise<void>, override: Partial<CheckerInput> = {}): Promise<CheckResult[]> {
+  const source = new URL(input.databaseUrl);
+  const name = `${source.pathname.slice(1)}_copy_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new Client({ connectionString: Object.assign(new URL(source), { pathname: '/postgres' }).toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${source.pathname.slice(1)}`);
+    const url = Object.assign(new URL(source), { pathname: `/${name}` }).toString();
+    const db = new Client({ connectionString: url });
+    await db.connect();
+    try {
+      await fn(db);
+    } finally {
+      await db.end();
+    }
+    return await check({ ...input, ...override, databaseUrl: url });
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/** A journaled message whose row is in PostgreSQL, in a thread that is no longer young (so Redis cannot stand in for it). */
+async function messageInPostgres(db: Client): Promise<{ m: JournalMessage; rowId: string }> {
+  const newest = new Map<string, number>();
+  for (const m of input.journal.messages.values()) newest.set(m.thread, Math.max(newest.get(m.thread) ?? 0, Date.parse(m.at)));
+  const old = input.now.getTime() - (input.cutoffHours + 2) * HOUR;
+  const rows = (
+    await db.query<{ k: string; id: string }>("SELECT message_key AS k, id::text AS id FROM messages WHERE source = 'redis_archive'")
+  ).rows;
+  for (const r of rows) {
+    const m = input.journal.messages.get(r.k);
+    if (m && (newest.get(m.thread) ?? 0) < old) return { m, rowId: r.id };
+  }
+  throw new Error('no archived message of an old thread in PostgreSQL');
+}
+
+/** The columns an INSERT may name (no generated or identity column). */
+async function insertable(db: Client, table: string): Promise<string[]> {
+  return (
+    await db.query<{ c: string }>(
+      `SELECT column_name AS c FROM information_schema.columns
+        WHERE table_name = $1::text AND table_schema = current_schema() AND is_generated = 'NEVER' AND is_identity = 'NO'
+        ORDER BY ordinal_position`,
+      [table],
+    )
+  ).rows.map((r) => r.c);
+}
+
+/** A copy of the row `id` of messages in its own conversation, the (conversation, key) constraint dropped. */
+async function copyMessageRow(db: Client, id: string): Promise<void> {
+  await db.query('ALTER TABLE messages DROP CONSTRAINT messages_conversation_key_uq');
+  const list = (await insertable(db, 'messages')).map((c) => `"${c}"`).join(', ');
+  await db.query(`INSERT INTO messages (${list}) SELECT ${list} FROM messages WHERE id = $1::bigint`, [id]);
+}
+
+async function objectBytes(key: string): Promise<Uint8Array> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: key }));
+  return (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+}
+
+async function liveObjects(table: string): Promise<string[]> {
+  const db = new Client({ connectionString: input.databaseUrl });
+  await db.connect();
+  try {
+    return (
+      await db.query<{ k: string }>(
+        'SELECT object_key AS k FROM archive_manifest WHERE superseded_at IS NULL AND table_name = $1::text ORDER BY row_count DESC, object_key',
+        [table],
+      )
+    ).rows.map((r) => r.k);
+  } finally {
+    await db.end();
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'soak-checker-'));
+  // 10 s at 12 virtual h/s: five days, so retention (3 days for messages) has moved some to cold storage.
+  report = await runSoak({ seconds: 10, seed: 7, speed: 12, nemesis: false, keepServicesFile: join(dir, 'services.json') });
+  if (!report.checkerInput) throw new Error(`the soak did not reach its checks:\n${soakSummary(report).join('\n')}`);
+  input = report.checkerInput;
+  s3 = new S3Client({
+    endpoint: input.s3Endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await report?.stopServices?.();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the soak checker', () => {
+  it('passes on the untouched state, which has rows in PostgreSQL and in cold objects', () => {
+    expect(report.checks.map((c) => [c.name, c.pass, c.problems])).toEqual(report.checks.map((c) => [c.name, true, []]));
+    expect(result(report.checks, 'messages').counts.in_postgres ?? 0).toBeGreaterThan(0);
+    expect(result(report.checks, 'messages').counts.in_cold ?? 0).toBeGreaterThan(0);
+    expect(result(report.checks, 'objects').counts.objects_verified ?? 0).toBeGreaterThan(0);
+    expect(result(report.checks, 'audits').counts.one_message_postgres ?? 0).toBeGreaterThan(0);
+  });
+
+  describe('1. messages', () => {
+    it('a message row deleted behind the jobs’ back: lost, named', async () => {
+      let lost: JournalMessage | undefined;
+      const r = await onCopy(async (db) => {
+        const { m, rowId } = await messageInPostgres(db);
+        lost = m;
+        await db.query('DELETE FROM messages WHERE id = $1::bigint', [rowId]);
+      });
+      const c = result(r, 'messages');
+      expect(c.pass).toBe(false);
+      expect(c.counts.lost).toBe(1);
+      expect(c.problems).toEqual([expect.stringMatching(new RegExp(`^message ${lost?.id} of ${lost?.thread} .*nowhere`))]);
+    });
+
+    it('a message row duplicated: two copies, both named', async () => {
+      let dup: JournalMessage | undefined;
+      const r = await onCopy(async (db) => {
+        const { m, rowId } = await messageInPostgres(db);
+        dup = m;
+        await copyMessageRow(db, rowId);
+      });
+      const c = result(r, 'messages');
+      expect(c.pass).toBe(false);
+      expect(c.counts.duplicated).toBe(1);
+      expect(c.problems).toEqual([
+        expect.stringMatching(new RegExp(`^message ${dup?.id} of ${dup?.thread}: 2 copies \\(row \\d+ .*; row \\d+ `)),
+      ]);
+    });
+
+    it('a message row given other content: stale, named', async () => {
+      let stale: JournalMessage | undefined;
+      const r = await onCopy(async (db) => {
+        const { m, rowId } = await messageInPostgres(db);
+        stale = m;
+        await db.query("UPDATE messages SET content = content || ' (an earlier version)' WHERE id = $1::bigint", [rowId]);
+      });
+      const c = result(r, 'messages');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([expect.stringContaining(`message ${stale?.id} of ${stale?.thread}: postgres holds an earlier version`)]);
+    });
+
+    it('a message row moved to another conversation: misfiled, named', async () => {
+      let moved: JournalMessage | undefined;
+      const r = await onCopy(async (db) => {
+        const { m, rowId } = await messageInPostgres(db);
+        moved = m;
+        const [other] = (
+          await db.query<{ id: string }>(
+            `SELECT c.id::text AS id FROM conversations c WHERE c.conversation_key <> $1::text AND c.conversation_key LIKE 'soak-%'
+               AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = c.id AND x.message_key = $2::text) LIMIT 1`,
+            [m.thread, m.id],
+          )
+        ).rows;
+        await db.query('UPDATE messages SET conversation_id = $2::uuid WHERE id = $1::bigint', [rowId, other?.id]);
+      });
+      const c = result(r, 'messages');
+      expect(c.pass).toBe(false);
+      expect(c.counts.misfiled).toBe(1);
+      expect(c.problems).toEqual([
+        expect.stringMatching(new RegExp(`^message ${moved?.id} of ${moved?.thread}: found under conversation soak-`)),
+      ]);
+    });
+  });
+
+  describe('2. events', () => {
+    it('a stored event deleted: lost, named', async () => {
+      let id: string | undefined;
+      const r = await onCopy(async (db) => {
+        const rows = (await db.query<{ id: string }>('SELECT id FROM analytics_events ORDER BY id')).rows;
+        id = rows.find((x) => input.journal.events.get(x.id)?.valid)?.id;
+        await db.query('DELETE FROM analytics_events WHERE id = $1::text', [id]);
+      });
+      const c = result(r, 'events');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^valid event ${id} .*: 0 stored copies`))]));
+    });
+
+    it('a stored event stored twice: duplicated, named', async () => {
+      let id: string | undefined;
+      const r = await onCopy(async (db) => {
+        const rows = (await db.query<{ id: string }>('SELECT id FROM analytics_events ORDER BY id')).rows;
+        id = rows.find((x) => input.journal.events.get(x.id)?.valid)?.id;
+        // the primary key dropped: the row written a second time, as an ingest without its idempotency would
+        const [pk] = (
+          await db.query<{ name: string }>(
+            "SELECT conname AS name FROM pg_constraint WHERE conrelid = 'analytics_events'::regclass AND contype = 'p'",
+          )
+        ).rows;
+        if (pk) await db.query(`ALTER TABLE analytics_events DROP CONSTRAINT ${pk.name} CASCADE`);
+        const list = (await insertable(db, 'analytics_events')).map((c) => `"${c}"`).join(', ');
+        await db.query(`INSERT INTO analytics_events (${list}) SELECT ${list} FROM analytics_events WHERE id = $1::text`, [id]);
+      });
+      const c = result(r, 'events');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^valid event ${id} .*: 2 stored copies`))]));
+    });
+
+    it('an invalid event’s rejection deleted: named', async () => {
+      let id: string | undefined;
+      const r = await onCopy(async (db) => {
+        const rows = (
+          await db.query<{ id: string }>('SELECT event_id AS id FROM analytics_events_rejected WHERE event_id IS NOT NULL ORDER BY 1')
+        ).rows;
+        id = rows.find((x) => input.journal.events.get(x.id)?.valid === false)?.id;
+        await db.query('DELETE FROM analytics_events_rejected WHERE event_id = $1::text', [id]);
+      });
+      const c = result(r, 'events');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([`invalid event ${id}: in analytics_events_rejected 0 time(s), not once`]);
+    });
+
+    it('an event added to a closed hourly bucket: the bucket named, with both counts', async () => {
+      let bucket: { p: Date; property_id: string; channel: string; direction: string; count: number } | undefined;
+      const r = await onCopy(async (db) => {
+        [bucket] = (
+          await db.query<{ p: Date; property_id: string; channel: string; direction: string; count: number }>(
+            `SELECT period_start AS p, property_id, channel, direction, count FROM agg_message_counts_hourly
+              WHERE count > 0 AND period_start + interval '1 hour' <=
+                    (SELECT aggregated_through FROM agg_watermarks WHERE agg_table = 'agg_message_counts_hourly')
+              ORDER BY period_start, property_id, channel, direction LIMIT 1`,
+          )
+        ).rows;
+        await db.query(
+          'UPDATE agg_message_counts_hourly SET count = count + 1 WHERE period_start = $1 AND property_id = $2 AND channel = $3 AND direction = $4',
+          [bucket?.p, bucket?.property_id, bucket?.channel, bucket?.direction],
+        );
+      });
+      const c = result(r, 'events');
+      expect(c.pass).toBe(false);
+      const k = JSON.stringify([new Date(bucket?.p as Date).toISOString(), bucket?.property_id, bucket?.channel, bucket?.direction]);
+      expect(c.problems).toEqual([`agg_message_counts_hourly ${k}: ${(bucket?.count ?? 0) + 1}, the journal says ${bucket?.count}`]);
+    });
+  });
+
+  describe('3. cold objects', () => {
+    it('an object replaced by another one’s bytes: named, with its rows and SHA-256 against the manifest’s', async () => {
+      const [a, b] = await liveObjects('messages');
+      if (!a || !b) throw new Error('fewer than two live messages objects');
+      const original = await objectBytes(a);
+      await s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: a, Body: await objectBytes(b) }));
+      try {
+        const c = result(await check(input), 'objects');
+        expect(c.pass).toBe(false);
+        expect(c.problems).toEqual([expect.stringMatching(new RegExp(`^${a}: rows \\d+ vs manifest \\d+, sha256 \\w+ vs \\w+`))]);
+      } finally {
+        await s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: a, Body: original }));
+      }
+    });
+
+    it('an object overwritten with garbage: named as unreadable (the checker does not stop)', async () => {
+      const [a] = await liveObjects('messages');
+      if (!a) throw new Error('no live messages object');
+      const original = await objectBytes(a);
+      await s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: a, Body: Buffer.from('not parquet at all') }));
+      try {
+        const r = await check(input);
+        const c = result(r, 'objects');
+        expect(c.pass).toBe(false);
+        expect(c.problems).toEqual([expect.stringMatching(new RegExp(`^${a}: live manifest row .*object unreadable`))]);
+        // its messages are then nowhere: check 1 names them
+        expect(result(r, 'messages').counts.lost ?? 0).toBeGreaterThan(0);
+      } finally {
+        await s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: a, Body: original }));
+      }
+    });
+
+    it('an object outside the manifest: named', async () => {
+      const [a] = await liveObjects('messages');
+      const key = 'messages/day=2026-03-01/not-in-the-manifest.parquet';
+      await s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: key, Body: await objectBytes(a as string) }));
+      try {
+        const c = result(await check(input), 'objects');
+        expect(c.pass).toBe(false);
+        expect(c.problems).toEqual([`${key}: in the bucket, in no manifest row`]);
+      } finally {
+        await s3.send(new DeleteObjectCommand({ Bucket: input.bucket, Key: key }));
+      }
+    });
+
+    it('a live manifest row whose object is gone: named', async () => {
+      let key: string | undefined;
+      const r = await onCopy(async (db) => {
+        key = 'messages/day=2026-03-01/gone.parquet';
+        await db.query(
+          `INSERT INTO archive_manifest (table_name, bucket, object_key, row_count, bytes, sha256, range_start, range_end, run_id)
+           SELECT table_name, bucket, $1::text, row_count, bytes, sha256, range_start, range_end, run_id FROM archive_manifest
+            WHERE table_name = 'messages' AND superseded_at IS NULL LIMIT 1`,
+          [key],
+        );
+      });
+      const c = result(r, 'objects');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([
+        expect.stringMatching(new RegExp(`^${key}: live manifest row \\(\\d+ rows of messages\\) but no object`)),
+      ]);
+    });
+  });
+
+  describe('4. audits', () => {
+    it('an audit’s message duplicated: the audit named, with both copies', async () => {
+      let audit: string | undefined;
+      const r = await onCopy(async (db) => {
+        const [row] = (
+          await db.query<{ id: string; k: string }>(
+            "SELECT id::text AS id, message_key AS k FROM messages WHERE message_key LIKE 'audit:%' ORDER BY id LIMIT 1",
+          )
+        ).rows;
+        audit = row?.k.slice('audit:'.length);
+        await copyMessageRow(db, row?.id as string);
+      });
+      const c = result(r, 'audits');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([expect.stringMatching(new RegExp(`^audit ${audit} \\(lead [\\w-]+\\): 2 messages, not one`))]);
+    });
+
+    it('an audit’s message deleted: the audit named', async () => {
+      let audit: string | undefined;
+      const r = await onCopy(async (db) => {
+        const [row] = (
+          await db.query<{ id: string; k: string }>(
+            "SELECT id::text AS id, message_key AS k FROM messages WHERE message_key LIKE 'audit:%' ORDER BY id LIMIT 1",
+          )
+        ).rows;
+        audit = row?.k.slice('audit:'.length);
+        await db.query('DELETE FROM messages WHERE id = $1::bigint', [row?.id]);
+      });
+      const c = result(r, 'audits');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([expect.stringMatching(new RegExp(`^audit ${audit} \\(lead [\\w-]+\\): 0 messages, not one`))]);
+    });
+  });
+
+  describe('5. runs and leases', () => {
+    it('a lease left held: the job and its holder named', async () => {
+      const r = await onCopy(async (db) => {
+        await db.query(
+          `INSERT INTO job_leases (job, owner, fence, expires_at, holder) VALUES ('retention', 'killed-run', 1, now() + interval '10 minutes', 'lambda')
+           ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, holder = excluded.holder`,
+        );
+      });
+      const c = result(r, 'runs');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([expect.stringMatching(/^job_leases retention \(lambda\) still held until /)]);
+    });
+
+    it('a run with no ledger record, and a failed run the ledger calls healthy: each run named', async () => {
+      const [gone, lied] = input.ledgerRecords.filter((x) => x.job === 'archive');
+      if (!gone || !lied) throw new Error('fewer than two archive runs');
+      const journal = Object.create(input.journal) as typeof input.journal;
+      // the journal says the second one failed; the ledger (as recorded) says healthy
+      Object.defineProperty(journal, 'runs', {
+        value: input.journal.runs.map((x) => (x.runId === lied.runId ? { ...x, outcome: 'failed', error: 'Error: killed' } : x)),
+      });
+      const r = await check({
+        ...input,
+        journal,
+        ledgerRecords: input.ledgerRecords.filter((x) => x !== gone).map((x) => (x === lied ? { ...x, status: 'healthy' as const } : x)),
+      });
+      const c = result(r, 'runs');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^archive run ${gone.runId} \\(\\w+\\): no record in the ledger`)),
+          `archive run ${lied.runId} failed, the ledger says healthy`,
+        ]),
+      );
+    });
+  });
+
+  it('every breakage undone: the kept state passes every check again', async () => {
+    const r = await check(input);
+    expect(r.map((c) => [c.name, c.pass, c.problems])).toEqual(r.map((c) => [c.name, true, []]));
+  });
+});
