@@ -37,7 +37,13 @@ import type { AggregationDefinition } from './registry';
 import { refreshTokenRollups, type TokenRefresh } from './tokens';
 
 export type AggregateMode =
-  | { kind: 'scheduled' }
+  /**
+   * What a schedule does: in each zone, the periods closed since its watermark. `graceMinutes`: a
+   * period closes that long after it ends in its zone. `onlyNew`: a zone where nothing has closed
+   * since its watermark is left alone (the deployed daily, weekly and monthly jobs run every hour);
+   * without it, its last closed period is recomputed.
+   */
+  | { kind: 'scheduled'; graceMinutes?: number; onlyNew?: boolean }
   /** One closed period; `property`: that property's only (in its zone). */
   | { kind: 'period'; start: string; property?: string }
   /**
@@ -165,11 +171,13 @@ export async function runAggregation(
       'SELECT aggregated_through AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
       [{ sqlType: 'text', value: def.table }],
     );
+    const closeAt = new Date(now.getTime() - (mode.graceMinutes ?? 0) * 60_000);
     plan = zones.map((timeZone) => {
-      const last = lastClosed(g, now, timeZone);
+      const last = lastClosed(g, closeAt, timeZone);
       const w = marks.find((m) => m.time_zone === timeZone);
       let periods = [last];
-      if (w && Date.parse(w.through) < last.end.getTime()) {
+      if (mode.onlyNew && w && Date.parse(w.through) >= last.end.getTime()) periods = [];
+      else if (w && Date.parse(w.through) < last.end.getTime()) {
         periods = [];
         for (let p = periodContaining(g, new Date(w.through), timeZone); p.start < last.end; p = nextPeriod(p, timeZone)) periods.push(p);
         if (periods.length > MAX_CATCH_UP) {
@@ -181,6 +189,7 @@ export async function runAggregation(
       }
       return { timeZone, periods };
     });
+    plan = plan.filter((z) => z.periods.length > 0);
   }
   for (const z of plan) closedOnly(def, z.periods, now, z.timeZone);
   if (mode.kind !== 'scheduled') {
@@ -188,10 +197,10 @@ export async function runAggregation(
     for (const z of plan) assertRecomputable(def.name, z.periods, horizon, z.timeZone);
   }
   const all = plan.flatMap((z) => z.periods);
-  const first = all.reduce((a, p) => (p.start < a.start ? p : a), all[0] as Period);
+  const first = all.reduce<Period | undefined>((a, p) => (a === undefined || p.start < a.start ? p : a), undefined);
   const lastEnd = new Date(Math.max(...all.map((p) => p.end.getTime())));
 
-  if (mode.kind === 'scheduled') {
+  if (mode.kind === 'scheduled' && plan.length > 0) {
     // Its own transaction, committed first: waits for in-flight ingests (they hold the rows FOR SHARE).
     await deps.sql.execute(
       `WITH marks AS (
@@ -234,7 +243,7 @@ export async function runAggregation(
              RETURNING property_id, period_start`,
             [
               { sqlType: 'text', value: def.table },
-              { sqlType: 'timestamptz', value: first.start },
+              { sqlType: 'timestamptz', value: (first as Period).start },
               { sqlType: 'timestamptz', value: lastEnd },
               { sqlType: 'text', value: property ?? null },
             ],
@@ -252,7 +261,10 @@ export async function runAggregation(
     if (mode.kind === 'range' && mode.sweepZone && property) {
       // the property's rows keyed by its former zone's periods: zeroed unless this run writes the same key
       // (an empty window: no event is read for them)
-      for (const p of periodsWithin(g, first.start, lastEnd, mode.sweepZone))
+      // over the whole requested range: the former zone's periods there need not line up with the new zone's
+      const sweepFrom = Math.min((first as Period).start.getTime(), parseLocal(mode.from, mode.sweepZone).getTime());
+      const sweepTo = Math.max(lastEnd.getTime(), parseLocal(mode.to, mode.sweepZone).getTime());
+      for (const p of periodsWithin(g, new Date(sweepFrom), new Date(sweepTo), mode.sweepZone))
         if (p.end <= now) buckets.push({ ...bucket(p, property, mode.sweepZone), period_end: p.start.toISOString() });
     }
     const invalidated: { property_id: string; period: string }[] = [];
@@ -299,7 +311,7 @@ export async function runAggregation(
       ...(tokens ? { tokens } : {}),
     };
     deps.log.info(
-      `${def.name}: ${all.length} period(s) in ${plan.length} zone(s) from ${first.label}, ${invalidated.length} late-data bucket(s)`,
+      `${def.name}: ${all.length} period(s) in ${plan.length} zone(s)${first ? ` from ${first.label}` : ''}, ${invalidated.length} late-data bucket(s)`,
       { rowsWritten: result.rowsWritten, rowsZeroed: result.rowsZeroed },
     );
     if (beyond.length > 0)

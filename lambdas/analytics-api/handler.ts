@@ -22,6 +22,12 @@ const cache = new DashboardCache(
 export async function handler(event: LambdaFunctionURLEvent, context: Context) {
   return handleRequest(
     { sql, cache, clock: systemClock, limits: { timeZone, maxPoints: s.maxPoints, maxRangeDays: s.maxRangeDays }, log },
-    { method: event.requestContext.http.method, path: event.rawPath, query: event.rawQueryString ?? '', requestId: context.awsRequestId },
+    {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      query: event.rawQueryString ?? '',
+      requestId: context.awsRequestId,
+      body: event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
+    },
   );
 }

@@ -4,6 +4,7 @@
  * periods everywhere (aggregations, series, reports, the dashboard's today and open hour); an
  * unregistered property uses the deployment's configured zone (`defaultZone`).
  */
+import { AGGREGATIONS } from '../aggregate/registry';
 import { propertyIdProblem } from './property-id';
 import type { Sql, SqlExecutor } from './sql/types';
 import { assertTimeZone } from './time';
@@ -47,14 +48,31 @@ export async function listProperties(sql: Sql | SqlExecutor): Promise<PropertyRe
 export interface SetPropertyResult {
   readonly property: PropertyRecord;
   readonly created: boolean;
-  /** The zone before, when it changed (the property's aggregates are to be re-derived). */
+  /**
+   * The zone before, when it changed (the property's aggregates are to be re-derived): its registered
+   * zone, or for a property registered now, the deployment's zone (`defaultZone`) when given and different.
+   */
   readonly previousTimeZone?: string;
 }
 
-/** Registers a property or changes its zone and/or name (a name left out is kept). */
+/**
+ * Registers a property or changes its zone and/or name (a name left out is kept): the one way the
+ * CLI (`npm run properties -- set`) and the API (`PUT /properties/{id}`) change the registry, with the
+ * same rules. A zone change records, in the same transaction, one re-derivation per aggregate table
+ * (sql/025 `property_rederivations`), which the aggregations carry out (lambdas/aggregate/rederive.ts).
+ */
 export async function setProperty(
   sql: Sql,
-  input: { propertyId: unknown; timeZone: unknown; displayName?: unknown },
+  input: {
+    propertyId: unknown;
+    timeZone: unknown;
+    displayName?: unknown;
+    /**
+     * The deployment's zone: an unregistered property's periods were in it, so registering one in
+     * another zone re-derives it too (without it, only a registered zone's change does).
+     */
+    defaultZone?: string;
+  },
 ): Promise<SetPropertyResult> {
   const idProblem = propertyIdProblem(input.propertyId);
   if (idProblem) throw new PropertyInputError(idProblem);
@@ -96,10 +114,19 @@ export async function setProperty(
       throw e;
     }
     const property = record(rows[0] as PropertyRow);
+    const previous = before ? before.time_zone : input.defaultZone;
+    if (previous !== undefined && previous !== property.timeZone)
+      // the zone changed: each aggregate table re-derives the property (lambdas/aggregate/rederive.ts)
+      await tx.query(
+        `INSERT INTO property_rederivations (property_id, agg_table, previous_zone)
+         SELECT $1::text, t, $2::text FROM jsonb_array_elements_text($3::jsonb) AS t
+         ON CONFLICT DO NOTHING`,
+        [property.propertyId, previous, { sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
+      );
     return {
       property,
       created: !before,
-      ...(before && before.time_zone !== property.timeZone ? { previousTimeZone: before.time_zone } : {}),
+      ...(previous !== undefined && previous !== property.timeZone ? { previousTimeZone: previous } : {}),
     };
   });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { type AggregateMode, type AggregateResult, requestedZonePeriods, zonesToRun } from '../../lambdas/aggregate/aggregate';
 import { assertRecomputable, readRawHorizon } from '../../lambdas/aggregate/horizon';
 import { aggregateJob } from '../../lambdas/aggregate/job';
-import { lastClosed, NoWholePeriodError, PeriodError, periodContaining } from '../../lambdas/aggregate/periods';
+import { NoWholePeriodError, PeriodError } from '../../lambdas/aggregate/periods';
 import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
@@ -110,51 +110,31 @@ export async function aggregateLocally(sql: Sql, o: AggregateOptions): Promise<A
 }
 
 /**
- * After a property's zone changed (`npm run properties -- set`): every aggregation recomputes the
- * property's closed periods in its new zone over the raw events still in PostgreSQL (after the raw
- * horizon), and zeroes its rows keyed by the former zone's periods there that the new zone does not
- * produce. Periods at or before the raw horizon keep the figures of the former zone (their raw events
- * are in cold storage only: restore them first to re-derive those too).
+ * After a property's zone changed (`npm run properties -- set`, which recorded one re-derivation per
+ * aggregate table): every aggregation re-derives the property now — the same code the deployed
+ * aggregations run at their next scheduled run (lambdas/aggregate/rederive.ts): its closed periods in
+ * the new zone over the raw events still in PostgreSQL (after the raw horizon), and its rows keyed by
+ * the former zone's periods there zeroed. Periods at or before the raw horizon keep the figures of the
+ * former zone (their raw events are in cold storage only: restore them first to re-derive those too).
  */
 export async function rederiveProperty(
   sql: Sql,
   property: string,
-  o: { now?: string; ledgerFile: string; timeZone?: string; previousTimeZone: string },
+  o: { now?: string; ledgerFile: string; timeZone?: string },
 ): Promise<AggregateRun[]> {
   const defaultZone = assertTimeZone(o.timeZone ?? getEnvironment(process.env.ENV_NAME ?? 'dev').aggregation.timeZone);
   const now = parseNow(o.now, defaultZone);
-  const { zoneOf } = await zonesToRun(sql, defaultZone, property);
-  const zone = zoneOf(property);
-  const [r] = await sql.query<{ first: string | null; horizon: string | null }>(
-    `SELECT (SELECT min(occurred_at) FROM analytics_events WHERE property_id = $1::text) AS first, raw_horizon('analytics_events') AS horizon`,
-    [property],
-  );
-  if (!r?.first) return [];
-  const horizon = r.horizon ? Date.parse(r.horizon) : Number.NEGATIVE_INFINITY;
+  const ledger = new FileRunLedger(o.ledgerFile);
   const out: AggregateRun[] = [];
   for (const def of AGGREGATIONS) {
-    // from the first period (in the earlier-starting of both zones) holding a raw event, after the raw horizon
-    let from = Math.min(
-      periodContaining(def.granularity, new Date(r.first), zone).start.getTime(),
-      periodContaining(def.granularity, new Date(r.first), o.previousTimeZone).start.getTime(),
+    const r = await aggregateJob(
+      { sql, log: memoryLog(), metrics: memoryMetrics(), ledger, clock: { now: () => now }, leaseMs: 20 * 60_000 },
+      { job: def.name, mode: { kind: 'scheduled' }, timeZone: defaultZone, rederive: property },
     );
-    if (from <= horizon) from = periodContaining(def.granularity, new Date(horizon + 1), zone).end.getTime();
-    const to = lastClosed(def.granularity, now, zone).end.getTime();
-    if (from >= to) continue;
-    const runs = await aggregateLocally(sql, {
-      job: def.name,
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
-      property,
-      sweepZone: o.previousTimeZone,
-      now: now.toISOString(),
-      timeZone: defaultZone,
-      ledgerFile: o.ledgerFile,
-    }).catch((e: unknown) => {
-      if (e instanceof UsageError) return [{ job: def.name, status: 'no-whole-period' as const, reason: e.message }];
-      throw e;
-    });
-    out.push(...runs);
+    if (r.status === 'skipped') out.push({ job: def.name, status: 'skipped', reason: r.reason });
+    else if (r.outcome.rederived.some((x) => x.error))
+      throw new Error(`${def.name}: ${r.outcome.rederived.flatMap((x) => (x.error ? [x.error] : [])).join('; ')}`);
+    else if (r.outcome.rederived.some((x) => x.result)) out.push({ job: def.name, status: 'completed', result: r.outcome.result });
   }
   return out;
 }

@@ -38,7 +38,12 @@ export function register(program: Command): void {
       withDatabase(async (sql) => {
         let result: Awaited<ReturnType<typeof setProperty>>;
         try {
-          result = await setProperty(sql, { propertyId: o.property, timeZone: o.timeZone, displayName: o.name });
+          result = await setProperty(sql, {
+            propertyId: o.property,
+            timeZone: o.timeZone,
+            displayName: o.name,
+            defaultZone: getEnvironment(process.env.ENV_NAME ?? 'dev').aggregation.timeZone,
+          });
         } catch (e) {
           if (e instanceof PropertyInputError) throw new UsageError(e.message);
           throw e;
@@ -48,13 +53,12 @@ export function register(program: Command): void {
           rederived = await rederiveProperty(sql, o.property, {
             now: o.now,
             ledgerFile: o.ledgerFile,
-            previousTimeZone: result.previousTimeZone,
           });
         output(o.json, { ...result, ...(rederived ? { rederived } : {}) }, () => {
           const p = result.property;
           console.log(
             `${result.created ? 'Registered' : 'Updated'} ${p.propertyId}${p.displayName ? ` (${p.displayName})` : ''}: time zone ${p.timeZone}` +
-              (result.previousTimeZone ? ` (was ${result.previousTimeZone})` : ''),
+              (result.previousTimeZone && !result.created ? ` (was ${result.previousTimeZone})` : ''),
           );
           if (rederived)
             for (const r of rederived)
@@ -63,7 +67,7 @@ export function register(program: Command): void {
               );
           else if (result.previousTimeZone)
             console.log(
-              `  its aggregates are still in ${result.previousTimeZone}'s periods: run npm run aggregate -- --all --property ${p.propertyId} --from <date> --to <date>`,
+              `  its aggregates are still in ${result.previousTimeZone}'s periods until the next scheduled aggregations re-derive them (recorded in property_rederivations)`,
             );
         });
       }),
