@@ -101,7 +101,7 @@ export const REPORT_TYPES: readonly ReportType[] = ['daily', 'weekly', 'monthly'
 
 export interface ReportScheduleConfig {
   readonly type: ReportType;
-  /** 30 minutes after the aggregations it reads. */
+  /** Every hour (dev: every six hours), after the aggregations it reads. */
   readonly schedule: ScheduleConfig;
   /** Aggregation jobs that must have succeeded for the period (checked in the run ledger). */
   readonly after: readonly string[];
@@ -186,25 +186,55 @@ export interface EnvironmentConfig {
 const MADRID = 'Europe/Madrid';
 
 /**
- * The seven aggregations' schedules. `hours` is when the two hourly ones run: every hour (`*`), or
- * in dev every six hours from 01:00 (`1/6`, with the daily ones), since each run wakes an auto-paused
- * Aurora and a scheduled run catches up every hour closed since its watermark.
+ * The seven aggregations' schedules: one schedule per aggregation, each run closing in every zone
+ * (the configured one and each registered property's) the periods that have ended there, plus the
+ * grace (`GRACE_MINUTES`). Hours end at :00, :15, :30 or :45 UTC somewhere (Kolkata, Kathmandu,
+ * Chatham), so the hourly ones run every 15 minutes; a day, week or month ends at local midnight,
+ * which falls in a different UTC hour per zone, so the others run every hour (a run where nothing new
+ * has closed in a zone leaves that zone alone). `hours` is when they run: every hour (`*`), or in dev
+ * every six hours from 01:00 (`1/6`), all together, since each run wakes an auto-paused Aurora (a
+ * scheduled run catches up every period closed since its zone's watermark).
  */
-const aggregationJobs = (timeZone: string, hours = '*'): AggregationJobConfig[] => [
-  { name: 'hourly_message_counts', granularity: 'hourly', schedule: { cron: `cron(0 ${hours} * * ? *)`, timeZone } },
-  { name: 'hourly_response_times', granularity: 'hourly', schedule: { cron: `cron(5 ${hours} * * ? *)`, timeZone } },
-  { name: 'daily_conversation_metrics', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
-  { name: 'daily_staff_performance', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
-  { name: 'daily_intent_distribution', granularity: 'daily', schedule: { cron: 'cron(0 1 * * ? *)', timeZone } },
-  // Weeks start on Monday (ISO 8601): the week closes at Monday 00:00, so it runs Monday 02:00
-  // (seed 001's Sunday 02:00 would aggregate a week that has six days left; docs/decisions.md).
-  { name: 'weekly_satisfaction_trends', granularity: 'weekly', schedule: { cron: 'cron(0 2 ? * MON *)', timeZone } },
-  { name: 'monthly_summary', granularity: 'monthly', schedule: { cron: 'cron(0 3 1 * ? *)', timeZone } },
-];
+const aggregationJobs = (timeZone: string, dev = false): AggregationJobConfig[] => {
+  const at = (minute: number | string, days = '* * ?') => `cron(${minute} ${dev ? '1/6' : '*'} ${days} *)`;
+  return [
+    { name: 'hourly_message_counts', granularity: 'hourly', schedule: { cron: at(dev ? 0 : '0/15'), timeZone } },
+    { name: 'hourly_response_times', granularity: 'hourly', schedule: { cron: at(dev ? 5 : '5/15'), timeZone } },
+    { name: 'daily_conversation_metrics', granularity: 'daily', schedule: { cron: at(0), timeZone } },
+    { name: 'daily_staff_performance', granularity: 'daily', schedule: { cron: at(0), timeZone } },
+    { name: 'daily_intent_distribution', granularity: 'daily', schedule: { cron: at(0), timeZone } },
+    // Weeks start on Monday (ISO 8601) in each zone: a week closes at its zone's Monday 00:00.
+    { name: 'weekly_satisfaction_trends', granularity: 'weekly', schedule: { cron: at(0, dev ? DEV_WEEKLY_DAYS : '* * ?'), timeZone } },
+    { name: 'monthly_summary', granularity: 'monthly', schedule: { cron: at(0, dev ? DEV_MONTHLY_DAYS : '* * ?'), timeZone } },
+  ];
+};
+
+/**
+ * In dev, the weekly and monthly jobs (and their reports) run on the days their periods close
+ * somewhere: every zone's Monday 00:00 (+ the grace) falls between Sunday 11:00 and Monday 14:00 in
+ * Madrid, its 1st of the month likewise, so Monday's and the 1st's runs (01:00 to 19:00 Madrid) close
+ * every zone's (the eastern ones up to 14 hours after their end); the other days' runs would find
+ * nothing new and cost metric-hours.
+ */
+const DEV_WEEKLY_DAYS = '? * MON';
+const DEV_MONTHLY_DAYS = '1 * ?';
+
+/**
+ * How long after a period ends in its zone a scheduled run closes it (events still on their way:
+ * the SQS batching, retries): an hour at once (a late event is recomputed by the next run through
+ * the invalidation log), a day, week or month an hour after its local midnight, as the daily jobs'
+ * 01:00 schedule gave before. The reports wait for an aggregation that started after end + grace.
+ */
+export const GRACE_MINUTES: Readonly<Record<AggregationJobConfig['granularity'], number>> = {
+  hourly: 0,
+  daily: 60,
+  weekly: 60,
+  monthly: 60,
+};
 
 const DAILY_AGGREGATIONS = ['daily_conversation_metrics', 'daily_staff_performance', 'daily_intent_distribution'];
 const HOURLY_AGGREGATIONS = ['hourly_message_counts', 'hourly_response_times'];
-const analyticsServing = (timeZone: string): AnalyticsServingConfig => ({
+const analyticsServing = (timeZone: string, dev = false): AnalyticsServingConfig => ({
   cacheTtlMs: 60_000,
   cacheMaxEntries: 100,
   maxPoints: 2_000,
@@ -214,15 +244,25 @@ const analyticsServing = (timeZone: string): AnalyticsServingConfig => ({
   pendingTaskWindowDays: 90,
   apiTimeoutSeconds: 30,
   reportsTimeoutMinutes: 15,
-  reportSchedules: [
-    { type: 'daily', schedule: { cron: 'cron(30 1 * * ? *)', timeZone }, after: [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS] },
-    {
-      type: 'weekly',
-      schedule: { cron: 'cron(30 2 ? * MON *)', timeZone },
-      after: [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS, 'weekly_satisfaction_trends'],
+  // Every hour (dev: every six hours, in the aggregations' wake), half an hour after the aggregations
+  // (dev: 10 minutes): each property's report of the period that closed last in its zone, once the
+  // aggregations it reads have run since that period ended + the grace; a report already written is
+  // not written again.
+  reportSchedules: REPORT_TYPES.map((type) => ({
+    type,
+    schedule: {
+      cron: dev
+        ? `cron(10 1/6 ${type === 'weekly' ? DEV_WEEKLY_DAYS : type === 'monthly' ? DEV_MONTHLY_DAYS : '* * ?'} *)`
+        : 'cron(30 * * * ? *)',
+      timeZone,
     },
-    { type: 'monthly', schedule: { cron: 'cron(30 3 1 * ? *)', timeZone }, after: [...DAILY_AGGREGATIONS, 'monthly_summary'] },
-  ],
+    after:
+      type === 'daily'
+        ? [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS]
+        : type === 'weekly'
+          ? [...HOURLY_AGGREGATIONS, ...DAILY_AGGREGATIONS, 'weekly_satisfaction_trends']
+          : [...DAILY_AGGREGATIONS, 'monthly_summary'],
+  })),
 });
 /**
  * Seed 000 (messages: 6 months), seed 001's cleanup (raw events 90 days; hourly aggregates 30,
@@ -353,8 +393,10 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
   dev: {
     ...base,
     name: 'dev',
-    // Idle cost (docs/deploy.md): the hourly aggregations every 6 hours, stale after 6 h + 90 min.
-    aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID, '1/6') },
+    // Idle cost (docs/deploy.md): the aggregations and reports every 6 hours, in one wake of Aurora;
+    // the hourly ones stale after 6 h + 90 min.
+    aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID, true) },
+    analyticsServing: analyticsServing(MADRID, true),
     analytics: { ...base.analytics, staleAfterMinutes: { ...base.analytics.staleAfterMinutes, hourly: 6 * 60 + 90 } },
     aurora: {
       minCapacityAcu: 0,

@@ -1,6 +1,7 @@
 /** Scheduled reports Lambda; the schedule's payload is `{ "type": "daily" | "weekly" | "monthly", "period"?: "YYYY-MM-DD" }`. */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import { GRACE_MINUTES } from '../../lib/config';
 import { createLedger, createSql, loadRuntimeConfig } from '../shared/deps';
 import { powertools } from '../shared/observability';
 import { runExclusive, systemClock } from '../shared/runtime';
@@ -31,7 +32,7 @@ export async function handler(event: { type?: string; period?: string } | undefi
     () =>
       runReports(
         { sql, ledger, s3, bucket, clock: systemClock, timeZone: config.env.aggregation.timeZone, log },
-        { type: schedule.type, period: event?.period, after: schedule.after },
+        { type: schedule.type, period: event?.period, after: schedule.after, graceMinutes: GRACE_MINUTES[schedule.type] },
       ),
   );
   return result.status === 'skipped'

@@ -5,10 +5,11 @@
  * ended; otherwise it fails, naming the aggregation (the run is recorded as failed and alarms).
  * Each property's period is its own zone's (sql/021 `properties`): a zone whose period has not been
  * aggregated since it ended waits for the next run (counted `properties_waiting`); none ready fails.
+ * Run every hour: a report already written for the period is not written again (an explicit `period` rewrites).
  * A property whose report fails does not stop the others: it is logged and counted
  * (`properties_failed` → metric `PropertiesFailed`, and the run's errors: the run is unhealthy).
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { addDays, addMonths, startOfLocalDay, weekStart } from '../analytics-api/periods';
 import { reportCsvZip } from '../analytics-api/report-csv';
 import { reportHtml } from '../analytics-api/report-html';
@@ -34,8 +35,13 @@ export interface ReportsInput {
   readonly type: ReportType;
   /** First day of the period; default: the period of `type` that closed last. */
   readonly period?: string;
-  /** Aggregation jobs that must have succeeded after the period ended. */
+  /** Aggregation jobs that must have succeeded after the period ended (+ the grace). */
   readonly after: readonly string[];
+  /**
+   * A period is reported once it ended this long ago in its zone, after aggregations that started
+   * that long after its end (lib/config.ts GRACE_MINUTES: they close it then). Default 0.
+   */
+  readonly graceMinutes?: number;
 }
 
 export class AggregationNotReadyError extends Error {
@@ -65,18 +71,19 @@ export async function runReports(
   const registered = await registeredZones(sql);
   const zoneOfProperty = (p: string) => registered.get(p) ?? deps.timeZone;
   const plans = new Map<string, ZonePlan>();
+  const graceMs = (input.graceMinutes ?? 0) * 60_000;
   for (const zone of zonesOf(registered, deps.timeZone)) {
-    const start = input.period ?? lastClosedPeriod(input.type, now, zone);
+    const start = input.period ?? lastClosedPeriod(input.type, new Date(now.getTime() - graceMs), zone);
     const period = periodOf(input.type, start);
     const from = startOfLocalDay(period.start, zone);
     const endsAt = startOfLocalDay(period.end, zone);
     let notReady: string | undefined;
     for (const job of input.after) {
       const last = await ledger.lastSuccess(job);
-      if (!last || Date.parse(last.startedAt) < endsAt.getTime()) {
+      if (!last || Date.parse(last.startedAt) < endsAt.getTime() + graceMs) {
         notReady =
           `${input.type} report for ${period.start}: aggregation "${job}" has not succeeded since the period ended ` +
-          `(${formatInZone(endsAt, zone)}); its last success started ${last?.startedAt ?? 'never'}. Run the aggregation, then this job again.`;
+          `(${formatInZone(endsAt, zone)})${graceMs > 0 ? ` + ${input.graceMinutes} min` : ''}; its last success started ${last?.startedAt ?? 'never'}. Run the aggregation, then this job again.`;
         break;
       }
     }
@@ -99,6 +106,7 @@ export async function runReports(
   const failed: PropertyFailure[] = [];
   const waiting: string[] = [];
   let reported = 0;
+  let alreadyWritten = 0;
   // Each property on its own: one that cannot be reported (an id the read side refuses, a bad row, an
   // S3 error) is logged, counted (`properties_failed`, the metric PropertiesFailed, the run's errors)
   // and named in the result, and the next property is reported all the same.
@@ -119,6 +127,12 @@ export async function runReports(
         property_id,
       ]);
       if (!own) continue; // its rows are in a neighbouring period of its zone
+      // a scheduled run (every hour) finds the same period until the next one closes: a report already
+      // written keeps what it showed (its HTML, written last, marks it complete); a run naming its period rewrites it
+      if (input.period === undefined && (await exists(deps, reportKey(property_id, input.type, plan.period.start, 'html')))) {
+        alreadyWritten++;
+        continue;
+      }
       reported++;
       keys.push(...(await writeReport(deps, input.type, property_id, plan.period.start)));
     } catch (e) {
@@ -137,6 +151,7 @@ export async function runReports(
   deps.log.info(`Wrote ${input.type} reports`, {
     periods: [...new Set(ready.map((z) => z.period.start))],
     properties: reported,
+    alreadyWritten,
     failed: failed.length,
     objects: keys.length,
   });
@@ -145,6 +160,7 @@ export async function runReports(
       properties: reported,
       properties_failed: failed.length,
       objects_written: keys.length,
+      ...(alreadyWritten > 0 ? { properties_already_written: alreadyWritten } : {}),
       ...(waiting.length > 0 ? { properties_waiting: waiting.length } : {}),
     },
     errors: failed.length,
@@ -180,6 +196,18 @@ const PROPERTIES_SQL = `SELECT property_id FROM agg_conversation_metrics_daily W
   UNION SELECT property_id FROM agg_response_times_hourly WHERE period_start >= $3::timestamptz AND period_start < $4::timestamptz AND ${ONE}
   UNION SELECT property_id FROM agg_monthly_summary WHERE period_month IN (SELECT jsonb_array_elements_text($5::jsonb)) AND ${ONE}
   ORDER BY 1`;
+
+/** Whether the object is there (HeadObject: s3:GetObject on reports/*). */
+async function exists(deps: ReportsDeps, Key: string): Promise<boolean> {
+  try {
+    await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key }));
+    return true;
+  } catch (e) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if ((e as Error).name === 'NotFound' || status === 404) return false;
+    throw e;
+  }
+}
 
 async function writeReport(deps: ReportsDeps, type: ReportType, propertyId: string, start: string): Promise<string[]> {
   const report = await generateReport(

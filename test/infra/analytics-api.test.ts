@@ -39,11 +39,11 @@ describe('analytics read side (prod)', () => {
     for (const type of ['daily', 'weekly', 'monthly']) expect(actionsOf(`dlc-prod-reports-${type}`)).toEqual([...REPORT_ACTIONS].sort());
   });
 
-  it('reports are scheduled 30 minutes after their aggregations, in the aggregation zone', () => {
+  it('reports run every hour, 30 minutes after their aggregations (each property once its period has closed in its zone)', () => {
     for (const [type, cron] of [
-      ['daily', 'cron(30 1 * * ? *)'],
-      ['weekly', 'cron(30 2 ? * MON *)'],
-      ['monthly', 'cron(30 3 1 * ? *)'],
+      ['daily', 'cron(30 * * * ? *)'],
+      ['weekly', 'cron(30 * * * ? *)'],
+      ['monthly', 'cron(30 * * * ? *)'],
     ])
       t.hasResourceProperties('AWS::Scheduler::Schedule', {
         Name: `dlc-prod-reports-${type}`,
@@ -57,7 +57,8 @@ describe('analytics read side (prod)', () => {
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', Match.arrayWith(['/reports/*'])] } }),
+          // GetObject: HeadObject, is the period's report already written?
+          Match.objectLike({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', Match.arrayWith(['/reports/*'])] } }),
         ]),
       },
     });

@@ -45,16 +45,20 @@ describe('analytics infrastructure (issue 14)', () => {
       t.hasResourceProperties('AWS::Lambda::Function', { FunctionName: `dlc-dev-${def.name}`, Timeout: 15 * 60 });
     }
     const cron = (name: string) => schedules.find((p) => JSON.stringify(p.Target.Input).includes(name))?.ScheduleExpression;
-    // dev runs the hourly ones every 6 hours from 01:00 (each run wakes its auto-paused Aurora); prod every hour
+    // dev runs them every 6 hours from 01:00, together (each run wakes its auto-paused Aurora), the weekly
+    // one on Mondays and the monthly one on the 1st (when a week or month closes somewhere)
     expect(cron('hourly_message_counts')).toBe('cron(0 1/6 * * ? *)');
     expect(cron('hourly_response_times')).toBe('cron(5 1/6 * * ? *)');
-    expect(
-      getEnvironment('prod')
-        .aggregation.jobs.slice(0, 2)
-        .map((j) => j.schedule.cron),
-    ).toEqual(['cron(0 * * * ? *)', 'cron(5 * * * ? *)']);
-    expect(cron('weekly_satisfaction_trends')).toBe('cron(0 2 ? * MON *)');
-    expect(cron('monthly_summary')).toBe('cron(0 3 1 * ? *)');
+    expect(cron('daily_conversation_metrics')).toBe('cron(0 1/6 * * ? *)');
+    expect(cron('weekly_satisfaction_trends')).toBe('cron(0 1/6 ? * MON *)');
+    expect(cron('monthly_summary')).toBe('cron(0 1/6 1 * ? *)');
+    // elsewhere one schedule per aggregation closes each property's periods in its zone: the hourly ones
+    // every 15 minutes (hours end at :00, :15, :30 or :45 UTC somewhere), the others every hour
+    expect(getEnvironment('prod').aggregation.jobs.map((j) => j.schedule.cron)).toEqual([
+      'cron(0/15 * * * ? *)',
+      'cron(5/15 * * * ? *)',
+      ...Array(5).fill('cron(0 * * * ? *)'),
+    ]);
   });
 
   it('has the watchdog count an aggregation stale after its cadence’s limit', () => {

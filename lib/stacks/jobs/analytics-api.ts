@@ -1,15 +1,20 @@
 /**
  * The analytics read side (issue 10): the API Lambda behind a Function URL with AWS_IAM auth (no
- * public endpoint), and the scheduled reports (daily, weekly, monthly; 30 min after the
- * aggregations they read) writing to the cold-storage bucket under reports/. Each function is
+ * public endpoint; also the property registry, GET/PUT /properties), and the scheduled reports
+ * (daily, weekly, monthly; every hour, each property's period once it has closed in its zone and been
+ * aggregated) writing to the cold-storage bucket under reports/, with an alarm on properties whose
+ * report failed. Each function is
  * granted exactly its permissions.ts IAM_ACTIONS and uses the read-only `dlc_analytics_api` role.
  */
 import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IAM_ACTIONS as API_ACTIONS } from '../../../lambdas/analytics-api/permissions';
 import { IAM_ACTIONS as REPORT_ACTIONS } from '../../../lambdas/reports/permissions';
 import type { EnvironmentConfig } from '../../config';
 import { grantExactly } from '../../constructs/grants';
+import { runbookLink } from '../../constructs/runbook';
 import { ScheduledJob } from '../../constructs/scheduled-job';
 import type { JobsStack } from '../jobs-stack';
 import type { StatefulStack } from '../stateful-stack';
@@ -69,5 +74,27 @@ export function addAnalyticsServing(stack: JobsStack, props: AnalyticsServingPro
     });
     return job;
   });
+  // A property whose report failed (the run goes on with the others: lambdas/reports/reports-job.ts):
+  // one alarm over the three report functions' PropertiesFailed, in every environment.
+  const alarmName = `dlc-${config.name}-reports-PropertiesFailed`;
+  const propertiesFailed = new cloudwatch.Alarm(stack, 'ReportsPropertiesFailed', {
+    alarmName,
+    metric: new cloudwatch.MathExpression({
+      expression: reports.map((_, i) => `FILL(f${i}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(reports.map((r, i) => [`f${i}`, r.jobMetric('PropertiesFailed', Duration.hours(1))])),
+      period: Duration.hours(1),
+      label: 'Properties whose scheduled report failed',
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription:
+      'A scheduled report (daily, weekly or monthly) failed for at least one property; the other properties were reported. ' +
+      runbookLink(config.name, alarmName),
+  });
+  const action = new actions.SnsAction(common.alarmTopic);
+  propertiesFailed.addAlarmAction(action);
+  propertiesFailed.addOkAction(action);
   return { api, reports };
 }
