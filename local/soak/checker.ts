@@ -12,11 +12,13 @@
  *   4. every message-bearing audit is one message (and no other audit is one);
  *   5. every run ended in the ledger with a status; no database lease outlived its run.
  */
+import { readFileSync } from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { bufferReader, readBack, type TextRow } from '../../lambdas/retention/parquet';
 import type { RunRecord } from '../../lambdas/shared/ledger/types';
+import type { WatchdogResult, WatchedJob } from '../../lambdas/watchdog/watchdog';
 import { HOUR } from './clock';
 import { type Journal, sha256 } from './journal';
 
@@ -39,6 +41,17 @@ export interface CheckerInput {
   readonly now: Date;
   readonly cutoffHours: number;
   readonly seedPrefix: string;
+  /** The run ledger's file (FileRunLedger's JSON), read as the watchdog reads the ledger: history per job, last success. */
+  readonly ledgerFile?: string;
+  /** What the watchdog watches, and its every verdict; the last one is taken after the catch-up. */
+  readonly watchdog?: { readonly watched: readonly WatchedJob[]; readonly runs: readonly WatchdogRunView[] };
+}
+
+/** One watchdog run's verdict (local/soak/jobs.ts WatchdogRun). */
+export interface WatchdogRunView {
+  readonly at: string;
+  readonly phase: 'soak' | 'catch-up';
+  readonly result: Pick<WatchdogResult, 'stale' | 'failing' | 'jobs'>;
 }
 
 interface Place {
@@ -399,8 +412,11 @@ async function checkRuns(db: Client, input: CheckerInput): Promise<CheckResult> 
       problems.add(`${r.job} run ${r.runId}: ledger status ${String(rec.status)}`);
     else if (r.outcome === 'failed' && rec.status !== 'unhealthy')
       problems.add(`${r.job} run ${r.runId} failed, the ledger says ${rec.status}`);
+    else if (r.outcome === 'failed' && !rec.error)
+      problems.add(`${r.job} run ${r.runId} failed, its ledger record names no error (RunsFailed and the watchdog's lastError miss it)`);
     else bump(counts, 'ledgered_with_status');
   }
+  if (input.ledgerFile) checkWatchdogView(input, input.ledgerFile, problems, counts);
   const leases = await db.query<{ job: string; holder: string; live: boolean; until: Date }>(
     'SELECT job, holder, expires_at > now() AS live, expires_at AS until FROM job_leases',
   );
@@ -414,4 +430,84 @@ async function checkRuns(db: Client, input: CheckerInput): Promise<CheckResult> 
     counts,
     problems: problems.list,
   };
+}
+
+/** FileRunLedger's JSON as the watchdog reads it (lambdas/shared/ledger/file.ts keeps 200 records per job). */
+interface LedgerFile {
+  readonly lastSuccess?: Record<string, RunRecord>;
+  readonly history?: Record<string, RunRecord[]>;
+}
+const LEDGER_HISTORY_CAP = 200;
+/** The watchdog's rule (lambdas/watchdog/watchdog.ts FAILING_RUNS): failing when this many latest runs are all unhealthy. */
+const FAILING_RUNS = 2;
+
+/**
+ * Check 5's "every failure was counted and would have paged" (the watchdog's view):
+ * - every unhealthy run the jobs recorded is in the ledger history the watchdog reads (or older than
+ *   the history's cap), with its errors counted (errors > 0: the Errors metric, the failing rule);
+ * - the watchdog's last verdict, taken after the catch-up, says no watched job is stale or failing,
+ *   and it agrees with the same rule recomputed here from the ledger file (minutes since the last
+ *   success against the job's limit; its latest FAILING_RUNS runs all unhealthy);
+ * - a job whose runs were unhealthy twice in a row: counted, with the watchdog runs that saw it failing.
+ */
+function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Problems, counts: Record<string, number>): void {
+  const file = JSON.parse(readFileSync(ledgerFile, 'utf8')) as LedgerFile;
+  const history = file.history ?? {};
+  const position = new Map<string, number>();
+  for (const list of Object.values(history))
+    list.forEach((r, i) => {
+      position.set(r.runId, i);
+    });
+  const recordedPerJob = new Map<string, RunRecord[]>();
+  for (const r of input.ledgerRecords) {
+    const list = recordedPerJob.get(r.job) ?? [];
+    list.push(r);
+    recordedPerJob.set(r.job, list);
+  }
+  for (const [job, records] of recordedPerJob) {
+    records.forEach((r, i) => {
+      if (r.status !== 'unhealthy') return;
+      bump(counts, 'unhealthy_runs');
+      if (r.errors < 1) problems.add(`${job} run ${r.runId}: unhealthy with errors ${r.errors} (no Errors metric counts it)`);
+      const newer = records.length - 1 - i;
+      if (position.has(r.runId)) bump(counts, 'unhealthy_in_watchdog_view');
+      else if (newer >= LEDGER_HISTORY_CAP) bump(counts, 'unhealthy_beyond_history_cap');
+      else
+        problems.add(`${job} run ${r.runId} (unhealthy: ${r.error ?? `${r.errors} errors`}): not in the ledger history the watchdog reads`);
+    });
+    // streaks the watchdog's failing rule pages for (two unhealthy runs in a row)
+    for (let i = FAILING_RUNS - 1; i < records.length; i++)
+      if (records.slice(i - FAILING_RUNS + 1, i + 1).every((r) => r.status === 'unhealthy')) bump(counts, 'failing_streak_runs');
+  }
+  const wd = input.watchdog;
+  if (!wd) return;
+  bump(counts, 'watchdog_runs', wd.runs.length);
+  for (const run of wd.runs) {
+    bump(counts, 'watchdog_failing_verdicts', run.result.failing.length);
+    bump(counts, 'watchdog_stale_verdicts', run.result.stale.length);
+  }
+  const last = wd.runs.at(-1);
+  if (last?.phase !== 'catch-up') {
+    problems.add('watchdog: no run after the catch-up');
+    return;
+  }
+  for (const w of wd.watched) {
+    const h = history[w.name] ?? [];
+    const success = file.lastSuccess?.[w.name];
+    const since = success ? Date.parse(success.finishedAt) : h.length > 0 ? Date.parse(h[h.length - 1]?.startedAt ?? '') : undefined;
+    const minutes = since === undefined ? null : Math.max(0, Math.round((Date.parse(last.at) - since) / 60_000));
+    const stale = minutes !== null && minutes > w.staleAfterMinutes;
+    const failing = h.length >= FAILING_RUNS && h.slice(0, FAILING_RUNS).every((r) => r.status === 'unhealthy');
+    const said = { stale: last.result.stale.includes(w.name), failing: last.result.failing.includes(w.name) };
+    if (said.stale !== stale || said.failing !== failing)
+      problems.add(
+        `watchdog on ${w.name}: says stale ${said.stale}, failing ${said.failing}; the ledger says stale ${stale} (${minutes} min since its last success, limit ${w.staleAfterMinutes}), failing ${failing}`,
+      );
+    if (minutes === null) problems.add(`watchdog on ${w.name}: the job never ran (no record in the ledger)`);
+    else if (said.stale || said.failing)
+      problems.add(
+        `watchdog on ${w.name} after the catch-up: ${said.stale ? `stale (${minutes} min since its last success, limit ${w.staleAfterMinutes})` : ''}${said.stale && said.failing ? ', ' : ''}${said.failing ? `failing (${last.result.jobs[w.name]?.lastError ?? 'its last runs unhealthy'})` : ''}`,
+      );
+    else bump(counts, 'watched_fresh_after_catch_up');
+  }
 }

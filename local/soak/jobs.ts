@@ -5,21 +5,25 @@
  * with how it ended; a job failing under a fault is expected — the checker looks at what is left.
  */
 import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { aggregateJob } from '../../lambdas/aggregate/job';
 import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
 import { type ArchiveSettings, runArchive } from '../../lambdas/archive/archive';
 import { CheckpointStore, type RedisClient } from '../../lambdas/archive/redis-store';
 import { backfill } from '../../lambdas/backfill/backfill';
+import { runReports } from '../../lambdas/reports/reports-job';
 import type { ColdStore } from '../../lambdas/retention/cold-store';
 import type { RetentionSettings } from '../../lambdas/retention/report';
 import { RestoreError, restore } from '../../lambdas/retention/restore';
 import { type RetentionInput, runRetention } from '../../lambdas/retention/retention';
 import { LeaseBusy } from '../../lambdas/shared/db-lease';
+import type { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import type { RunLedger, RunRecord } from '../../lambdas/shared/ledger/types';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
 import { type Deadline, deadline, type JobOutcome, type RunResult, runExclusive } from '../../lambdas/shared/runtime';
 import type { Sql } from '../../lambdas/shared/sql/types';
-import type { RetentionPolicy } from '../../lib/config';
+import { type WatchdogResult, type WatchedJob, watch } from '../../lambdas/watchdog/watchdog';
+import type { ReportType, RetentionPolicy } from '../../lib/config';
 import { getEnvironment, RETENTION_POLICIES } from '../../lib/config';
 import { DAY, type Rng, type VirtualClock } from './clock';
 import type { Journal, JournalRun, RunOutcome } from './journal';
@@ -27,7 +31,11 @@ import type { Journal, JournalRun, RunOutcome } from './journal';
 /** Every record the jobs write, kept beside the ledger's own (capped) history: check 5 reads it. */
 export class RecordingLedger implements RunLedger {
   readonly records: RunRecord[] = [];
-  constructor(private readonly inner: RunLedger) {}
+  constructor(private readonly inner: FileRunLedger) {}
+  /** The ledger's file: what the watchdog reads (check 5 reads it as plain JSON). */
+  get file(): string {
+    return this.inner.path;
+  }
   acquire(job: string, owner: string, leaseMs: number, now?: Date) {
     return this.inner.acquire(job, owner, leaseMs, now);
   }
@@ -63,6 +71,15 @@ export interface JobsDeps {
   readonly clock: VirtualClock;
   readonly rng: Rng;
   readonly journal: Journal;
+  /** The scheduled reports' bucket (the cold bucket, as deployed: reports/…). */
+  readonly reports: { readonly s3: S3Client; readonly bucket: string };
+}
+
+/** One watchdog run: when (virtual), in which phase, and what it said. */
+export interface WatchdogRun {
+  readonly at: string;
+  readonly phase: 'soak' | 'catch-up';
+  readonly result: WatchdogResult;
 }
 
 type Phase = JournalRun['phase'];
@@ -75,6 +92,10 @@ export class Jobs {
   tightDeadlines = 0;
   phase: Phase = 'soak';
   private readonly store: CheckpointStore;
+  /** What the deployed watchdog watches (lib/stacks: every job with a cadence and its limit), from the same config. */
+  readonly watched: readonly WatchedJob[];
+  /** Every watchdog run's verdict, in order. */
+  readonly watchdogRuns: WatchdogRun[] = [];
 
   constructor(private readonly deps: JobsDeps) {
     this.archiveSettings = {
@@ -91,6 +112,16 @@ export class Jobs {
       policies: RETENTION_POLICIES,
     };
     this.store = new CheckpointStore(deps.redis, this.archiveSettings.scanCount);
+    const stale = this.env.analytics.staleAfterMinutes;
+    this.watched = [
+      { name: 'archive', staleAfterMinutes: this.env.archive.staleAfterMinutes },
+      { name: 'retention', staleAfterMinutes: this.env.retention.staleAfterHours * 60 },
+      ...AGGREGATIONS.map((a) => {
+        const job = this.env.aggregation.jobs.find((j) => j.name === a.name);
+        return { name: a.name, staleAfterMinutes: stale[job?.granularity ?? 'hourly'] };
+      }),
+      ...this.env.analyticsServing.reportSchedules.map((r) => ({ name: `reports-${r.type}`, staleAfterMinutes: stale[r.type] })),
+    ];
   }
 
   get policies(): readonly RetentionPolicy[] {
@@ -182,6 +213,32 @@ export class Jobs {
 
   aggregations(): Promise<JournalRun[]> {
     return Promise.all(AGGREGATIONS.map((a) => this.aggregate(a.name)));
+  }
+
+  /** The scheduled report of `type` (lambdas/reports/handler.ts: runReports under runExclusive, after the aggregations it reads). */
+  reports(type: ReportType): Promise<JournalRun> {
+    const { sql, ledger, clock, reports } = this.deps;
+    const schedule = this.env.analyticsServing.reportSchedules.find((r) => r.type === type);
+    const job = `reports-${type}`;
+    const timeZone = this.env.aggregation.timeZone;
+    return this.invoke(job, true, (runId) =>
+      runExclusive({ job, ledger, log: memoryLog(), metrics: memoryMetrics(), leaseMs: 60_000, timeZone, clock, runId }, () =>
+        runReports(
+          { sql, ledger, s3: reports.s3, bucket: reports.bucket, clock, timeZone, log: memoryLog() },
+          { type, after: schedule?.after ?? [] },
+        ),
+      ),
+    );
+  }
+
+  /** The watchdog (lambdas/watchdog/handler.ts: watch on the ledger alone); its verdict is kept in `watchdogRuns`. */
+  watchdog(): Promise<JournalRun> {
+    const { ledger, clock } = this.deps;
+    return this.invoke('watchdog', false, async () => {
+      const result = await watch({ ledger, log: memoryLog(), metrics: memoryMetrics(), clock }, this.watched, { measureDatabase: false });
+      this.watchdogRuns.push({ at: clock.now().toISOString(), phase: this.phase, result });
+      return 'done';
+    });
   }
 
   retention(holder = 'scheduled'): Promise<JournalRun> {

@@ -6,6 +6,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { AGGREGATIONS } from '../../lambdas/aggregate/registry';
 import { connectRedis } from '../../lambdas/archive/redis-store';
@@ -13,6 +14,7 @@ import { openColdStore } from '../../lambdas/retention/cold-store';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
 import { PgSql } from '../../lambdas/shared/sql/pg-driver';
+import { REPORT_TYPES } from '../../lib/config';
 import { createDatabase } from '../services';
 import { App, SEED_PREFIX } from './app';
 import { type CheckerInput, type CheckResult, check } from './checker';
@@ -94,12 +96,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   appRedis.on('error', () => undefined);
   const jobsRedis = await connectRedis({ url: redisServer.url });
   jobsRedis.on('error', () => undefined);
-  const store = openColdStore({
-    bucket: s3Server.bucket,
+  const s3Options = {
     endpoint: s3Server.endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
+  };
+  const store = openColdStore({ bucket: s3Server.bucket, ...s3Options });
+  const reportsS3 = new S3Client({ ...s3Options, forcePathStyle: true, maxAttempts: 2 });
   let checks: CheckResult[] = [];
   let checkerInput: CheckerInput | undefined;
   let stopServices: (() => Promise<void>) | undefined;
@@ -108,7 +111,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const clock = new VirtualClock(VIRTUAL_START, speed * 3_600);
   try {
     await migrate(jobsSql, loadMigrations(join(__dirname, '../../sql')));
-    const jobs = new Jobs({ sql: jobsSql, redis: jobsRedis, store, ledger, clock, rng: root.fork('jobs'), journal });
+    const jobs = new Jobs({
+      sql: jobsSql,
+      redis: jobsRedis,
+      store,
+      ledger,
+      clock,
+      rng: root.fork('jobs'),
+      journal,
+      reports: { s3: reportsS3, bucket: s3Server.bucket },
+    });
     const app = new App({
       redis: appRedis,
       sql: appSql,
@@ -150,7 +162,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       every(
         () => 1_500,
         over,
-        () => jobs.aggregations(),
+        async () => {
+          // The reports run after the aggregations they read (as their schedules are placed).
+          await jobs.aggregations();
+          for (const type of REPORT_TYPES) await jobs.reports(type);
+        },
+      ),
+      every(
+        () => 1_000,
+        over,
+        () => jobs.watchdog(),
       ),
       every(
         () => 2_500,
@@ -232,6 +253,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           return (n?.n ?? 0) === 0;
         },
       );
+    for (const type of REPORT_TYPES)
+      await until(
+        `reports-${type}`,
+        () => jobs.reports(type),
+        () => true,
+      );
+    // The watchdog's view once every job has caught up: check 5 wants every watched job fresh and none failing.
+    await jobs.watchdog();
     catchUpMs = Date.now() - t0;
 
     say('Checking against the journal…');
@@ -245,6 +274,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       now: clock.now(),
       cutoffHours: jobs.archiveSettings.cutoffHours,
       seedPrefix: SEED_PREFIX,
+      ledgerFile: ledger.file,
+      watchdog: { watched: jobs.watched, runs: jobs.watchdogRuns },
     };
     checks = await check(checkerInput);
   } finally {
@@ -253,6 +284,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await appSql.close().catch(() => undefined);
     appRedis.disconnect();
     jobsRedis.disconnect();
+    reportsS3.destroy();
     const keep = o.keepServicesFile !== undefined;
     if (keep)
       writeFileSync(

@@ -408,6 +408,45 @@ describe('the soak checker', () => {
     });
   });
 
+  describe('5. the watchdog’s view (every failure counted and paged)', () => {
+    it('an unhealthy run missing from the ledger the watchdog reads: the run named', async () => {
+      const [some] = input.ledgerRecords;
+      if (!some) throw new Error('no run recorded');
+      const hidden = { ...some, runId: 'hidden-run', status: 'unhealthy' as const, errors: 1, error: 'Database unreachable' };
+      const c = result(await check({ ...input, ledgerRecords: [...input.ledgerRecords, hidden] }), 'runs');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([
+        `${some.job} run hidden-run (unhealthy: Database unreachable): not in the ledger history the watchdog reads`,
+      ]);
+    });
+
+    it('a watchdog that says a job is failing after the catch-up, against the ledger: the job named', async () => {
+      const runs = input.watchdog?.runs ?? [];
+      const last = runs.at(-1);
+      if (!last) throw new Error('no watchdog run');
+      const lying = { ...last, result: { ...last.result, failing: ['archive'] } };
+      const c = result(
+        await check({ ...input, watchdog: { watched: input.watchdog?.watched ?? [], runs: [...runs.slice(0, -1), lying] } }),
+        'runs',
+      );
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual([
+        expect.stringMatching(
+          /^watchdog on archive: says stale false, failing true; the ledger says stale false \(0 min since its last success, limit \d+\), failing false$/,
+        ),
+        expect.stringMatching(/^watchdog on archive after the catch-up: failing/),
+      ]);
+    });
+
+    it('the watchdog is run after the catch-up and finds every watched job fresh', () => {
+      const c = result(report.checks, 'runs');
+      expect(c.counts.watched_fresh_after_catch_up).toBe(input.watchdog?.watched.length);
+      expect(input.watchdog?.watched.map((w) => w.name)).toEqual(
+        expect.arrayContaining(['archive', 'retention', 'hourly_message_counts', 'reports-daily']),
+      );
+    });
+  });
+
   it('every breakage undone: the kept state passes every check again', async () => {
     const r = await check(input);
     expect(r.map((c) => [c.name, c.pass, c.problems])).toEqual(r.map((c) => [c.name, true, []]));
