@@ -168,7 +168,9 @@ export async function runAggregation(
   else {
     // One schedule, per-zone closing: each zone's periods close when they have ended in that zone.
     const marks = await deps.sql.query<{ through: string; time_zone: string }>(
-      'SELECT aggregated_through AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
+      // computed_through: what earlier runs computed (sql/027), not only announced — a run that failed between
+      // announcing its periods and computing them leaves them to this one
+      'SELECT COALESCE(computed_through, aggregated_through) AS through, time_zone FROM agg_watermarks WHERE agg_table = $1::text',
       [{ sqlType: 'text', value: def.table }],
     );
     const closeAt = new Date(now.getTime() - (mode.graceMinutes ?? 0) * 60_000);
@@ -204,10 +206,10 @@ export async function runAggregation(
     // Its own transaction, committed first: waits for in-flight ingests (they hold the rows FOR SHARE).
     await deps.sql.execute(
       `WITH marks AS (
-         SELECT * FROM jsonb_to_recordset($4::jsonb) AS m(time_zone text, through timestamptz)
+         SELECT * FROM jsonb_to_recordset($4::jsonb) AS m(time_zone text, through timestamptz, since timestamptz)
        ), up AS (
-         INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered)
-         SELECT $1::text, $2::text, m.time_zone, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), m.through, m.time_zone = $5::text
+         INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered, computed_through)
+         SELECT $1::text, $2::text, m.time_zone, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), m.through, m.time_zone = $5::text, m.since
          FROM marks m
          ON CONFLICT (agg_table, time_zone) DO UPDATE SET unit = EXCLUDED.unit, event_types = EXCLUDED.event_types,
            aggregated_through = GREATEST(agg_watermarks.aggregated_through, EXCLUDED.aggregated_through),
@@ -222,7 +224,11 @@ export async function runAggregation(
         { sqlType: 'jsonb', value: def.eventTypes },
         {
           sqlType: 'jsonb',
-          value: plan.map((z) => ({ time_zone: z.timeZone, through: (z.periods.at(-1) as Period).end.toISOString() })),
+          value: plan.map((z) => ({
+            time_zone: z.timeZone,
+            through: (z.periods.at(-1) as Period).end.toISOString(),
+            since: (z.periods[0] as Period).start.toISOString(),
+          })),
         },
         { sqlType: 'text', value: defaultZone },
       ],
@@ -292,6 +298,20 @@ export async function runAggregation(
     const recomputed = invalidated.filter(kept);
     recomputed.sort((a, b) => (a.period + a.property_id).localeCompare(b.period + b.property_id));
     const tokens = def.refreshesTokenRollups && mode.kind === 'scheduled' ? await refreshTokenRollups(tx) : undefined;
+    if (mode.kind === 'scheduled' && plan.length > 0)
+      // computed, in the transaction that wrote the buckets: the next run plans from here (sql/027)
+      await tx.execute(
+        `UPDATE agg_watermarks w SET computed_through = GREATEST(w.computed_through, m.through)
+           FROM jsonb_to_recordset($2::jsonb) AS m(time_zone text, through timestamptz)
+          WHERE w.agg_table = $1::text AND w.time_zone = m.time_zone`,
+        [
+          { sqlType: 'text', value: def.table },
+          {
+            sqlType: 'jsonb',
+            value: plan.map((z) => ({ time_zone: z.timeZone, through: (z.periods.at(-1) as Period).end.toISOString() })),
+          },
+        ],
+      );
     const zonesOut = plan.map((z) => ({
       timeZone: z.timeZone,
       periods: z.periods.map((p) => p.key).filter((period) => kept({ property_id: property ?? null, period })),

@@ -452,6 +452,39 @@ describe.each(DRIVERS)('analytics aggregation through the %s driver', (driver) =
     });
   });
 
+  it('a run that failed between announcing its hours and computing them: the next run computes them (soak, seed 24)', async () => {
+    await insertEvents(db.direct, FIXTURE);
+    now = new Date('2025-10-20T23:00:05Z');
+    await run('hourly_message_counts');
+    // Eleven hours later: the run announces its periods (aggregated_through, committed first), then the
+    // database goes away before the transaction that computes them.
+    now = new Date('2025-10-21T10:00:05Z');
+    const failing = Object.create(asRole) as Sql;
+    failing.transaction = async () => {
+      throw new Error('Connection terminated unexpectedly');
+    };
+    await expect(
+      runAggregation({ ...deps(), sql: failing }, aggregation('hourly_message_counts'), { kind: 'scheduled' }, TZ),
+    ).rejects.toThrow('Connection terminated');
+    expect(await rows("SELECT aggregated_through FROM agg_watermarks WHERE agg_table = 'agg_message_counts_hourly'")).toEqual([
+      { aggregated_through: '2025-10-21T10:00:00.000Z' },
+    ]);
+    // Act: the next scheduled run, an hour later.
+    now = new Date('2025-10-21T11:00:05Z');
+    const r = await run('hourly_message_counts');
+    // Assess: every hour since the last computed one, and the counts equal the raw events'.
+    expect(r.periods).toHaveLength(12);
+    expect(r.periods[0]).toBe('2025-10-20T23:00:00.000Z');
+    const [agg] = await rows(
+      "SELECT COALESCE(sum(count), 0)::int AS n FROM agg_message_counts_hourly WHERE period_start >= '2025-10-20T23:00:00Z' AND period_start < '2025-10-21T11:00:00Z'",
+    );
+    const [raw] = await rows(
+      "SELECT count(*)::int AS n FROM analytics_events WHERE event_type IN ('message.received', 'message.sent') AND occurred_at >= '2025-10-20T23:00:00Z' AND occurred_at < '2025-10-21T11:00:00Z'",
+    );
+    expect((raw as { n: number }).n).toBeGreaterThan(0);
+    expect(agg).toEqual(raw);
+  });
+
   it('token and cost rollups (seed 002) with prices from analytics_cost_config, refreshed incrementally', async () => {
     await db.direct.execute(`INSERT INTO conversations (id, conversation_key, source, platform, user_id, started_at) VALUES
       ('11111111-1111-4111-8111-111111111111', 'telegram:u-1', 'live', 'telegram', 'u-1', '2025-10-28T09:00:00Z')`);
