@@ -121,6 +121,41 @@ describe.each(DRIVERS)('scheduled reports through the %s driver', (driver) => {
     expect((await ledger.lastSuccess('reports-weekly'))?.counters).toEqual({ properties: 2, properties_failed: 0, objects_written: 6 });
   });
 
+  it('an hour later the same period is not written again; a run naming the period rewrites it', async () => {
+    const ledger = new FileRunLedger(join(dir, `l2b-${driver}.json`));
+    const at = (iso: string) => testClock(iso);
+    for (const job of schedule('weekly').after) await ledger.record(success(job, '2025-03-30T02:00:00+02:00'));
+    const weekly = (clock: ReturnType<typeof testClock>, period?: string) =>
+      runExclusive(
+        { job: 'reports-weekly', ledger, log: memoryLog(), metrics: memoryMetrics(), leaseMs: 60_000, timeZone: TZ, clock },
+        () =>
+          runReports(
+            { sql: db.sql, ledger, s3: client, bucket: 'cold', clock, timeZone: TZ, log: memoryLog() },
+            { type: 'weekly', after: schedule('weekly').after, ...(period ? { period } : {}) },
+          ),
+      );
+    const modified = async () => {
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: 'cold', Prefix: 'reports/hotel-1/weekly/2025-03-17.' }));
+      return (listed.Contents ?? []).map((o) => `${o.Key} ${o.LastModified?.toISOString()}`).sort();
+    };
+    await weekly(at('2025-03-30T01:30:00Z')); // written (or found written by the test above)
+    const before = await modified();
+    expect(before).toHaveLength(3);
+    await new Promise((r) => setTimeout(r, 1_100)); // S3 times are whole seconds
+    // Act: the next hourly run, same period
+    await weekly(at('2025-03-30T02:30:00Z'));
+    // Assess
+    expect(await modified()).toEqual(before);
+    expect((await ledger.lastSuccess('reports-weekly'))?.counters).toMatchObject({
+      properties: 0,
+      objects_written: 0,
+      properties_already_written: 2,
+    });
+    await weekly(at('2025-03-30T03:30:00Z'), '2025-03-17');
+    expect((await ledger.lastSuccess('reports-weekly'))?.counters).toMatchObject({ properties: 2, objects_written: 6 });
+    expect(await modified()).not.toEqual(before);
+  });
+
   it('one failing property does not stop the others; properties with only response-time, staff or intent rows get their report (defects 10, 11)', async () => {
     // ids stored before ingest applied the property id rule: the read side refuses them ('0 hotel' sorts first)
     for (const p of ['0 hotel', 'Hotel Sol', 'hotel/bcn'])
