@@ -416,7 +416,23 @@ async function checkRuns(db: Client, input: CheckerInput): Promise<CheckResult> 
       problems.add(`${r.job} run ${r.runId} failed, its ledger record names no error (RunsFailed and the watchdog's lastError miss it)`);
     else bump(counts, 'ledgered_with_status');
   }
-  if (input.ledgerFile) checkWatchdogView(input, input.ledgerFile, problems, counts);
+  // A run the nemesis killed (SIGKILL of its process) records nothing; its locks must expire and a
+  // later run of its job must get past them and finish.
+  input.journal.runs.forEach((r, i) => {
+    if (r.outcome !== 'killed') return;
+    const later = input.journal.runs.slice(i + 1).find((x) => x.job === r.job && (x.outcome === 'healthy' || x.outcome === 'unhealthy'));
+    if (later) bump(counts, 'killed_then_ran_again');
+    else problems.add(`${r.job} run ${r.runId} killed (${r.error}): no later ${r.job} run got past its locks and finished`);
+  });
+  if (input.ledgerFile) {
+    const file = JSON.parse(readFileSync(input.ledgerFile, 'utf8')) as LedgerFile;
+    for (const [job, lock] of Object.entries(file.locks ?? {}))
+      if (lock.leaseUntil > input.now.getTime())
+        problems.add(
+          `run ledger lock of ${job} still held by ${lock.owner} until ${new Date(lock.leaseUntil).toISOString()} after every run ended`,
+        );
+    checkWatchdogView(input, input.ledgerFile, problems, counts);
+  }
   const leases = await db.query<{ job: string; holder: string; live: boolean; until: Date }>(
     'SELECT job, holder, expires_at > now() AS live, expires_at AS until FROM job_leases',
   );
@@ -434,6 +450,7 @@ async function checkRuns(db: Client, input: CheckerInput): Promise<CheckResult> 
 
 /** FileRunLedger's JSON as the watchdog reads it (lambdas/shared/ledger/file.ts keeps 200 records per job). */
 interface LedgerFile {
+  readonly locks?: Record<string, { owner: string; leaseUntil: number }>;
   readonly lastSuccess?: Record<string, RunRecord>;
   readonly history?: Record<string, RunRecord[]>;
 }

@@ -7,10 +7,14 @@ export const DAY = 24 * HOUR;
 /** Starts at `start` and advances `speed` virtual ms per real ms; `freeze()` stops it (the checker's instant). */
 export class VirtualClock implements Clock {
   private frozenAt?: number;
-  private readonly realStart = Date.now();
+  /**
+   * The wall-clock instant (ms) at which virtual time is `start`: a job's child process builds its
+   * clock from the soak's `start`, `speed` and `realStart`, so both read the same virtual time.
+   */
   constructor(
     readonly start: Date,
     readonly speed: number,
+    readonly realStart = Date.now(),
   ) {}
 
   now(): Date {

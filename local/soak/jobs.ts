@@ -31,7 +31,11 @@ import type { Journal, JournalRun, RunOutcome } from './journal';
 /** Every record the jobs write, kept beside the ledger's own (capped) history: check 5 reads it. */
 export class RecordingLedger implements RunLedger {
   readonly records: RunRecord[] = [];
-  constructor(private readonly inner: FileRunLedger) {}
+  constructor(
+    private readonly inner: FileRunLedger,
+    /** Told of every record once it is written (a job's child process passes them to the soak). */
+    private readonly onRecord?: (run: RunRecord) => void,
+  ) {}
   /** The ledger's file: what the watchdog reads (check 5 reads it as plain JSON). */
   get file(): string {
     return this.inner.path;
@@ -45,6 +49,7 @@ export class RecordingLedger implements RunLedger {
   async record(run: RunRecord) {
     await this.inner.record(run);
     this.records.push(run);
+    this.onRecord?.(run);
   }
   lastRun(job: string) {
     return this.inner.lastRun(job);
@@ -73,6 +78,8 @@ export interface JobsDeps {
   readonly journal: Journal;
   /** The scheduled reports' bucket (the cold bucket, as deployed: reports/…). */
   readonly reports: { readonly s3: S3Client; readonly bucket: string };
+  /** Told when an invocation starts, with its run id (a job's child process says it to the soak). */
+  readonly onStart?: (job: string, runId: string) => void;
 }
 
 /** One watchdog run: when (virtual), in which phase, and what it said. */
@@ -144,6 +151,7 @@ export class Jobs {
     fn: (runId: string) => Promise<RunResult<T> | 'done'>,
   ): Promise<JournalRun> {
     const runId = randomUUID();
+    this.deps.onStart?.(job, runId);
     let entry: JournalRun;
     try {
       const r = await fn(runId);

@@ -35,8 +35,11 @@ export interface JournalAudit {
   readonly message: boolean;
 }
 
-/** busy: the lease was taken (LeaseBusy, "Cannot restore now"); refused: an operator's request with nothing to act on. */
-export type RunOutcome = 'healthy' | 'unhealthy' | 'skipped' | 'busy' | 'refused' | 'failed';
+/**
+ * busy: the lease was taken (LeaseBusy, "Cannot restore now"); refused: an operator's request with
+ * nothing to act on; killed: the nemesis killed the job's process (SIGKILL) mid-run.
+ */
+export type RunOutcome = 'healthy' | 'unhealthy' | 'skipped' | 'busy' | 'refused' | 'failed' | 'killed';
 
 export interface JournalRun {
   readonly job: string;

@@ -2,7 +2,8 @@
  * The nemesis: faults at random moments (seeded choices) while the app and the jobs run —
  * PostgreSQL killed (-9) and restarted on its data, backends terminated, Redis killed and restarted
  * (its AOF keeps what was acknowledged), the S3 server stopped and started, jobs' deadlines hit
- * mid-work, the app deleting or retyping checkpoint keys mid-run.
+ * mid-work, the app deleting or retyping checkpoint keys mid-run, a job's process killed (SIGKILL)
+ * at a random point of its run and started again.
  */
 import { Client } from 'pg';
 import type { App } from './app';
@@ -11,7 +12,7 @@ import type { Jobs } from './jobs';
 import type { Journal } from './journal';
 import type { SoakPostgres, SoakRedis, SoakS3 } from './procs';
 
-export const FAULTS = ['pg-kill', 'pg-terminate-backends', 'redis-restart', 's3-restart', 'deadline', 'app-clobber'] as const;
+export const FAULTS = ['pg-kill', 'pg-terminate-backends', 'redis-restart', 's3-restart', 'deadline', 'app-clobber', 'job-kill'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,6 +28,8 @@ export class Nemesis {
       jobs: Jobs;
       rng: Rng;
       journal: Journal;
+      /** Runs a job in its own process, SIGKILLs it after `killAfterMs` of its run, and starts it again; says which job. */
+      killJob: (killAfterMs: number) => Promise<string>;
     },
   ) {}
 
@@ -57,6 +60,9 @@ export class Nemesis {
         break;
       case 'deadline':
         this.deps.jobs.tightDeadlines += 1 + rng.int(3);
+        break;
+      case 'job-kill':
+        journal.fault(`job-kill:${await this.deps.killJob(rng.int(300)).catch((e) => `failed (${(e as Error).message})`)}`);
         break;
       case 'app-clobber':
         journal.fault(`app-clobber:${await this.deps.app.clobber(outage).catch(() => 'failed')}`);

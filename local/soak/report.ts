@@ -35,7 +35,7 @@ export function soakSummary(r: SoakReport): string[] {
   out.push('Faults injected:');
   if (Object.keys(j.faults).length === 0) out.push('  none');
   for (const [k, v] of sorted(j.faults)) out.push(line(k, v));
-  out.push('Runs (soak + catch-up): healthy / unhealthy / failed / busy / skipped / refused, and throughput:');
+  out.push('Runs (soak + catch-up): healthy / unhealthy / failed / busy / skipped / refused / killed, and throughput:');
   const jobs = [...new Set(j.runs.map((x) => x.job))].sort();
   for (const job of jobs) {
     const runs = j.runs.filter((x) => x.job === job);
@@ -44,7 +44,7 @@ export function soakSummary(r: SoakReport): string[] {
     out.push(
       line(
         job,
-        `${n('healthy')} / ${n('unhealthy')} / ${n('failed')} / ${n('busy')} / ${n('skipped')} / ${n('refused')}${sums.length ? `  (${sums.join(', ')})` : ''}`,
+        `${n('healthy')} / ${n('unhealthy')} / ${n('failed')} / ${n('busy')} / ${n('skipped')} / ${n('refused')} / ${n('killed')}${sums.length ? `  (${sums.join(', ')})` : ''}`,
       ),
     );
   }

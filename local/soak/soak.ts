@@ -18,6 +18,7 @@ import { REPORT_TYPES } from '../../lib/config';
 import { createDatabase } from '../services';
 import { App, SEED_PREFIX } from './app';
 import { type CheckerInput, type CheckResult, check } from './checker';
+import { type ChildRun, runJobInChild } from './child-jobs';
 import { Rng, VirtualClock } from './clock';
 import { Jobs, RecordingLedger } from './jobs';
 import { Journal, type JournalRun } from './journal';
@@ -130,7 +131,53 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       timeZone: 'Europe/Madrid',
       maxThreads: 400,
     });
+    // A job's process killed at a random point of its run (the archive, in its own process), then started again.
+    const childSpec = (job: 'archive' | 'retention') => ({
+      job,
+      databaseUrl: db.url,
+      redisUrl: redisServer.url,
+      s3Endpoint: s3Server.endpoint,
+      bucket: s3Server.bucket,
+      ledgerFile: ledger.file,
+      clock: { start: VIRTUAL_START.toISOString(), speed: clock.speed, realStart: clock.realStart },
+      seed: root.fork('child').int(2 ** 31),
+      holder: 'killed child',
+    });
+    const absorb = (c: ChildRun) => {
+      ledger.records.push(...c.records);
+      let entry: JournalRun;
+      if (c.run)
+        entry = c.run; // it ended before the kill landed
+      else if (c.killed)
+        entry = {
+          job: c.job,
+          runId: c.runId ?? '',
+          outcome: 'killed',
+          ledgered: false,
+          phase: 'soak',
+          error: `SIGKILL ${c.killedAfterMs ?? '?'} ms into its run`,
+        };
+      else
+        entry = {
+          job: c.job,
+          runId: c.runId ?? '',
+          outcome: 'failed',
+          ledgered: false,
+          phase: 'soak',
+          error: `child exited ${c.exit}: ${c.stderr.slice(-200)}`,
+        };
+      journal.runs.push(entry);
+      journal.op(`run.${c.job}.${entry.outcome}`);
+    };
+    const killJob = async (killAfterMs: number) => {
+      const first = await runJobInChild(childSpec('archive'), killAfterMs);
+      if (!first.killed) journal.op('job-kill.run-ended-first');
+      absorb(first);
+      absorb(await runJobInChild(childSpec('archive')));
+      return 'archive';
+    };
     const nemesis = new Nemesis({
+      killJob,
       pg,
       redis: redisServer,
       s3: s3Server,

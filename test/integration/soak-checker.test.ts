@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from 'pg';
 import { type CheckerInput, type CheckResult, check } from '../../local/soak/checker';
+import { runJobInChild } from '../../local/soak/child-jobs';
 import { HOUR } from '../../local/soak/clock';
 import type { JournalMessage } from '../../local/soak/journal';
 import { soakSummary } from '../../local/soak/report';
@@ -445,6 +446,47 @@ describe('the soak checker', () => {
         expect.arrayContaining(['archive', 'retention', 'hourly_message_counts', 'reports-daily']),
       );
     });
+  });
+
+  it('a job’s process killed mid-run and started again: the kill is journaled, the next run finishes, the checks hold', async () => {
+    const spec = {
+      job: 'archive' as const,
+      databaseUrl: input.databaseUrl,
+      redisUrl: input.redisUrl,
+      s3Endpoint: input.s3Endpoint,
+      bucket: input.bucket,
+      ledgerFile: input.ledgerFile as string,
+      clock: { start: input.now.toISOString(), speed: 3_600, realStart: Date.now() },
+      seed: 1,
+      holder: 'test',
+    };
+    const killed = await runJobInChild(spec, 0);
+    const again = await runJobInChild(spec);
+    expect([killed.killed, killed.runId]).toEqual([true, expect.any(String)]);
+    expect(again.run?.outcome).toBe('healthy');
+    expect(again.records.map((r) => r.runId)).toEqual([again.run?.runId]);
+    const withRuns = (list: typeof input.journal.runs) =>
+      Object.defineProperty(Object.create(input.journal), 'runs', { value: list }) as typeof input.journal;
+    const runs = [
+      ...input.journal.runs,
+      {
+        job: 'archive',
+        runId: killed.runId as string,
+        outcome: 'killed' as const,
+        ledgered: false,
+        phase: 'soak' as const,
+        error: 'SIGKILL',
+      },
+      again.run as NonNullable<typeof again.run>,
+    ];
+    const r = await check({ ...input, journal: withRuns(runs), ledgerRecords: [...input.ledgerRecords, ...again.records] });
+    expect(r.map((c) => [c.name, c.pass, c.problems])).toEqual(r.map((c) => [c.name, true, []]));
+    expect(result(r, 'runs').counts.killed_then_ran_again).toBe(1);
+    // without the run after it, the kill is named
+    const c = result(await check({ ...input, journal: withRuns(runs.slice(0, -1)) }), 'runs');
+    expect(c.problems).toEqual(
+      expect.arrayContaining([`archive run ${killed.runId} killed (SIGKILL): no later archive run got past its locks and finished`]),
+    );
   });
 
   it('every breakage undone: the kept state passes every check again', async () => {
