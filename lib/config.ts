@@ -370,7 +370,9 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
     maxReceiveCount: 5,
     rejectedEventsAlarmPerHour: 0,
     aggregationTimeoutMinutes: 15,
-    staleAfterMinutes: { hourly: 90, daily: 26 * 60, weekly: 8 * 24 * 60, monthly: 32 * 24 * 60 },
+    // One schedule closing each zone (issue 23): the hourly jobs run every 15 min (stale after 6 missed runs),
+    // the daily, weekly and monthly ones and the reports every hour (stale after 3 missed runs).
+    staleAfterMinutes: { hourly: 90, daily: 180, weekly: 180, monthly: 180 },
   },
   analyticsServing: analyticsServing(MADRID),
   retention: {
@@ -394,10 +396,14 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentConfig>> 
     ...base,
     name: 'dev',
     // Idle cost (docs/deploy.md): the aggregations and reports every 6 hours, in one wake of Aurora;
-    // the hourly ones stale after 6 h + 90 min.
+    // the hourly and daily ones stale after 6 h + 90 min
     aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID, true) },
     analyticsServing: analyticsServing(MADRID, true),
-    analytics: { ...base.analytics, staleAfterMinutes: { ...base.analytics.staleAfterMinutes, hourly: 6 * 60 + 90 } },
+    // (weekly runs on Mondays, monthly on the 1st).
+    analytics: {
+      ...base.analytics,
+      staleAfterMinutes: { hourly: 6 * 60 + 90, daily: 6 * 60 + 90, weekly: 8 * 24 * 60, monthly: 32 * 24 * 60 },
+    },
     aurora: {
       minCapacityAcu: 0,
       maxCapacityAcu: 2,

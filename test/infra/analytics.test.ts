@@ -65,9 +65,9 @@ describe('analytics infrastructure (issue 14)', () => {
     const expected: Record<string, number> = {
       hourly_message_counts: 6 * 60 + 90, // dev: every 6 hours
       hourly_response_times: 6 * 60 + 90,
-      daily_conversation_metrics: 26 * 60,
-      daily_staff_performance: 26 * 60,
-      daily_intent_distribution: 26 * 60,
+      daily_conversation_metrics: 6 * 60 + 90,
+      daily_staff_performance: 6 * 60 + 90,
+      daily_intent_distribution: 6 * 60 + 90,
       weekly_satisfaction_trends: 8 * 24 * 60,
       monthly_summary: 32 * 24 * 60,
     };
@@ -80,7 +80,8 @@ describe('analytics infrastructure (issue 14)', () => {
     for (const [job, minutes] of Object.entries(expected))
       expect({ job, minutes: watched[job] }).toEqual({ job, minutes: String(minutes) });
     expect(watched.ingest).toBeUndefined();
-    expect(getEnvironment('prod').analytics.staleAfterMinutes.hourly).toBe(90);
+    // prod runs the hourly jobs every 15 minutes and the others every hour
+    expect(getEnvironment('prod').analytics.staleAfterMinutes).toEqual({ hourly: 90, daily: 180, weekly: 180, monthly: 180 });
   });
 
   it('pages on dead letters, rejected events and a queue backlog', () => {

@@ -304,7 +304,7 @@ describe('jobs stack', () => {
     expect(limits).toMatchObject({
       archive: '90',
       retention: String(26 * 60),
-      'reports-daily': String(26 * 60),
+      'reports-daily': String(6 * 60 + 90), // dev: every 6 hours
       'reports-weekly': String(8 * 24 * 60),
       'reports-monthly': String(32 * 24 * 60),
     });
