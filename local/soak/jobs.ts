@@ -98,6 +98,8 @@ export class Jobs {
   /** Runs left that get a deadline of a few hundred ms (the nemesis sets it). */
   tightDeadlines = 0;
   phase: Phase = 'soak';
+  /** Scheduled jobs that skip their turn (the nemesis runs one in a child process meanwhile). */
+  readonly paused = new Set<string>();
   private readonly store: CheckpointStore;
   /** What the deployed watchdog watches (lib/stacks: every job with a cadence and its limit), from the same config. */
   readonly watched: readonly WatchedJob[];

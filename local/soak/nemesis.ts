@@ -30,13 +30,15 @@ export class Nemesis {
       journal: Journal;
       /** Runs a job in its own process, SIGKILLs it after `killAfterMs` of its run, and starts it again; says which job. */
       killJob: (killAfterMs: number) => Promise<string>;
+      /** The faults to choose from. @default FAULTS */
+      faults?: readonly Fault[];
     },
   ) {}
 
   /** One fault, recovered from before it returns (the process comes back; the data stays). */
   async strike(): Promise<Fault> {
     const { rng, journal } = this.deps;
-    const fault = rng.pick(FAULTS);
+    const fault = rng.pick(this.deps.faults ?? FAULTS);
     const outage = 200 + rng.int(1500);
     journal.fault(fault);
     switch (fault) {
@@ -62,7 +64,7 @@ export class Nemesis {
         this.deps.jobs.tightDeadlines += 1 + rng.int(3);
         break;
       case 'job-kill':
-        journal.fault(`job-kill:${await this.deps.killJob(rng.int(300)).catch((e) => `failed (${(e as Error).message})`)}`);
+        journal.fault(`job-kill:${await this.deps.killJob(rng.int(150)).catch((e) => `failed (${(e as Error).message})`)}`);
         break;
       case 'app-clobber':
         journal.fault(`app-clobber:${await this.deps.app.clobber(outage).catch(() => 'failed')}`);

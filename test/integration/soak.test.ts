@@ -43,4 +43,21 @@ describe('soak', () => {
     const [messages, events, objects, audits] = report.checks;
     expect([messages?.problems, events?.problems, objects?.problems, audits?.problems]).toEqual([[], [], [], []]);
   });
+
+  it('the archive’s process killed at a random point and started again: every check passes', async () => {
+    const report = await runSoak({ seconds: 8, seed: 2, faults: ['job-kill'] });
+
+    // Each kill lands mid-run (journaled killed) or after the run ended (its run journaled as it
+    // ended): which one is the machine's timing, so both are accepted and each is accounted for.
+    // test/integration/soak-checker.test.ts kills a run at its start, which is always mid-run.
+    const kills = report.journal.faults['job-kill:archive'] ?? 0;
+    const killed = report.journal.runs.filter((r) => r.outcome === 'killed');
+    expect(kills).toBeGreaterThan(0);
+    expect([killed.length, (report.journal.ops['job-kill.mid-run'] ?? 0) + (report.journal.ops['job-kill.run-ended-first'] ?? 0)]).toEqual([
+      report.journal.ops['job-kill.mid-run'] ?? 0,
+      kills,
+    ]);
+    expect(report.checks.map((c) => [c.name, c.pass, c.problems])).toEqual(report.checks.map((c) => [c.name, true, []]));
+    expect(report.checks[4]?.counts.killed_then_ran_again ?? 0).toBe(killed.length);
+  });
 });
