@@ -247,6 +247,7 @@ export class Jobs {
     return this.invoke('watchdog', false, async () => {
       const result = await watch({ ledger, log: memoryLog(), metrics: memoryMetrics(), clock }, this.watched, { measureDatabase: false });
       this.watchdogRuns.push({ at: clock.now().toISOString(), phase: this.phase, result });
+      this.deps.journal.watchdog.push({ at: clock.now().toISOString(), phase: this.phase, stale: result.stale, failing: result.failing });
       return 'done';
     });
   }

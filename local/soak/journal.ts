@@ -59,6 +59,8 @@ export class Journal {
   readonly events = new Map<string, JournalEvent>();
   readonly audits = new Map<string, JournalAudit>();
   readonly runs: JournalRun[] = [];
+  /** Every watchdog verdict (virtual time, phase, the jobs it found stale and failing). */
+  readonly watchdog: { at: string; phase: JournalRun['phase']; stale: string[]; failing: string[] }[] = [];
   readonly ops: Record<string, number> = {};
   readonly faults: Record<string, number> = {};
   /** Errors the app met (writes retried). */
@@ -93,6 +95,7 @@ export class Journal {
       );
     for (const a of this.audits.values()) lines.push(JSON.stringify({ kind: 'audit', id: a.id, lead: a.lead, message: a.message }));
     for (const { counters: _c, ...r } of this.runs) lines.push(JSON.stringify({ kind: 'run', ...r }));
+    for (const w of this.watchdog) lines.push(JSON.stringify({ kind: 'watchdog', ...w }));
     lines.push(JSON.stringify({ kind: 'faults', ...this.faults }));
     writeFileSync(file, `${lines.join('\n')}\n`);
   }

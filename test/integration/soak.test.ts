@@ -30,7 +30,7 @@ describe('soak', () => {
           .split('\n')
           .map((l) => (JSON.parse(l) as { kind: string }).kind),
       );
-      expect([...kinds]).toEqual(expect.arrayContaining(['message', 'event', 'audit', 'run']));
+      expect([...kinds]).toEqual(expect.arrayContaining(['message', 'event', 'audit', 'run', 'watchdog']));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
