@@ -31,6 +31,9 @@ export class LeaseBusy extends Error {
  */
 export const DB_LEASE_MS = 120_000;
 
+/** Pauses between attempts to release the lease (≈ 6 s in all); then the error is the caller's. */
+export const RELEASE_RETRY_MS: readonly number[] = [100, 250, 500, 1_000, 2_000, 2_000];
+
 /**
  * Holds the lease row FOR SHARE in `tx` if the lease is still `f` and unexpired (several threads of
  * one run may hold it at once); throws LeaseLost otherwise (the transaction then rolls back).
@@ -123,7 +126,22 @@ export class DatabaseLease {
     const f = this.current;
     this.current = undefined;
     if (!f) return;
-    await this.sql.execute('UPDATE job_leases SET expires_at = now() WHERE job = $1::text AND fence = $2::text::bigint', [f.job, f.fence]);
+    // A run often ends because its connection broke (a terminated backend, a failover): the pool gives
+    // a new one, so try again for a few seconds rather than leave every later run waiting out the lease
+    // (the soak's finding G: 2 min of retention and restore refused).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.sql.execute('UPDATE job_leases SET expires_at = now() WHERE job = $1::text AND fence = $2::text::bigint', [
+          f.job,
+          f.fence,
+        ]);
+        return;
+      } catch (err) {
+        const wait = RELEASE_RETRY_MS[attempt];
+        if (wait === undefined) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   private stopRenewing(): void {

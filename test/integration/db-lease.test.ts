@@ -35,6 +35,27 @@ describe.each(DRIVERS)('database lease (%s driver)', (driver) => {
     await slow.release();
   });
 
+  it('a release whose connection breaks is tried again, so the next run need not wait out the lease (soak finding G)', async () => {
+    let broken = 2;
+    const flaky = new Proxy(db.sql, {
+      get(target, prop, receiver) {
+        if (prop === 'execute')
+          return async (text: string, params?: never) => {
+            if (text.includes('SET expires_at = now()') && broken-- > 0)
+              throw new Error('terminating connection due to administrator command');
+            return target.execute(text, params);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const lease = new DatabaseLease(flaky, 'retention', 'lambda', 60_000);
+    expect(await lease.acquire('run-a')).toEqual({ ok: true });
+    await lease.release();
+    expect(broken).toBe(-1); // failed twice, then released
+    expect(await new DatabaseLease(db.sql, 'retention', 'cli', 60_000).acquire('run-b')).toEqual({ ok: true });
+  });
+
   it('the default length is two minutes: a dead run blocks retention and restore for at most that', () => {
     const lease = new DatabaseLease(db.sql, 'retention', 'x') as unknown as { leaseMs: number };
     expect(lease.leaseMs).toBe(120_000);
