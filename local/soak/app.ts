@@ -1,7 +1,9 @@
 /**
  * The workload: the app as the jobs see it. Conversations written as seed-layout checkpoints (one key
- * per session, rewritten at every turn; messages with ids, some edited), threads that come back after
- * they were archived, analytics events delivered to the ingest function as SQS-like records (with
+ * per session, rewritten at every turn; messages with ids, some edited) and, for a share of the
+ * threads, by a real LangGraph graph with the real RedisSaver / ShallowRedisSaver (saver-child.ts,
+ * on the virtual clock; some turns through a subgraph); threads that come back after they were
+ * archived, analytics events delivered to the ingest function as SQS-like records (with
  * redeliveries, duplicates and invalid events), and audits for the backfill. Everything is journaled
  * once the write is acknowledged; a write that failed is retried until it is.
  */
@@ -13,6 +15,8 @@ import type { Sql } from '../../lambdas/shared/sql/types';
 import { putWithAge, seedValue, sentence } from '../fixtures';
 import { DAY, HOUR, type Rng, type VirtualClock } from './clock';
 import type { Journal } from './journal';
+import type { SaverMessage, SaverTurn } from './saver-child';
+import type { SaverPort } from './saver-threads';
 
 export const SEED_PREFIX = 'langgraph:checkpoint:';
 const PROPERTIES = ['hotel-norte', 'hotel-sur', 'hostal-centro'];
@@ -20,6 +24,8 @@ const CHANNELS = ['whatsapp', 'web', 'messenger'];
 const OTHER_TYPES = ['conversation.started', 'response.time_recorded', 'satisfaction.rating_received', 'intent.classified'];
 /** A thread idle longer than this starts a new session (a new checkpoint key); below the archive's 23 h cutoff. */
 const SESSION_IDLE_MS = 20 * HOUR;
+/** The share of new threads written by the real LangGraph savers (half full, half shallow), when the app has them. */
+const SAVER_SHARE = 0.3;
 
 interface Msg {
   id: string;
@@ -29,8 +35,17 @@ interface Msg {
 }
 
 interface Thread {
+  /** The conversation id (seed layout) or the LangGraph thread_id (saver threads): the conversation key either way. */
   readonly conv: string;
   readonly customer: string;
+  /** Written by the real LangGraph saver of this kind (undefined: seed 000's layout). */
+  readonly saver?: SaverTurn['kind'];
+  /** Some of its turns go through the `booking` subgraph. */
+  readonly subgraph?: boolean;
+  /** A saver thread's turn not yet acknowledged (sent again until it is). */
+  pending?: Omit<SaverTurn, 'seq'>;
+  /** Virtual ms at which a saver thread's current session began. */
+  sessionStart?: number;
   /** Every message the thread ever had (the app's own record), by id. */
   readonly all: Map<string, Msg>;
   session?: { key: string; messages: Msg[]; ts: string };
@@ -72,6 +87,8 @@ export class App {
       journal: Journal;
       timeZone: string;
       maxThreads: number;
+      /** The real LangGraph savers (saver-threads.ts); without them every thread is in seed 000's layout. */
+      savers?: SaverPort;
     },
   ) {}
 
@@ -100,9 +117,11 @@ export class App {
     let t: Thread | undefined;
     const ready = this.threads.filter((x) => !x.dirty && x.nextAt <= now.getTime());
     if (this.threads.length < this.deps.maxThreads && (ready.length === 0 || rng.chance(0.1))) {
+      const saver = this.deps.savers && rng.chance(SAVER_SHARE) ? rng.pick(['full', 'shallow'] as const) : undefined;
       t = {
-        conv: `soak-${this.id('t')}`,
+        conv: saver ? `soak-lg-${this.id('t')}` : `soak-${this.id('t')}`,
         customer: `cust-${rng.int(50)}`,
+        ...(saver ? { saver, subgraph: rng.chance(0.5) } : {}),
         all: new Map(),
         lastWrite: 0,
         nextAt: 0,
@@ -110,11 +129,12 @@ export class App {
         dirtyUntil: 0,
       };
       this.threads.push(t);
-      journal.op('thread.new');
+      journal.op(saver ? `thread.new.saver-${saver}` : 'thread.new');
     } else if (ready.length > 0) t = rng.pick(ready);
     else return;
     // After this turn: a pause of minutes, or the user goes away for hours to days (the session ends).
     t.nextAt = now.getTime() + (rng.chance(0.25) ? rng.between(18 * HOUR, 3 * DAY) : rng.between(5 * 60_000, 3 * HOUR));
+    if (t.saver) return this.saverTurn(t, now);
     const resumed = !t.session || now.getTime() - t.lastWrite > SESSION_IDLE_MS;
     if (resumed) {
       if (t.session) journal.op('thread.resumed');
@@ -141,6 +161,91 @@ export class App {
     s.messages.push({ id: this.id('m'), role: 'assistant', content: sentence(rng.int(1e6), 4 + rng.int(14)), timestamp: at });
     s.ts = at;
     await this.write(t);
+  }
+
+  /**
+   * A saver thread's turn: the user's message (sometimes with an edit of an earlier one: same id, new
+   * content, which MessagesAnnotation's reducer puts in its place) and the graph's reply, through the
+   * subgraph now and then. The thread_id stays the same for good: when it comes back after the
+   * archive took it, the graph starts from an empty state; before that, its new checkpoints carry
+   * the whole history.
+   */
+  private async saverTurn(t: Thread, now: Date): Promise<void> {
+    const { rng, journal } = this.deps;
+    const input: SaverMessage[] = [];
+    const edit = (m: Msg) => {
+      const edited = { ...m, content: `${m.content} (edit ${rng.int(1000)})` };
+      t.all.set(m.id, edited);
+      input.push({ id: m.id, role: m.role, content: edited.content });
+    };
+    if (t.sessionStart === undefined || now.getTime() - t.lastWrite > SESSION_IDLE_MS) {
+      if (t.sessionStart !== undefined) journal.op('thread.resumed.saver');
+      t.sessionStart = now.getTime();
+      // Coming back, the user sometimes corrects something said in an earlier session (archived by now, or about to be).
+      const earlier = [...t.all.values()].filter((m) => now.getTime() - Date.parse(m.timestamp) < DAY);
+      if (earlier.length > 0 && rng.chance(0.3)) {
+        edit(rng.pick(earlier));
+        journal.op('message.edit.earlier-session.saver');
+      }
+    } else {
+      const session = [...t.all.values()].filter((m) => Date.parse(m.timestamp) >= (t.sessionStart ?? 0));
+      if (session.length > 0 && rng.chance(0.15)) {
+        edit(rng.pick(session));
+        journal.op('message.edit.saver');
+      }
+    }
+    const at = now.toISOString();
+    const user: Msg = { id: this.id('m'), role: 'user', content: sentence(rng.int(1e6), 4 + rng.int(10)), timestamp: at };
+    const reply: Msg = { id: this.id('m'), role: 'assistant', content: sentence(rng.int(1e6), 4 + rng.int(14)), timestamp: at };
+    t.all.set(user.id, user);
+    t.all.set(reply.id, reply);
+    input.push({ id: user.id, role: user.role, content: user.content });
+    const sub = t.subgraph === true && rng.chance(0.5);
+    if (sub) journal.op('turn.subgraph');
+    t.pending = {
+      thread: t.conv,
+      kind: t.saver as SaverTurn['kind'],
+      sub,
+      input,
+      reply: { id: reply.id, role: reply.role, content: reply.content },
+    };
+    await this.sendSaverTurn(t);
+  }
+
+  /** Sends a saver thread's pending turn; journals the graph's state once the saver acknowledged every checkpoint. */
+  private async sendSaverTurn(t: Thread): Promise<void> {
+    const { journal } = this.deps;
+    const turn = t.pending;
+    if (!turn || !this.deps.savers) return;
+    const a = await this.deps.savers.turn(turn);
+    if (!a.ok) {
+      t.dirty = true;
+      t.dirtyUntil = Date.now() + 200;
+      journal.appError('saver.turn');
+      return;
+    }
+    const state = new Map(a.messages.map((m) => [m.id, m.content]));
+    // What was sent must be in the graph's state as sent (the reducer replaced edited ids in place).
+    const sent = new Set<string>();
+    for (const m of [...turn.input, turn.reply]) {
+      sent.add(m.id);
+      if (state.get(m.id) !== m.content) journal.appError('saver.ack-mismatch');
+    }
+    t.pending = undefined;
+    t.dirty = false;
+    t.lastWrite = Date.parse(a.at);
+    const at = new Date(a.at);
+    // The whole state is journaled as the graph wrote it: a message of an earlier turn whose content
+    // differs from the journal's came back from an older checkpoint (the archive removed the newer
+    // ones mid-way); the graph wrote it again, so that is now its last content.
+    for (const [id, content] of state) {
+      const had = journal.messages.get(id);
+      if (had && had.content !== content && !sent.has(id)) journal.op('saver.state-reverted');
+      if (!had || had.content !== content) journal.message(t.conv, id, content, at, `saver-${turn.kind}`);
+      const mine = t.all.get(id);
+      if (mine && mine.content !== content) t.all.set(id, { ...mine, content });
+    }
+    journal.op(`saver.turn.${turn.kind}`);
   }
 
   private value(t: Thread): string {
@@ -177,8 +282,9 @@ export class App {
   private async flushDirty(all: boolean): Promise<void> {
     for (const t of this.threads)
       if (t.dirty && (all || Date.now() >= t.dirtyUntil)) {
-        await this.write(t);
-        if (!t.dirty) this.deps.journal.op('checkpoint.rewrite');
+        if (t.saver) await this.sendSaverTurn(t);
+        else await this.write(t);
+        if (!t.dirty) this.deps.journal.op(t.saver ? 'saver.turn.resent' : 'checkpoint.rewrite');
       }
   }
 

@@ -3,7 +3,8 @@
  * connection), Redis with SCAN/GET, the bucket with its own S3 client (objects decoded with
  * lambdas/retention/parquet.ts readBack), and holds what it finds against the journal:
  *   1. every message the app wrote is exactly once in PostgreSQL or a live cold object (or still in
- *      Redis, its thread younger than the cutoff), with its last content, in its own conversation;
+ *      Redis, its thread younger than the cutoff: seed 000's layout, or the LangGraph savers' documents
+ *      read by its own small parser), with its last content, in its own conversation;
  *   2. every valid event is counted once (raw + exported; or refused as late beyond the raw horizon),
  *      every invalid one is in analytics_events_rejected once; the closed hours' message counts
  *      equal an oracle computed from the journal;
@@ -217,31 +218,107 @@ async function messagePlaces(db: Client, cold: Cold): Promise<Map<string, Place[
   return places;
 }
 
-async function redisThreads(redis: Redis, prefix: string): Promise<Map<string, { newest: number; messages: Map<string, string> }>> {
-  const threads = new Map<string, { newest: number; messages: Map<string, string> }>();
+interface RedisThread {
+  /** Its newest checkpoint's time (ms). */
+  newest: number;
+  /** Message id → its content in the newest document that holds it (rank: a saver's checkpoint id, time-ordered). */
+  readonly messages: Map<string, { content: string; rank: string }>;
+  readonly layout: 'seed' | 'saver';
+}
+
+/** The LangGraph savers' key prefixes (full and shallow): checkpoint documents and channel blobs. */
+const SAVER_CHECKPOINT_PREFIX = 'checkpoint:';
+const SAVER_BLOB_PREFIX = 'checkpoint_blob:';
+
+async function scanStrings(redis: Redis, pattern: string, each: (key: string, value: string) => void): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
     cursor = next;
     for (const key of keys) {
       const value = await redis.get(key).catch(() => null); // another type: not a checkpoint
-      if (value === null) continue;
-      try {
-        const doc = JSON.parse(value) as {
-          ts?: string;
-          data?: { conversation_id?: string; messages?: { id?: string; content?: string }[] };
-        };
-        const conv = doc.data?.conversation_id;
-        if (!conv) continue;
-        const t = threads.get(conv) ?? { newest: 0, messages: new Map<string, string>() };
-        t.newest = Math.max(t.newest, Date.parse(doc.ts ?? '') || 0);
-        for (const m of doc.data?.messages ?? []) if (m.id) t.messages.set(m.id, String(m.content));
-        threads.set(conv, t);
-      } catch {
-        // not JSON: not one of the app's checkpoints
-      }
+      if (value !== null) each(key, value);
     }
   } while (cursor !== '0');
+}
+
+/**
+ * A message as the LangGraph savers store it: LangChain's serialized form
+ * `{lc, type: "constructor", id: [..., "HumanMessage"], kwargs: {id, content, …}}` (or a plain
+ * `{id, content}`). The soak's saver messages have plain-text content; any other content is kept as
+ * its JSON, which matches no journaled text.
+ */
+function saverMessage(m: unknown): { id: string; content: string } | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const o = m as { kwargs?: { id?: unknown; content?: unknown }; id?: unknown; content?: unknown };
+  const fields = typeof o.kwargs === 'object' && o.kwargs !== null ? o.kwargs : o;
+  if (typeof fields.id !== 'string') return undefined;
+  return { id: fields.id, content: typeof fields.content === 'string' ? fields.content : JSON.stringify(fields.content) };
+}
+
+/**
+ * What Redis still holds, per conversation: seed 000's layout (`{prefix}{conversation}:{session}`,
+ * `data.conversation_id`, `data.messages`) and the LangGraph savers' (`checkpoint:*` documents:
+ * `thread_id`, `checkpoint_ts` or `checkpoint.ts`, `checkpoint.channel_values.messages`; and
+ * `checkpoint_blob:*` documents of the `messages` channel: `thread_id`, `checkpoint_id`, `value`),
+ * the JSON stored as a string. A saver thread's conversation is its thread_id; its age, its newest
+ * checkpoint document's; a message's content, the one in the newest document (by checkpoint id) that holds it.
+ */
+async function redisThreads(redis: Redis, prefix: string): Promise<Map<string, RedisThread>> {
+  const threads = new Map<string, RedisThread>();
+  const thread = (conv: string, layout: RedisThread['layout']) => {
+    const t = threads.get(conv) ?? { newest: 0, messages: new Map(), layout };
+    threads.set(conv, t);
+    return t;
+  };
+  const put = (t: RedisThread, id: string, content: string, rank: string) => {
+    const had = t.messages.get(id);
+    if (!had || had.rank <= rank) t.messages.set(id, { content, rank });
+  };
+  const parse = (value: string): Record<string, unknown> | undefined => {
+    try {
+      const doc = JSON.parse(value) as unknown;
+      return typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined; // not JSON: not one of the app's checkpoints
+    }
+  };
+  await scanStrings(redis, `${prefix}*`, (_key, value) => {
+    const doc = parse(value) as { ts?: string; data?: { conversation_id?: string; messages?: { id?: string; content?: string }[] } };
+    const conv = doc?.data?.conversation_id;
+    if (!conv) return;
+    const t = thread(conv, 'seed');
+    t.newest = Math.max(t.newest, Date.parse(doc.ts ?? '') || 0);
+    for (const m of doc.data?.messages ?? []) if (m.id) put(t, m.id, String(m.content), '');
+  });
+  await scanStrings(redis, `${SAVER_CHECKPOINT_PREFIX}*`, (_key, value) => {
+    const doc = parse(value) as { thread_id?: unknown; checkpoint_id?: unknown; checkpoint_ts?: unknown; checkpoint?: unknown } | undefined;
+    if (typeof doc?.thread_id !== 'string') return;
+    let cp = doc.checkpoint;
+    if (typeof cp === 'string') cp = parse(cp);
+    const checkpoint = (typeof cp === 'object' && cp !== null ? cp : {}) as { ts?: unknown; channel_values?: { messages?: unknown } };
+    const t = thread(doc.thread_id, 'saver');
+    const ts = doc.checkpoint_ts ?? checkpoint.ts;
+    const at = typeof ts === 'number' ? ts : Date.parse(String(ts ?? ''));
+    t.newest = Math.max(t.newest, Number.isFinite(at) ? at : 0);
+    const list = checkpoint.channel_values?.messages;
+    const rank = String(doc.checkpoint_id ?? '');
+    if (Array.isArray(list))
+      for (const m of list) {
+        const msg = saverMessage(m);
+        if (msg) put(t, msg.id, msg.content, rank);
+      }
+  });
+  await scanStrings(redis, `${SAVER_BLOB_PREFIX}*`, (_key, value) => {
+    const doc = parse(value) as { thread_id?: unknown; checkpoint_id?: unknown; channel?: unknown; value?: unknown } | undefined;
+    if (typeof doc?.thread_id !== 'string' || doc.channel !== 'messages' || !Array.isArray(doc.value)) return;
+    const t = thread(doc.thread_id, 'saver');
+    const rank = String(doc.checkpoint_id ?? '');
+    for (const m of doc.value) {
+      const msg = saverMessage(m);
+      if (msg) put(t, msg.id, msg.content, rank);
+    }
+  });
   return threads;
 }
 
@@ -250,13 +327,20 @@ async function checkMessages(redis: Redis, input: CheckerInput, places: Map<stri
   const counts: Record<string, number> = {};
   const threads = await redisThreads(redis, input.seedPrefix);
   const cutoff = input.now.getTime() - input.cutoffHours * HOUR;
+  const saverThreads = new Set<string>();
+  for (const t of threads.values()) if (t.layout === 'saver') bump(counts, 'saver_threads_in_redis');
   for (const m of input.journal.messages.values()) {
     bump(counts, 'journaled');
     const found = places.get(m.id) ?? [];
     const misfiled = found.filter((p) => p.conversation !== m.thread);
     const t = threads.get(m.thread);
-    const inRedis = t?.messages.get(m.id);
+    const inRedis = t?.messages.get(m.id)?.content;
     const young = t !== undefined && t.newest > cutoff;
+    const saver = m.layout !== undefined && m.layout !== 'seed';
+    if (saver) {
+      bump(counts, 'saver_messages');
+      saverThreads.add(m.thread);
+    }
     if (misfiled.length > 0) {
       bump(counts, 'misfiled');
       problems.add(
@@ -271,6 +355,7 @@ async function checkMessages(redis: Redis, input: CheckerInput, places: Map<stri
     }
     if (inRedis !== undefined && sha256(inRedis) === m.sha256 && young) {
       bump(counts, found.length === 0 ? 'in_redis_only' : 'in_redis_newer');
+      if (saver) bump(counts, found.length === 0 ? 'saver_in_redis_only' : 'saver_in_redis_newer');
       continue;
     }
     const [only] = found;
@@ -287,7 +372,9 @@ async function checkMessages(redis: Redis, input: CheckerInput, places: Map<stri
       continue;
     }
     bump(counts, only.where === 'postgres' ? 'in_postgres' : 'in_cold');
+    if (saver) bump(counts, only.where === 'postgres' ? 'saver_in_postgres' : 'saver_in_cold');
   }
+  counts.saver_threads = saverThreads.size;
   // Rows nobody wrote: neither a journaled message nor an audit's.
   for (const [key, found] of places)
     if (!input.journal.messages.has(key) && !key.startsWith('audit:')) {

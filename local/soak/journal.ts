@@ -17,7 +17,11 @@ export interface JournalMessage {
   at: string;
   /** Times its content was edited. */
   edits: number;
+  /** Who wrote its thread: seed 000's layout, or the real LangGraph saver (full or shallow). */
+  readonly layout: MessageLayout;
 }
+
+export type MessageLayout = 'seed' | 'saver-full' | 'saver-shallow';
 
 export interface JournalEvent {
   readonly id: string;
@@ -78,9 +82,9 @@ export class Journal {
     this.appErrors[kind] = (this.appErrors[kind] ?? 0) + 1;
   }
 
-  message(thread: string, id: string, content: string, at: Date): void {
+  message(thread: string, id: string, content: string, at: Date, layout: MessageLayout = 'seed'): void {
     const had = this.messages.get(id);
-    const entry = { thread, id, content, sha256: sha256(content), at: at.toISOString(), edits: had ? had.edits + 1 : 0 };
+    const entry = { thread, id, content, sha256: sha256(content), at: at.toISOString(), edits: had ? had.edits + 1 : 0, layout };
     this.messages.set(id, entry);
   }
 
@@ -88,7 +92,9 @@ export class Journal {
   write(file: string): void {
     const lines: string[] = [];
     for (const m of this.messages.values())
-      lines.push(JSON.stringify({ kind: 'message', thread: m.thread, id: m.id, sha256: m.sha256, at: m.at, edits: m.edits }));
+      lines.push(
+        JSON.stringify({ kind: 'message', thread: m.thread, id: m.id, sha256: m.sha256, at: m.at, edits: m.edits, layout: m.layout }),
+      );
     for (const e of this.events.values())
       lines.push(
         JSON.stringify({ kind: 'event', id: e.id, valid: e.valid, type: e.type, at: e.at, property: e.property, channel: e.channel }),

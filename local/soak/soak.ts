@@ -24,6 +24,7 @@ import { Jobs, RecordingLedger } from './jobs';
 import { Journal, type JournalRun } from './journal';
 import { type Fault, Nemesis } from './nemesis';
 import { type SoakPostgres, type SoakRedis, type SoakS3, startSoakPostgres, startSoakRedis, startSoakS3 } from './procs';
+import { SaverChild } from './saver-threads';
 
 export interface SoakOptions {
   /** Real seconds of workload and nemesis (the catch-up and the check come after). */
@@ -112,6 +113,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let catchUpMs = 0;
   const catchUpProblems: string[] = [];
   const clock = new VirtualClock(VIRTUAL_START, speed * 3_600);
+  // The real LangGraph savers, in a process whose wall clock is this virtual clock; LangGraph loads
+  // (a second or two) while the database is migrated.
+  const savers = new SaverChild({
+    redisUrl: redisServer.url,
+    clock: { start: VIRTUAL_START.toISOString(), speed: clock.speed, realStart: clock.realStart },
+  });
+  const saversReady = savers.start();
+  saversReady.catch(() => undefined);
   try {
     await migrate(jobsSql, loadMigrations(join(__dirname, '../../sql')));
     const jobs = new Jobs({
@@ -132,6 +141,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       journal,
       timeZone: 'Europe/Madrid',
       maxThreads: 400,
+      savers,
     });
     // A job's process killed at a random point of its run (the archive, in its own process), then started again.
     const childSpec = (job: 'archive' | 'retention') => ({
@@ -200,6 +210,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     // Every aggregation once at the start: their watermarks begin at the first hour, so every later
     // closed period is either aggregated on schedule or invalidated by a late event.
     await jobs.aggregations();
+    await saversReady;
 
     const endAt = Date.now() + o.seconds * 1000;
     const over = () => Date.now() >= endAt;
@@ -271,6 +282,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     jobs.phase = 'catch-up';
     jobs.tightDeadlines = 0;
     await app.drain();
+    await savers.stop();
     clock.freeze();
     // A job that failed while the database was down may hold its lease until it expires (60 s here):
     // a job is given 150 s to finish its work; one that cannot is a catch-up problem (the checks still run).
@@ -336,6 +348,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     checks = await check(checkerInput);
   } finally {
+    await savers.stop().catch(() => undefined);
     if (o.journalFile) journal.write(o.journalFile);
     await jobsSql.close().catch(() => undefined);
     await appSql.close().catch(() => undefined);

@@ -1,0 +1,162 @@
+/**
+ * The app's LangGraph side: a real `StateGraph` (MessagesAnnotation) checkpointed by the real
+ * `RedisSaver` / `ShallowRedisSaver` of `@langchain/langgraph-checkpoint-redis`, against the soak's
+ * Redis, in a process whose wall clock IS the soak's virtual clock (virtual-date.ts, installed
+ * before LangGraph is loaded): the savers stamp `checkpoint_ts`, `ts` and uuid6 ids with
+ * `Date.now()`, and the archive judges a thread's age from those. local/soak/saver-threads.ts
+ * starts it once per soak and sends it turns.
+ *
+ * stdin, one JSON object a line (a SaverTurn): a thread's turn — the messages the user sends (new
+ * ones, and edits: an earlier id with new content, which MessagesAnnotation's reducer puts in
+ * place of the message with that id) and the reply the graph's node answers with, through the
+ * `booking` subgraph (namespace `booking:<task id>`) when `sub` is set.
+ * stdout, one JSON object a line: `{"ready":true}` once loaded, then per turn
+ * `{"seq","ok":true,"messages":[{id,content}],"at"}` (the graph's state after graph.invoke
+ * resolved, every checkpoint written; `at` the virtual time then) or `{"seq","ok":false,"error"}`.
+ *
+ *   tsx local/soak/saver-child.ts '{"redisUrl":…,"clock":{start,speed,realStart}}'
+ */
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { installVirtualDate, type VirtualDateSpec } from './virtual-date';
+
+export interface SaverChildSpec {
+  readonly redisUrl: string;
+  readonly clock: VirtualDateSpec;
+}
+
+export interface SaverMessage {
+  readonly id: string;
+  readonly role: 'user' | 'assistant';
+  /** Plain text: the checker and the journal compare it as it is written. */
+  readonly content: string;
+}
+
+export interface SaverTurn {
+  readonly seq: number;
+  readonly thread: string;
+  readonly kind: 'full' | 'shallow';
+  /** Through the `booking` subgraph (a namespace with a colon). */
+  readonly sub: boolean;
+  /** What the user sends: new messages, and earlier ids with new content (edits). */
+  readonly input: readonly SaverMessage[];
+  /** What the graph's node answers with. */
+  readonly reply: SaverMessage;
+}
+
+export type SaverAnswer =
+  | { readonly seq: number; readonly ok: true; readonly messages: { id: string; content: string }[]; readonly at: string }
+  | { readonly seq: number; readonly ok: false; readonly error: string };
+
+const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+/** node-redis's surface as the savers use it, over ioredis (as test/support/real-savers.ts): JSON documents stored as strings, TTLs kept. */
+function saverClient(redis: Redis) {
+  return {
+    json: {
+      get: async (key: string) => {
+        const v = await redis.get(key);
+        return v === null ? null : JSON.parse(v);
+      },
+      set: async (key: string, _path: string, doc: unknown, opts?: { NX?: boolean }) => {
+        const args: string[] = ['KEEPTTL'];
+        if (opts?.NX) args.push('NX');
+        return redis.set(key, JSON.stringify(doc), ...(args as ['KEEPTTL']));
+      },
+    },
+    keys: (pattern: string) => redis.keys(pattern),
+    exists: (key: string) => redis.exists(key),
+    del: (keys: string | string[]) => redis.del(...(Array.isArray(keys) ? keys : [keys])),
+    expire: (key: string, seconds: number) => redis.expire(key, seconds),
+    zAdd: (key: string, members: { score: number; value: string }[]) => redis.zadd(key, ...members.flatMap((m) => [m.score, m.value])),
+    zRange: (key: string, start: number, stop: number) => redis.zrange(key, start, stop),
+    ft: {
+      create: async () => {
+        throw new Error('Index already exists');
+      },
+      search: async () => {
+        throw new Error('RediSearch is not available in the soak Redis');
+      },
+    },
+    quit: async () => undefined,
+  };
+}
+
+async function main(spec: SaverChildSpec): Promise<void> {
+  installVirtualDate(spec.clock);
+  // Loaded only now, so that whatever they read of the clock is virtual.
+  const { AIMessage, HumanMessage } = await import('@langchain/core/messages');
+  const { END, MessagesAnnotation, START, StateGraph } = await import('@langchain/langgraph');
+  const { RedisSaver } = await import('@langchain/langgraph-checkpoint-redis');
+  const { ShallowRedisSaver } = await import('@langchain/langgraph-checkpoint-redis/shallow');
+  const redis = new Redis(spec.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 3_000, connectTimeout: 2_000 });
+  redis.on('error', () => undefined);
+  const client = saverClient(redis) as never;
+  // The saver's own TTL (24 h, in minutes), applied by the saver with EXPIRE: a wall-clock TTL.
+  const ttl = { defaultTTL: 24 * 60 };
+
+  type Config = { configurable?: { reply?: SaverMessage; sub?: boolean } };
+  const replyOf = (config: Config) => {
+    const r = config.configurable?.reply as SaverMessage;
+    return { messages: [new AIMessage({ id: r.id, content: r.content })] };
+  };
+  const booking = new StateGraph(MessagesAnnotation)
+    .addNode('confirm', async (_s: unknown, config: Config) => replyOf(config))
+    .addEdge(START, 'confirm')
+    .addEdge('confirm', END)
+    .compile();
+  const build = (kind: SaverTurn['kind']) =>
+    new StateGraph(MessagesAnnotation)
+      .addNode('bot', async (_s: unknown, config: Config) => replyOf(config))
+      .addNode('booking', booking)
+      .addConditionalEdges(START, (_s: unknown, config: Config) => (config.configurable?.sub ? 'booking' : 'bot'), ['bot', 'booking'])
+      .addEdge('bot', END)
+      .addEdge('booking', END)
+      .compile({ checkpointer: kind === 'full' ? new RedisSaver(client, ttl) : new ShallowRedisSaver(client, ttl) });
+  const graphs = { full: build('full'), shallow: build('shallow') };
+
+  const turn = async (t: SaverTurn): Promise<SaverAnswer> => {
+    try {
+      const input = t.input.map((m) =>
+        m.role === 'user' ? new HumanMessage({ id: m.id, content: m.content }) : new AIMessage({ id: m.id, content: m.content }),
+      );
+      const out = await graphs[t.kind].invoke(
+        { messages: input },
+        { configurable: { thread_id: t.thread, reply: t.reply, sub: t.sub }, recursionLimit: 10 },
+      );
+      const at = new Date().toISOString();
+      const messages = (out.messages as { id?: string; content: unknown }[]).map((m) => ({
+        id: String(m.id),
+        content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
+      }));
+      return { seq: t.seq, ok: true, messages, at };
+    } catch (e) {
+      return { seq: t.seq, ok: false, error: String((e as Error).message ?? e).slice(0, 300) };
+    }
+  };
+
+  say({ ready: true });
+  // One turn at a time, in order.
+  let chain = Promise.resolve();
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    if (!line.trim()) return;
+    const t = JSON.parse(line) as SaverTurn;
+    chain = chain.then(async () => {
+      say(await turn(t));
+    });
+  });
+  await new Promise<void>((r) => lines.once('close', () => r()));
+  await chain;
+  redis.disconnect();
+}
+
+if (require.main === module) {
+  main(JSON.parse(process.argv[2] ?? '{}') as SaverChildSpec).then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}
