@@ -231,6 +231,10 @@ export class App {
       sent.add(m.id);
       if (state.get(m.id) !== m.content) journal.appError('saver.ack-mismatch');
     }
+    // A thread with earlier turns whose state holds none of them: the archive had taken it (the
+    // graph started from an empty state); or its new checkpoints carry the earlier history too.
+    const earlier = [...t.all.keys()].filter((id) => !sent.has(id));
+    if (earlier.length > 0) journal.op(earlier.some((id) => state.has(id)) ? 'saver.turn.with-history' : 'saver.turn.after-archive');
     t.pending = undefined;
     t.dirty = false;
     t.lastWrite = Date.parse(a.at);

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { type CheckerInput, type CheckResult, check } from '../../local/soak/checker';
 import { runJobInChild } from '../../local/soak/child-jobs';
@@ -201,6 +202,58 @@ describe('the soak checker', () => {
       expect(c.problems).toEqual([
         expect.stringMatching(new RegExp(`^message ${moved?.id} of ${moved?.thread}: found under conversation soak-`)),
       ]);
+    });
+  });
+
+  describe('1. messages written by the real LangGraph savers', () => {
+    it('are checked: archived ones in PostgreSQL or cold, young ones read from the savers’ documents in Redis', () => {
+      const c = result(report.checks, 'messages');
+      expect(c.counts.saver_threads ?? 0).toBeGreaterThan(0);
+      expect((c.counts.saver_in_postgres ?? 0) + (c.counts.saver_in_cold ?? 0)).toBeGreaterThan(0);
+      expect(c.counts.saver_in_redis_only ?? 0).toBeGreaterThan(0);
+    });
+
+    it('a saver message still only in Redis, given other content in every document that holds it: lost, named', async () => {
+      const redis = new Redis(input.redisUrl);
+      const saved = new Map<string, string>();
+      try {
+        const docs = new Map<string, string>();
+        for (const pattern of ['checkpoint:*', 'checkpoint_blob:*'])
+          for (const key of await redis.keys(pattern)) docs.set(key, (await redis.get(key)) ?? '');
+        const db = new Client({ connectionString: input.databaseUrl });
+        await db.connect();
+        const archived = new Set(
+          (await db.query<{ k: string }>('SELECT message_key AS k FROM messages')).rows.map((r) => r.k).filter((k) => k.startsWith('m-')),
+        );
+        await db.end();
+        const young = input.now.getTime() - (input.cutoffHours - 2) * HOUR;
+        const m = [...input.journal.messages.values()].find(
+          (x) =>
+            x.layout !== 'seed' &&
+            !archived.has(x.id) &&
+            Date.parse(x.at) > young &&
+            [...docs.values()].some((v) => v.includes(`"id":"${x.id}"`) && v.includes(JSON.stringify(x.content))),
+        );
+        if (!m) throw new Error('no saver message only in Redis');
+        for (const [key, v] of docs)
+          if (v.includes(`"id":"${m.id}"`)) {
+            saved.set(key, v);
+            await redis.set(
+              key,
+              v.replaceAll(JSON.stringify(m.content), JSON.stringify(`${m.content} (changed behind the app)`)),
+              'KEEPTTL',
+            );
+          }
+        const c = result(await check(input), 'messages');
+        expect(c.pass).toBe(false);
+        expect(c.counts.lost).toBe(1);
+        expect(c.problems).toEqual([
+          `message ${m.id} of ${m.thread} (last written ${m.at}): nowhere but in an old checkpoint still in Redis`,
+        ]);
+      } finally {
+        for (const [key, v] of saved) await redis.set(key, v, 'KEEPTTL');
+        redis.disconnect();
+      }
     });
   });
 

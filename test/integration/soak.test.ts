@@ -23,6 +23,10 @@ describe('soak', () => {
       expect(report.passed).toBe(true);
       expect(report.journal.messages.size).toBeGreaterThan(0);
       expect(report.checks[0]?.counts.in_postgres ?? 0).toBeGreaterThan(0); // the archive ran
+      // threads written by the real LangGraph savers (full and shallow, some through the subgraph) were checked too
+      expect(report.checks[0]?.counts.saver_messages ?? 0).toBeGreaterThan(0);
+      const ops = report.journal.ops;
+      expect([ops['saver.turn.full'] ?? 0, ops['saver.turn.shallow'] ?? 0, ops['turn.subgraph'] ?? 0].every((n) => n > 0)).toBe(true);
       expect(summary).toContain('Every check passed.');
       const kinds = new Set(
         readFileSync(journalFile, 'utf8')
@@ -31,6 +35,14 @@ describe('soak', () => {
           .map((l) => (JSON.parse(l) as { kind: string }).kind),
       );
       expect([...kinds]).toEqual(expect.arrayContaining(['message', 'event', 'audit', 'run', 'watchdog']));
+      const layouts = new Set(
+        readFileSync(journalFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { layout?: string }).layout)
+          .filter(Boolean),
+      );
+      expect([...layouts].sort()).toEqual(['saver-full', 'saver-shallow', 'seed']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
