@@ -84,6 +84,8 @@ export async function check(input: CheckerInput): Promise<CheckResult[]> {
     forcePathStyle: true,
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    // the local S3 server answers InternalError now and then under a long run's thousands of objects
+    maxAttempts: 10,
   });
   const redis = new Redis(input.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined);
@@ -129,7 +131,9 @@ async function readCold(db: Client, s3: S3Client, bucket: string): Promise<Cold>
   const objects = new Set<string>();
   let token: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token })).catch((e: Error) => {
+      throw new Error(`listing s3://${bucket} (${objects.size} objects listed so far): ${e.name}: ${e.message}`);
+    });
     for (const o of out.Contents ?? []) objects.add(o.Key as string);
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
@@ -148,11 +152,11 @@ async function readCold(db: Client, s3: S3Client, bucket: string): Promise<Cold>
       problems.add(`${m.object_key}: live manifest row (${m.row_count} rows of ${m.table_name}) but no object`);
       continue;
     }
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: m.object_key }));
-    const bytes = await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
     const read: Record<string, string | null>[] = [];
     let back: Awaited<ReturnType<typeof readBack>>;
     try {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: m.object_key }));
+      const bytes = await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
       back = await readBack(bufferReader(bytes), async (r: TextRow[], columns) => {
         for (const row of r) read.push({ ...Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])), __object: m.object_key });
       });
