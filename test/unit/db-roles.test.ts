@@ -19,14 +19,18 @@ describe('database role registry', () => {
     expect(roleForJob('migrate')).toBeUndefined(); // migrations run as the master user
   });
 
-  it('only retention (export, then delete) and privacy (an erasure) delete history; the analytics API only reads', () => {
+  it('only retention (export, then delete) and privacy (an erasure) delete history; the analytics API only reads, but for the property registry', () => {
     const history = ['messages', 'conversations', 'analytics_events', 'audits', 'leads', 'checkpoint_quarantine', 'archive_manifest'];
     const deleters = (DB_ROLES as readonly DbRole[])
       .filter((r) => Object.entries(r.tables).some(([t, p]) => history.includes(t) && p.includes('DELETE')))
       .map((r) => r.name);
     expect(deleters).toEqual(['dlc_retention', 'dlc_privacy']);
     const api = roleForJob('analytics-api') as DbRole;
-    expect(new Set(Object.values(api.tables).flat())).toEqual(new Set(['SELECT']));
+    const { properties, property_rederivations, ...rest } = api.tables;
+    expect(new Set(Object.values(rest).flat())).toEqual(new Set(['SELECT']));
+    // PUT /properties/{id}: registers or updates a property, and records the re-derivations of a zone change
+    expect(properties).toEqual(['SELECT', 'INSERT', 'UPDATE']);
+    expect(property_rederivations).toEqual(['INSERT']);
   });
 
   it('refuses duplicates and malformed names, listing every problem', () => {
