@@ -283,9 +283,14 @@ export async function startS3Process(buckets: string[] = []): Promise<Running & 
     new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: process.argv[2],
                  configureBuckets: JSON.parse(process.argv[3]).map((name) => ({ name })) })
       .run().then(({ port }) => process.stdout.write(JSON.stringify({ port }) + '\\n'));`;
-  const child = spawn(process.execPath, ['-e', script, require.resolve('s3rver'), dir, JSON.stringify(buckets)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // --openssl-legacy-provider: s3rver's continuation tokens (listings past 1,000 keys) use DES
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', '-e', script, require.resolve('s3rver'), dir, JSON.stringify(buckets)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));

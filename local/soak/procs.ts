@@ -214,7 +214,9 @@ export async function startSoakS3(bucket = 'cold'): Promise<SoakS3> {
     new S3rver({ port: Number(process.argv[4]), address: '127.0.0.1', silent: true, directory: process.argv[2],
                  configureBuckets: JSON.parse(process.argv[3]).map((name) => ({ name })) })
       .run().then(() => process.stdout.write('LISTENING\\n'));`;
-  const args = ['-e', script, require.resolve('s3rver'), dir, JSON.stringify([bucket]), String(port)];
+  // s3rver's continuation tokens (a listing past 1,000 keys) use DES, which Node 20's OpenSSL 3 keeps in
+  // its legacy provider: without it every truncated listing is an InternalError (the first 30-min soak)
+  const args = ['--openssl-legacy-provider', '-e', script, require.resolve('s3rver'), dir, JSON.stringify([bucket]), String(port)];
   let child: ChildProcess | undefined;
   const up = async () => {
     if (child) return;
