@@ -65,8 +65,9 @@ export class CheckpointStore {
 
   /**
    * Values (as bytes) and PTTLs of `keys`, pipelined: strings with GET, RedisJSON documents with
-   * JSON.GET, sorted sets as members and scores; any other type, or a value that cannot be read,
-   * comes back as `other` with the reason — never as missing.
+   * JSON.GET, sorted sets as members and scores; any other type, or a value that cannot be read
+   * (a key that changed type between two of these calls), comes back as `other` with the reason —
+   * never as missing, never as an error of the run.
    */
   async read(keys: readonly string[]): Promise<RawEntry[]> {
     const c = this.client;
@@ -77,7 +78,18 @@ export class CheckpointStore {
         if (!/WRONGTYPE/.test(value.message)) throw value;
         const type = await c.type(key);
         if (type === 'zset') {
-          const members = await c.zrange(key, 0, -1, 'WITHSCORES');
+          // the app may change the key again between TYPE and ZRANGE: that key is unreadable this run (kept,
+          // counted), never a failed run (issue 24's WRONGTYPE)
+          const members = await c.zrange(key, 0, -1, 'WITHSCORES').catch((e: Error) => e);
+          if (members instanceof Error)
+            return {
+              key,
+              raw: null,
+              value: null,
+              kind: 'other',
+              detail: `the key changed type while it was read (${members.message})`,
+              pttlMs: pttl,
+            };
           return entry(key, Buffer.from(members.join('\n')), 'zset', pttl);
         }
         if (type === 'ReJSON-RL') {

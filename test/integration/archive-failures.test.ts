@@ -136,6 +136,35 @@ describe('archive job when things go wrong', () => {
     }
   });
 
+  it('a key that changes type while it is read (WRONGTYPE, soak issue 24; randomized seed 854436) fails nothing: it stays in Redis, counted; the others are archived', async () => {
+    const db = await testDb('pg');
+    try {
+      await seedConversations(redis, 3);
+      // The app turned conv-001's key into a hash. The archive reads it: GET says WRONGTYPE, TYPE says
+      // zset (it was one at that instant), and by the ZRANGE it is a hash again — an interleaving made
+      // deterministic by answering TYPE as it stood a moment earlier.
+      const retyped = `${PREFIX}conv-001:1`;
+      await redis.del(retyped);
+      await redis.hset(retyped, 'f', 'v');
+      const raced = new Proxy(redis, {
+        get(target, prop, receiver) {
+          if (prop === 'type')
+            return async (key: string) => (key === retyped ? 'zset' : (target.type as (k: string) => Promise<string>)(key));
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const out = await archiveOnce(db.sql, redis, {}, new CheckpointStore(raced));
+      expect(out.counters).toMatchObject({ checkpoints_archived: 2 });
+      expect(await redis.type(retyped)).toBe('hash'); // kept
+      const archived = await db.direct.query<{ k: string }>('SELECT conversation_key AS k FROM conversations ORDER BY 1');
+      expect(archived).toEqual([{ k: 'conv-000' }, { k: 'conv-002' }]);
+      expect(out.log.lines.some((l) => JSON.stringify(l).includes('changed type while it was read'))).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('a conversation that keeps failing is skipped and stays in Redis; the others are archived', async () => {
     const db = await testDb('pg');
     try {

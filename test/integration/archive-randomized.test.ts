@@ -31,7 +31,11 @@ describe('the delete rule under random interference (pg driver)', () => {
   let db: TestDb;
   useArchiveWorld('pg', (w) => ({ redis, db } = w));
 
-  const seeds = process.env.ARCHIVE_SEED ? [Number(process.env.ARCHIVE_SEED)] : [Date.now() % 1_000_000, (Date.now() * 7) % 1_000_000];
+  // 854436 failed once under load (JobFailed: WRONGTYPE, a key retyped between TYPE and ZRANGE): kept as
+  // a fixed seed; the deterministic case is archive-failures' "a key that changes type while it is read"
+  const seeds = process.env.ARCHIVE_SEED
+    ? [Number(process.env.ARCHIVE_SEED)]
+    : [854436, Date.now() % 1_000_000, (Date.now() * 7) % 1_000_000];
 
   it.each(seeds)('seed %i: every thread is archived whole, or kept, or quarantined', async (seed) => {
     console.log(`archive randomized test seed=${seed} (replay: ARCHIVE_SEED=${seed})`);
