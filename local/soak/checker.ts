@@ -566,6 +566,12 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
     list.forEach((r, i) => {
       position.set(r.runId, i);
     });
+  // a job's history in the file holds its last LEDGER_HISTORY_CAP runs of every process (job-kill's child
+  // records there too): a run older than the oldest kept is beyond the cap, whatever this process counted
+  // (startedAt carries its zone's offset: compared as instants)
+  const oldestKept = new Map<string, number>();
+  for (const [job, list] of Object.entries(history))
+    if (list.length >= LEDGER_HISTORY_CAP) oldestKept.set(job, Math.min(...list.map((r) => Date.parse(r.startedAt))));
   const recordedPerJob = new Map<string, RunRecord[]>();
   for (const r of input.ledgerRecords) {
     const list = recordedPerJob.get(r.job) ?? [];
@@ -579,7 +585,8 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
       if (r.errors < 1) problems.add(`${job} run ${r.runId}: unhealthy with errors ${r.errors} (no Errors metric counts it)`);
       const newer = records.length - 1 - i;
       if (position.has(r.runId)) bump(counts, 'unhealthy_in_watchdog_view');
-      else if (newer >= LEDGER_HISTORY_CAP) bump(counts, 'unhealthy_beyond_history_cap');
+      else if (newer >= LEDGER_HISTORY_CAP || Date.parse(r.startedAt) < (oldestKept.get(job) ?? Number.NEGATIVE_INFINITY))
+        bump(counts, 'unhealthy_beyond_history_cap');
       else
         problems.add(`${job} run ${r.runId} (unhealthy: ${r.error ?? `${r.errors} errors`}): not in the ledger history the watchdog reads`);
     });
