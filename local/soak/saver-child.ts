@@ -18,6 +18,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { saverClient } from '../saver-client';
 import { installVirtualDate, type VirtualDateSpec } from './virtual-date';
 
 export interface SaverChildSpec {
@@ -49,38 +50,6 @@ export type SaverAnswer =
   | { readonly seq: number; readonly ok: false; readonly error: string };
 
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
-
-/** node-redis's surface as the savers use it, over ioredis (as test/support/real-savers.ts): JSON documents stored as strings, TTLs kept. */
-function saverClient(redis: Redis) {
-  return {
-    json: {
-      get: async (key: string) => {
-        const v = await redis.get(key);
-        return v === null ? null : JSON.parse(v);
-      },
-      set: async (key: string, _path: string, doc: unknown, opts?: { NX?: boolean }) => {
-        const args: string[] = ['KEEPTTL'];
-        if (opts?.NX) args.push('NX');
-        return redis.set(key, JSON.stringify(doc), ...(args as ['KEEPTTL']));
-      },
-    },
-    keys: (pattern: string) => redis.keys(pattern),
-    exists: (key: string) => redis.exists(key),
-    del: (keys: string | string[]) => redis.del(...(Array.isArray(keys) ? keys : [keys])),
-    expire: (key: string, seconds: number) => redis.expire(key, seconds),
-    zAdd: (key: string, members: { score: number; value: string }[]) => redis.zadd(key, ...members.flatMap((m) => [m.score, m.value])),
-    zRange: (key: string, start: number, stop: number) => redis.zrange(key, start, stop),
-    ft: {
-      create: async () => {
-        throw new Error('Index already exists');
-      },
-      search: async () => {
-        throw new Error('RediSearch is not available in the soak Redis');
-      },
-    },
-    quit: async () => undefined,
-  };
-}
 
 async function main(spec: SaverChildSpec): Promise<void> {
   installVirtualDate(spec.clock);

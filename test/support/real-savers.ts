@@ -11,38 +11,7 @@ import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langcha
 import { RedisSaver } from '@langchain/langgraph-checkpoint-redis';
 import { ShallowRedisSaver } from '@langchain/langgraph-checkpoint-redis/shallow';
 import type { Redis } from 'ioredis';
-
-/** node-redis's surface as the savers use it, over ioredis. */
-export function saverClient(redis: Redis) {
-  return {
-    json: {
-      get: async (key: string) => {
-        const v = await redis.get(key);
-        return v === null ? null : JSON.parse(v);
-      },
-      set: async (key: string, _path: string, doc: unknown, opts?: { NX?: boolean }) => {
-        const args: string[] = ['KEEPTTL'];
-        if (opts?.NX) args.push('NX');
-        return redis.set(key, JSON.stringify(doc), ...(args as ['KEEPTTL']));
-      },
-    },
-    keys: (pattern: string) => redis.keys(pattern),
-    exists: (key: string) => redis.exists(key),
-    del: (keys: string | string[]) => redis.del(...(Array.isArray(keys) ? keys : [keys])),
-    expire: (key: string, seconds: number) => redis.expire(key, seconds),
-    zAdd: (key: string, members: { score: number; value: string }[]) => redis.zadd(key, ...members.flatMap((m) => [m.score, m.value])),
-    zRange: (key: string, start: number, stop: number) => redis.zrange(key, start, stop),
-    ft: {
-      create: async () => {
-        throw new Error('Index already exists');
-      },
-      search: async () => {
-        throw new Error('RediSearch is not available in the test Redis');
-      },
-    },
-    quit: async () => undefined,
-  };
-}
+import { saverClient } from '../../local/saver-client';
 
 export type SaverKind = 'full' | 'shallow';
 
