@@ -130,6 +130,10 @@ export function archiveSummary(run: RunRecord, files: { healthFile: string; ledg
   const skipped = [
     [c('messages_invalid'), 'invalid message(s) skipped (kept with their checkpoint in quarantine)'],
     [c('messages_id_conflicts'), 'message id conflict(s) (the newer version kept)'],
+    [
+      c('checkpoints_superseded_incomplete'),
+      'checkpoint(s) whose messages blob was absent but superseded (archived from the later one, a copy in quarantine)',
+    ],
     [c('keys_orphaned'), 'orphaned companion key(s) without a checkpoint (left)'],
     [c('quarantine_failed'), 'quarantine write(s) that failed (see the log)'],
   ].filter(([n]) => (n as number) > 0);

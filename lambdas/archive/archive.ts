@@ -63,6 +63,7 @@ export const COUNTERS = [
   'messages_updated',
   'messages_invalid',
   'messages_id_conflicts',
+  'checkpoints_superseded_incomplete',
   'keys_deleted',
   'keys_orphaned',
   'quarantine_failed',
@@ -208,10 +209,17 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
     });
     c.messages_archived += committed.inserted;
     c.messages_updated += committed.updated;
-    // Invalid messages are not rows: their checkpoint's copy in quarantine is what keeps them.
-    const invalidKept = new Map<Ready, boolean>();
+    // Invalid messages are not rows: their checkpoint's copy in quarantine is what keeps them. So
+    // does a checkpoint whose messages blob is absent but superseded (assemble.ts): its document.
+    const copiesKept = new Map<Ready, boolean>();
     for (const r of committed.done) {
       let kept = true;
+      for (const x of r.u.superseded) {
+        c.checkpoints_superseded_incomplete++;
+        const error = `Declared messages blob ${x.blob} absent; superseded by ${x.by}, from which the thread was archived`;
+        log.warn(`Checkpoint ${safeLabel(x.entry.key)}: ${safeLabel(error)} (a copy in checkpoint_quarantine)`);
+        kept = (await keep(item(x.entry, error, r.u.layout), false, false)) && kept;
+      }
       const sources = new Map<string, string[]>();
       for (const inv of r.messages.invalid) sources.set(inv.source, [...(sources.get(inv.source) ?? []), `#${inv.index} ${inv.reason}`]);
       for (const [source, reasons] of sources) {
@@ -220,7 +228,7 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
         const error = `${reasons.length} invalid message(s) skipped: ${reasons.slice(0, 10).join('; ')}`;
         kept = (await keep(item(e, error, r.u.layout), false)) && kept;
       }
-      invalidKept.set(r, kept);
+      copiesKept.set(r, kept);
     }
     const threads = new Set(committed.done.flatMap((r) => (r.u.unit.kind === 'saver' ? [r.u.unit.thread] : [])));
     const appeared = threads.size > 0 ? await appearedSince(store, s.saverKeyPrefix, knownDocs, threads) : new Map<string, number>();
@@ -240,7 +248,7 @@ export async function archiveCheckpoints(deps: ArchiveDeps, s: ArchiveSettings):
             cutoffMs,
             missingBlobs: r.u.missingBlobs.length,
             committed: true,
-            invalidKept: invalidKept.get(r) ?? false,
+            copiesKept: copiesKept.get(r) ?? false,
           },
           r.u.unit.kind === 'saver' ? (appeared.get(r.u.unit.thread) ?? 0) : 0,
         ),

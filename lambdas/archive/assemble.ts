@@ -33,8 +33,15 @@ export interface AssembledUnit {
   readonly snapshots: Snapshot[];
   /** Keys of the unit that could not be read or understood: documents, blobs, keys of an unexpected type. */
   readonly problems: Problem[];
-  /** Declared message blobs that are absent. */
+  /** Declared message blobs that are absent, for a checkpoint no later readable checkpoint descends from. */
   readonly missingBlobs: string[];
+  /**
+   * Checkpoints whose declared message blob is absent but superseded: a checkpoint made from them
+   * (following `parent_checkpoint_id`) holds a readable list of messages, which the channel's
+   * reducer derived from theirs. Their messages are in that later list (or were removed by the
+   * app); the document itself is kept as a quarantine copy before the thread leaves Redis.
+   */
+  readonly superseded: { readonly entry: RawEntry; readonly blob: string; readonly by: string }[];
   /** Documents found at discovery that are gone or now name another thread. */
   readonly changed: boolean;
 }
@@ -57,7 +64,14 @@ export async function assemble(
 }
 
 function assembleSeed(key: string, e: RawEntry | undefined, prefix: string): AssembledUnit {
-  const base = { unit: { kind: 'seed' as const, key }, layout: 'seed' as const, name: key, missingBlobs: [], changed: false };
+  const base = {
+    unit: { kind: 'seed' as const, key },
+    layout: 'seed' as const,
+    name: key,
+    missingBlobs: [],
+    superseded: [],
+    changed: false,
+  };
   if (!e || e.kind === 'missing')
     return { ...base, conversationKey: undefined, customerId: null, reads: [], docs: [], snapshots: [], problems: [], changed: true };
   if (e.value === null)
@@ -101,7 +115,6 @@ async function assembleThread(
   prefix: string,
 ): Promise<AssembledUnit> {
   const problems: Problem[] = [];
-  const missingBlobs: string[] = [];
   const docs: { entry: RawEntry; time: Date | undefined }[] = [];
   const parsed: SaverDoc[] = [];
   let changed = false;
@@ -145,14 +158,12 @@ async function assembleThread(
     if (e.kind !== 'missing') companions.push(e);
   }
   const blobs = new Map<string, { ok: true; value: unknown; empty: boolean } | { ok: false }>();
-  const blobValue = (key: string, channel: string) => {
+  const blobValue = (key: string) => {
     let b = blobs.get(key);
     if (!b) {
       const e = entries.get(key);
-      if (!e || e.kind === 'missing') {
-        if (channel === 'messages') missingBlobs.push(key);
-        b = { ok: false };
-      } else if (e.value === null) b = { ok: false };
+      if (!e || e.kind === 'missing') b = { ok: false };
+      else if (e.value === null) b = { ok: false };
       else {
         try {
           const v = decodeBlob(e.value);
@@ -170,7 +181,7 @@ async function assembleThread(
     if (ch in d.channelValues) return d.channelValues[ch];
     const v = d.channelVersions[ch];
     if (v === undefined) return undefined;
-    const b = blobValue(blobKey(d.thread, d.nsKey, ch, v), ch);
+    const b = blobValue(blobKey(d.thread, d.nsKey, ch, v));
     return b.ok ? b.value : undefined;
   };
   const snapshots: Snapshot[] = [];
@@ -190,6 +201,7 @@ async function assembleThread(
       summary: typeof summary === 'string' && summary.trim() ? summary : undefined,
     });
   }
+  const { missingBlobs, superseded } = absentMessageBlobs(parsed, entries, blobs);
   const newestFirst = [...parsed].sort((a, b) => (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0));
   let customerId: string | null = null;
   for (const d of newestFirst) {
@@ -210,8 +222,54 @@ async function assembleThread(
     snapshots,
     problems,
     missingBlobs,
+    superseded,
     changed,
   };
+}
+
+/**
+ * The checkpoints whose declared `messages` blob is absent, split by whether a checkpoint with a
+ * readable list descends from them (same namespace, by `parent_checkpoint_id`): a superseded one
+ * loses nothing the later list does not hold; any other keeps its thread in Redis.
+ */
+function absentMessageBlobs(
+  parsed: readonly SaverDoc[],
+  entries: ReadonlyMap<string, RawEntry>,
+  blobs: ReadonlyMap<string, { ok: boolean }>,
+): { missingBlobs: string[]; superseded: AssembledUnit['superseded'] } {
+  const readable: SaverDoc[] = [];
+  const absent: { doc: SaverDoc; blob: string }[] = [];
+  for (const d of parsed) {
+    const v = d.channelVersions.messages;
+    if ('messages' in d.channelValues) readable.push(d);
+    else if (v !== undefined) {
+      const blob = blobKey(d.thread, d.nsKey, 'messages', v);
+      const e = entries.get(blob);
+      if (!e || e.kind === 'missing') absent.push({ doc: d, blob });
+      else if (blobs.get(blob)?.ok) readable.push(d);
+    }
+  }
+  if (absent.length === 0) return { missingBlobs: [], superseded: [] };
+  const id = (ns: string, checkpointId: string) => `${ns}\u0000${checkpointId}`;
+  const byId = new Map(parsed.flatMap((d) => (d.checkpointId ? [[id(d.ns, d.checkpointId), d] as const] : [])));
+  // Every ancestor of a readable checkpoint, with the readable descendant that covers it.
+  const coveredBy = new Map<SaverDoc, SaverDoc>();
+  for (const y of readable) {
+    let p = y.parentId ? byId.get(id(y.ns, y.parentId)) : undefined;
+    while (p && p !== y && !coveredBy.has(p)) {
+      coveredBy.set(p, y);
+      p = p.parentId ? byId.get(id(p.ns, p.parentId)) : undefined;
+    }
+  }
+  const missing = new Set<string>();
+  const superseded: { entry: RawEntry; blob: string; by: string }[] = [];
+  for (const { doc, blob } of absent) {
+    const by = coveredBy.get(doc);
+    if (by) superseded.push({ entry: entries.get(doc.key) as RawEntry, blob, by: by.key });
+    else missing.add(blob);
+  }
+  // A blob some checkpoint still needs blocks the thread: its superseded declarants change nothing then.
+  return { missingBlobs: [...missing], superseded: missing.size > 0 ? [] : superseded };
 }
 
 export type { Discovery };

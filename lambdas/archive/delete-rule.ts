@@ -14,12 +14,15 @@ export interface DeleteFacts {
   /** (b) The newest document's time (ms); undefined when any document has no age (an unreadable one counts as new). */
   readonly newestMs: number | undefined;
   readonly cutoffMs: number;
-  /** (c) Declared message blobs that are absent. */
+  /** (c) Declared message blobs that are absent (not counting a superseded one: assemble.ts). */
   readonly missingBlobs: number;
   /** (c) Every message assembled from its checkpoints is in a committed transaction. */
   readonly committed: boolean;
-  /** (c) Messages that are not rows (invalid) have a committed quarantine copy of their checkpoint (true when none). */
-  readonly invalidKept: boolean;
+  /**
+   * (c) Checkpoints kept for what the rows lack — invalid messages, a superseded absent messages
+   * blob — have a committed quarantine copy (true when none).
+   */
+  readonly copiesKept: boolean;
   /** (d) Keys whose value now differs from the value read, or that are gone. */
   readonly changedKeys: number;
   /** (d) Documents that appeared since discovery (a re-scan). */
@@ -43,7 +46,8 @@ export function deleteRule(f: DeleteFacts): DeleteVerdict {
   if (f.newestMs > f.cutoffMs) return { delete: false, rule: 'b', reason: 'the newest document is newer than the cutoff' };
   if (f.missingBlobs > 0) return { delete: false, rule: 'c', reason: `${f.missingBlobs} declared message blob(s) absent` };
   if (!f.committed) return { delete: false, rule: 'c', reason: 'its messages are not committed' };
-  if (!f.invalidKept) return { delete: false, rule: 'c', reason: 'its invalid messages have no quarantine copy' };
+  if (!f.copiesKept)
+    return { delete: false, rule: 'c', reason: 'a checkpoint with invalid messages or an absent blob has no quarantine copy' };
   if (f.changedKeys > 0) return { delete: false, rule: 'd', reason: `${f.changedKeys} key(s) changed since read` };
   if (f.appearedDocuments > 0) return { delete: false, rule: 'd', reason: `${f.appearedDocuments} document(s) appeared since discovery` };
   return { delete: true };

@@ -10,7 +10,7 @@ import { archiveCheckpoints } from '../../lambdas/archive/archive';
 import { CheckpointStore } from '../../lambdas/archive/redis-store';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { deadline } from '../../lambdas/shared/runtime';
-import { settings, useArchiveWorld } from '../support/archive-harness';
+import { archivedRows, quarantineRows, settings, useArchiveWorld } from '../support/archive-harness';
 import { DRIVERS, type TestDb } from '../support/db';
 import { runRealConversation, type SaverKind } from '../support/real-savers';
 
@@ -80,5 +80,107 @@ describe.each(DRIVERS)('the real LangGraph savers through the %s driver', (drive
     expect(state.customerId).toBe(`cust-${thread}`);
     expect(rows).toEqual(expected);
     expect(await redis.keys('*')).toEqual([]);
+  });
+
+  /**
+   * A Redis restart between the saver's writes of one step can leave a checkpoint whose declared
+   * messages blob is absent (the soak's K). Two turns of the real graph: turn 1's last step and
+   * turn 2's input declare the same messages version, kept in a blob; turn 2's steps hold their
+   * lists inline. That blob gone, the later lists hold every message (the channel accumulates):
+   * the thread is archived whole, the two incomplete documents kept in quarantine. The newest
+   * checkpoint's blob gone, nothing later holds its messages: the thread stays, every key quarantined.
+   */
+  describe('a checkpoint whose declared messages blob is absent', () => {
+    const run = async () => {
+      const later = new Date(Date.now() + 24 * 3_600_000);
+      return archiveCheckpoints(
+        {
+          sql: db.sql,
+          store: new CheckpointStore(redis),
+          log: memoryLog(),
+          deadline: deadline({ budgetMs: 60_000 }),
+          clock: { now: () => later },
+        },
+        settings,
+      );
+    };
+    /** The root namespace's documents that keep their messages in a blob: key, version, and whether the blob is there. */
+    const blobDeclarants = async (thread: string) => {
+      const docs = (await redis.keys(`checkpoint:${thread}::*`)).sort();
+      const out: { key: string; blob: string }[] = [];
+      for (const key of docs) {
+        const d = JSON.parse((await redis.get(key)) as string);
+        const v = d.checkpoint.channel_versions.messages;
+        if (v !== undefined && !('messages' in d.checkpoint.channel_values))
+          out.push({ key, blob: `checkpoint_blob:${thread}::messages:${v}` });
+      }
+      return out;
+    };
+
+    it('superseded by a later checkpoint of the thread: archived whole, the incomplete documents quarantined', async () => {
+      // Prepare
+      const thread = 'wa:msg:blob-gone-1';
+      const state = await runRealConversation(redis, 'full', thread, 2);
+      const declarants = await blobDeclarants(thread);
+      const newest = declarants[declarants.length - 1] as { blob: string };
+      const older = declarants.filter((d) => d.blob !== newest.blob);
+      expect(older).toHaveLength(2); // turn 1's last step and turn 2's input
+      expect(new Set(older.map((d) => d.blob)).size).toBe(1);
+      expect(await redis.del((older[0] as { blob: string }).blob)).toBe(1);
+      // Act
+      const out = await run();
+      // Assess
+      expect(out.counters).toMatchObject({ checkpoints_archived: 1, checkpoints_blocked: 0, checkpoints_superseded_incomplete: 2 });
+      expect(state.messages).toHaveLength(8); // per turn: the question, the tool call, its result, the answer
+      expect((await archivedRows(db.direct, thread)).map((r) => [r.message_key, r.content])).toEqual(
+        state.messages.map((m: BaseMessage) => [m.id, m.text]),
+      );
+      expect(await redis.keys('*')).toEqual([]);
+      const q = await quarantineRows(db.direct);
+      expect(q.map((r) => r.redis_key).sort()).toEqual(older.map((d) => d.key).sort());
+      for (const r of q) {
+        expect(r.ok).toBe(true);
+        expect(r.error).toMatch(
+          /^Declared messages blob checkpoint_blob:wa:msg:blob-gone-1::messages:\S+ absent; superseded by checkpoint:wa:msg:blob-gone-1::/,
+        );
+      }
+      // Once archived, a second run finds nothing of the thread.
+      expect((await run()).counters).toMatchObject({ checkpoints_examined: 0 });
+    });
+
+    it('a later branch from an earlier checkpoint does not supersede it: the thread stays', async () => {
+      // Prepare: one turn, then a branch from the checkpoint before its last (its list inline).
+      const thread = 'wa:msg:blob-gone-3';
+      await runRealConversation(redis, 'full', thread, 1, true);
+      const declarants = await blobDeclarants(thread);
+      expect(declarants).toHaveLength(1); // the last step of the turn
+      const branch = (await redis.keys(`checkpoint:${thread}::*`)).map((k) => k.split('::')[1] as string).sort();
+      expect(branch.length).toBeGreaterThan(0);
+      expect(await redis.del((declarants[0] as { blob: string }).blob)).toBe(1);
+      // Act
+      const out = await run();
+      // Assess: had any later readable checkpoint counted, the thread would have gone
+      expect(out.counters).toMatchObject({ checkpoints_archived: 0, checkpoints_blocked: 1, checkpoints_superseded_incomplete: 0 });
+      expect(await archivedRows(db.direct, thread)).toEqual([]);
+    });
+
+    it("the newest checkpoint's: nothing later holds its messages, so the thread stays in Redis, quarantined", async () => {
+      // Prepare
+      const thread = 'wa:msg:blob-gone-2';
+      await runRealConversation(redis, 'full', thread, 2);
+      const declarants = await blobDeclarants(thread);
+      const newest = declarants[declarants.length - 1] as { blob: string };
+      expect(await redis.del(newest.blob)).toBe(1);
+      const before = (await redis.keys('*')).sort();
+      // Act
+      const out = await run();
+      // Assess
+      expect(out.counters).toMatchObject({ checkpoints_archived: 0, checkpoints_blocked: 1, checkpoints_superseded_incomplete: 0 });
+      expect(await archivedRows(db.direct, thread)).toEqual([]);
+      expect((await redis.keys('*')).sort()).toEqual(before);
+      const q = await quarantineRows(db.direct);
+      expect(q.map((r) => r.redis_key).sort()).toEqual(before);
+      expect(q.every((r) => r.ok && r.error.includes('1 declared message blob(s) absent'))).toBe(true);
+    });
   });
 });

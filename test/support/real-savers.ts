@@ -23,15 +23,24 @@ export function realSaver(redis: Redis, kind: SaverKind) {
 
 const State = Annotation.Root({ ...MessagesAnnotation.spec, customer_id: Annotation<string | undefined>() });
 
-/** Runs one conversation through a real graph with a real saver; returns the graph's own state. */
+/**
+ * Runs one conversation through a real graph with a real saver; returns the graph's own state.
+ * `turns` > 1: the user writes again after each answer (the same graph resumes the thread; each
+ * turn's messages have ids of their own). `fork`: then an edit of the state as it was at the
+ * checkpoint before the last one (a time-travel branch: it descends from that one, not from the last).
+ */
 export async function runRealConversation(
   redis: Redis,
   kind: SaverKind,
   threadId: string,
+  turns = 1,
+  fork = false,
 ): Promise<{ messages: BaseMessage[]; customerId: string | undefined }> {
+  let turn = 1;
+  const n = (id: string) => (turn === 1 ? id : `${id}-t${turn}`);
   const booking = new StateGraph(MessagesAnnotation)
     .addNode('confirm', async () => ({
-      messages: [new AIMessage({ content: 'Reserva confirmada para el martes.', id: `${threadId}-sub` })],
+      messages: [new AIMessage({ content: 'Reserva confirmada para el martes.', id: n(`${threadId}-sub`) })],
     }))
     .addEdge(START, 'confirm')
     .addEdge('confirm', END)
@@ -41,7 +50,7 @@ export async function runRealConversation(
       messages: [
         new AIMessage({
           content: '',
-          id: `${threadId}-ai-1`,
+          id: n(`${threadId}-ai-1`),
           tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: 'call-1', type: 'tool_call' }],
           usage_metadata: {
             input_tokens: 120,
@@ -55,7 +64,7 @@ export async function runRealConversation(
       ],
     }))
     .addNode('tools', async () => ({
-      messages: [new ToolMessage({ content: '["10:00","12:30"]', tool_call_id: 'call-1', name: 'find_slots', id: `${threadId}-tool` })],
+      messages: [new ToolMessage({ content: '["10:00","12:30"]', tool_call_id: 'call-1', name: 'find_slots', id: n(`${threadId}-tool`) })],
     }))
     .addNode('booking', booking)
     .addNode('identify', async () => ({ customer_id: `cust-${threadId}` }))
@@ -81,6 +90,13 @@ export async function runRealConversation(
     },
     config,
   );
+  for (turn = 2; turn <= turns; turn++)
+    await graph.invoke({ messages: [new HumanMessage({ content: `¿Y el turno ${turn}?`, id: `${threadId}-h-${turn}` })] }, config);
+  if (fork) {
+    const before = (await graph.getState(config)).parentConfig ?? config;
+    await graph.updateState(before, { messages: [new HumanMessage({ content: `Otra rama (${turn})`, id: `${threadId}-fork` })] });
+    return { messages: [], customerId: undefined };
+  }
   const state = await graph.getState(config);
   return { messages: state.values.messages as BaseMessage[], customerId: state.values.customer_id as string | undefined };
 }

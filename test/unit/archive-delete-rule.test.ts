@@ -9,7 +9,7 @@ const ok: DeleteFacts = {
   cutoffMs: 2_000,
   missingBlobs: 0,
   committed: true,
-  invalidKept: true,
+  copiesKept: true,
   changedKeys: 0,
   appearedDocuments: 0,
 };
@@ -28,7 +28,7 @@ describe('the delete rule', () => {
     ['the newest document is newer than the cutoff', { newestMs: 2_001 }, 'b'],
     ['a declared message blob is absent', { missingBlobs: 1 }, 'c'],
     ['the messages are not committed', { committed: false }, 'c'],
-    ['invalid messages have no quarantine copy', { invalidKept: false }, 'c'],
+    ['invalid messages have no quarantine copy', { copiesKept: false }, 'c'],
     ['a key changed since it was read', { changedKeys: 1 }, 'd'],
     ['a document appeared since discovery', { appearedDocuments: 1 }, 'd'],
   ])('keeps the thread when %s', (_name, change, rule) => {

@@ -17,6 +17,8 @@ export interface SaverDoc {
   /** The namespace as written in this document's key (JS and shallow savers: raw; Python full saver: `__empty__` for the root). */
   readonly nsKey: string;
   readonly checkpointId: string | undefined;
+  /** The checkpoint this one was made from (same thread and namespace), if the document says. */
+  readonly parentId: string | undefined;
   readonly time: Date | undefined;
   readonly channelValues: Record<string, unknown>;
   /** Channel → version, for the channels the checkpoint declares. */
@@ -53,6 +55,7 @@ export function parseSaverDoc(key: string, raw: string, prefix: string): SaverDo
     ns,
     nsKey: explained.nsKey,
     checkpointId,
+    parentId: typeof doc.parent_checkpoint_id === 'string' && doc.parent_checkpoint_id ? doc.parent_checkpoint_id : undefined,
     time: toDate(doc.checkpoint_ts) ?? toDate(checkpoint.ts),
     channelValues: isObject(checkpoint.channel_values) ? checkpoint.channel_values : {},
     channelVersions: versions,
