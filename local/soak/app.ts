@@ -15,7 +15,7 @@ import type { Sql } from '../../lambdas/shared/sql/types';
 import { putWithAge, seedValue, sentence } from '../fixtures';
 import { DAY, HOUR, type Rng, type VirtualClock } from './clock';
 import type { Journal } from './journal';
-import type { SaverMessage, SaverTurn } from './saver-child';
+import { type SaverMessage, type SaverTurn, shapeOf } from './saver-child';
 import type { SaverPort } from './saver-threads';
 
 export const SEED_PREFIX = 'langgraph:checkpoint:';
@@ -245,7 +245,10 @@ export class App {
     for (const [id, content] of state) {
       const had = journal.messages.get(id);
       if (had && had.content !== content && !sent.has(id)) journal.op('saver.state-reverted');
-      if (!had || had.content !== content) journal.message(t.conv, id, content, at, `saver-${turn.kind}`);
+      if (!had || had.content !== content) {
+        journal.message(t.conv, id, content, at, `saver-${turn.kind}`);
+        if (!had) journal.op(`saver.message.${shapeOf(id)}`);
+      }
       const mine = t.all.get(id);
       if (mine && mine.content !== content) t.all.set(id, { ...mine, content });
     }

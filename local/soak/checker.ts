@@ -257,7 +257,26 @@ function saverMessage(m: unknown): { id: string; content: string } | undefined {
   const o = m as { kwargs?: { id?: unknown; content?: unknown }; id?: unknown; content?: unknown };
   const fields = typeof o.kwargs === 'object' && o.kwargs !== null ? o.kwargs : o;
   if (typeof fields.id !== 'string') return undefined;
-  return { id: fields.id, content: typeof fields.content === 'string' ? fields.content : JSON.stringify(fields.content) };
+  return { id: fields.id, content: textOf(fields.content) };
+}
+
+/**
+ * A message's text as LangChain's `message.text` documents it (what the app journals): a string as
+ * is; a list of content parts, its text parts (`{type:"text",text}`) and bare strings joined, other
+ * parts (images) left out. Anything else: its JSON, which no journaled text equals.
+ */
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return JSON.stringify(content);
+  return content
+    .map((p) =>
+      typeof p === 'string'
+        ? p
+        : typeof p === 'object' && p !== null && p.type === 'text' && typeof p.text === 'string'
+          ? (p.text as string)
+          : '',
+    )
+    .join('');
 }
 
 /**

@@ -29,7 +29,7 @@ export interface SaverChildSpec {
 export interface SaverMessage {
   readonly id: string;
   readonly role: 'user' | 'assistant';
-  /** Plain text: the checker and the journal compare it as it is written. */
+  /** Its text: the checker and the journal compare it as it is written (the child may send it as a list of parts: `shapeOf`). */
   readonly content: string;
 }
 
@@ -51,6 +51,13 @@ export type SaverAnswer =
 
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
+/** A message's shape, from its id: a third plain text, a third a list of parts, a third (answers) with a tool call. */
+export function shapeOf(id: string): 'text' | 'parts' | 'tool' {
+  let h = 0;
+  for (const ch of id) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  return (['text', 'parts', 'tool'] as const)[h % 3] as 'text' | 'parts' | 'tool';
+}
+
 async function main(spec: SaverChildSpec): Promise<void> {
   installVirtualDate(spec.clock);
   // Loaded only now, so that whatever they read of the clock is virtual.
@@ -65,9 +72,41 @@ async function main(spec: SaverChildSpec): Promise<void> {
   const ttl = { defaultTTL: 24 * 60 };
 
   type Config = { configurable?: { reply?: SaverMessage; sub?: boolean } };
-  const replyOf = (config: Config) => {
-    const r = config.configurable?.reply as SaverMessage;
-    return { messages: [new AIMessage({ id: r.id, content: r.content })] };
+  const replyOf = (config: Config) => ({ messages: [message(config.configurable?.reply as SaverMessage)] });
+  /**
+   * A message as the app's model layer makes it, in the shapes the archive must read (chosen by its
+   * id, so a resent or edited message keeps its shape): plain text; a list of parts (the text split
+   * in two, and an image for the user's); an answer with a tool call, token usage and the model.
+   * Its text (what `.text` gives, and what the archive stores) is always `m.content`.
+   */
+  const message = (m: SaverMessage) => {
+    const shape = shapeOf(m.id);
+    const half = Math.floor(m.content.length / 2);
+    const parts = [
+      { type: 'text', text: m.content.slice(0, half) },
+      { type: 'text', text: m.content.slice(half) },
+    ];
+    if (m.role === 'user')
+      return new HumanMessage({
+        id: m.id,
+        content: shape === 'parts' ? [...parts, { type: 'image_url', image_url: { url: `https://example.com/${m.id}.png` } }] : m.content,
+      });
+    if (shape === 'parts') return new AIMessage({ id: m.id, content: parts });
+    if (shape === 'tool')
+      return new AIMessage({
+        id: m.id,
+        content: m.content,
+        tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: `call-${m.id}`, type: 'tool_call' }],
+        usage_metadata: {
+          input_tokens: 120,
+          output_tokens: 15,
+          total_tokens: 135,
+          input_token_details: { cache_read: 100 },
+          output_token_details: { reasoning: 4 },
+        },
+        response_metadata: { model_name: 'gpt-4o-mini' },
+      });
+    return new AIMessage({ id: m.id, content: m.content });
   };
   const booking = new StateGraph(MessagesAnnotation)
     .addNode('confirm', async (_s: unknown, config: Config) => replyOf(config))
@@ -86,18 +125,13 @@ async function main(spec: SaverChildSpec): Promise<void> {
 
   const turn = async (t: SaverTurn): Promise<SaverAnswer> => {
     try {
-      const input = t.input.map((m) =>
-        m.role === 'user' ? new HumanMessage({ id: m.id, content: m.content }) : new AIMessage({ id: m.id, content: m.content }),
-      );
+      const input = t.input.map(message);
       const out = await graphs[t.kind].invoke(
         { messages: input },
         { configurable: { thread_id: t.thread, reply: t.reply, sub: t.sub }, recursionLimit: 10 },
       );
       const at = new Date().toISOString();
-      const messages = (out.messages as { id?: string; content: unknown }[]).map((m) => ({
-        id: String(m.id),
-        content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
-      }));
+      const messages = (out.messages as { id?: string; text: string }[]).map((m) => ({ id: String(m.id), content: m.text }));
       return { seq: t.seq, ok: true, messages, at };
     } catch (e) {
       return { seq: t.seq, ok: false, error: String((e as Error).message ?? e).slice(0, 300) };

@@ -95,6 +95,23 @@ export class SaverChild implements SaverPort {
     });
   }
 
+  /**
+   * The nemesis: SIGKILLs the child (the app's process dying mid-turn); the turns it owed fail and
+   * the app sends them again, to a new child, at their threads' next turn. Says whether a turn was in flight.
+   */
+  /** Turns sent and not yet answered. */
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  kill(): 'mid-turn' | 'idle' | 'not-running' {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return 'not-running';
+    const inFlight = this.waiting.size > 0;
+    child.kill('SIGKILL');
+    return inFlight ? 'mid-turn' : 'idle';
+  }
+
   /** Ends the child: stdin closed (it finishes its turn), SIGKILL after 3 s. */
   async stop(): Promise<void> {
     const child = this.child;

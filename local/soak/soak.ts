@@ -26,6 +26,10 @@ import { type Fault, Nemesis } from './nemesis';
 import { type SoakPostgres, type SoakRedis, type SoakS3, startSoakPostgres, startSoakRedis, startSoakS3 } from './procs';
 import { SaverChild } from './saver-threads';
 
+/** What the nemesis' `job-kill` kills: a job's process mid-run, or the app's LangGraph process (mid-turn). */
+export const KILL_TARGETS = ['archive', 'retention', 'saver'] as const;
+export type KillTarget = (typeof KILL_TARGETS)[number];
+
 export interface SoakOptions {
   /** Real seconds of workload and nemesis (the catch-up and the check come after). */
   readonly seconds: number;
@@ -39,6 +43,8 @@ export interface SoakOptions {
   readonly nemesis?: boolean;
   /** The nemesis chooses among these faults only. @default every fault (nemesis.ts FAULTS) */
   readonly faults?: readonly Fault[];
+  /** What `job-kill` kills, in this order, round and round (a test's choice). @default a random pick of KILL_TARGETS each time */
+  readonly killOrder?: readonly KillTarget[];
   /** Progress lines. */
   readonly say?: (line: string) => void;
 }
@@ -143,7 +149,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       maxThreads: 400,
       savers,
     });
-    // A job's process killed at a random point of its run (the archive, in its own process), then started again.
+    // A job's process killed at a random point of its run (in its own process), then started again.
     const childSpec = (job: 'archive' | 'retention') => ({
       job,
       databaseUrl: db.url,
@@ -181,19 +187,32 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       journal.runs.push(entry);
       journal.op(`run.${c.job}.${entry.outcome}`);
     };
+    // The archive or retention in a child process killed mid-run and started again, or the app's
+    // LangGraph process killed (mid-turn when a turn is in flight: the app sends it again).
+    const killRng = root.fork('job-kill');
+    let kills = 0;
     const killJob = async (killAfterMs: number) => {
-      // The scheduled archive pauses while the child starts (a second or two), so the child's run has
-      // hours of checkpoints to archive and the kill lands mid-work.
-      jobs.paused.add('archive');
+      const job = o.killOrder ? (o.killOrder[kills++ % o.killOrder.length] as KillTarget) : killRng.pick(KILL_TARGETS);
+      if (job === 'saver') {
+        // Once a turn is in flight (up to 3 s), a few ms into it: the graph has written some of its checkpoints.
+        for (const giveUp = Date.now() + 3_000; savers.inFlight === 0 && Date.now() < giveUp; ) await sleep(2);
+        await sleep(killAfterMs % 25);
+        const how = savers.kill();
+        journal.op(`job-kill.saver-${how}`);
+        return `saver-${how}`;
+      }
+      // The scheduled job pauses while the child starts (a second or two), so the child's run has
+      // work to do (hours of checkpoints, days of rows) and the kill lands mid-work.
+      jobs.paused.add(job);
       try {
-        const first = await runJobInChild(childSpec('archive'), killAfterMs);
+        const first = await runJobInChild(childSpec(job), killAfterMs);
         journal.op(first.run ? 'job-kill.run-ended-first' : 'job-kill.mid-run');
         absorb(first);
-        absorb(await runJobInChild(childSpec('archive')));
+        absorb(await runJobInChild(childSpec(job)));
       } finally {
-        jobs.paused.delete('archive');
+        jobs.paused.delete(job);
       }
-      return 'archive';
+      return job;
     };
     const nemesis = new Nemesis({
       killJob,
@@ -251,6 +270,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         over,
         async () => {
           // Sometimes an operator starts a second retention from the CLI while the scheduled one runs.
+          if (jobs.paused.has('retention')) return;
           const second = sched.chance(0.35) ? sleep(sched.int(300)).then(() => jobs.retention('cli')) : undefined;
           await Promise.all([jobs.retention('scheduled'), second]);
         },

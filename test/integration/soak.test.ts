@@ -56,19 +56,24 @@ describe('soak', () => {
     expect([messages?.problems, events?.problems, objects?.problems, audits?.problems]).toEqual([[], [], [], []]);
   });
 
-  it('the archive’s process killed at a random point and started again: every check passes', async () => {
-    const report = await runSoak({ seconds: 8, seed: 2, faults: ['job-kill'] });
+  it('a job’s process killed at a random point and started again (retention, the app’s LangGraph process, the archive): every check passes', async () => {
+    const report = await runSoak({ seconds: 10, seed: 2, faults: ['job-kill'], killOrder: ['retention', 'saver', 'archive'] });
 
-    // Each kill lands mid-run (journaled killed) or after the run ended (its run journaled as it
-    // ended): which one is the machine's timing, so both are accepted and each is accounted for.
+    // Each kill of a job lands mid-run (journaled killed) or after the run ended (its run journaled
+    // as it ended): which one is the machine's timing, so both are accepted and each is accounted for.
     // test/integration/soak-checker.test.ts kills a run at its start, which is always mid-run.
-    const kills = report.journal.faults['job-kill:archive'] ?? 0;
+    const f = report.journal.faults;
+    const ops = report.journal.ops;
+    const jobKills = (f['job-kill:archive'] ?? 0) + (f['job-kill:retention'] ?? 0);
     const killed = report.journal.runs.filter((r) => r.outcome === 'killed');
-    expect(kills).toBeGreaterThan(0);
-    expect([killed.length, (report.journal.ops['job-kill.mid-run'] ?? 0) + (report.journal.ops['job-kill.run-ended-first'] ?? 0)]).toEqual([
-      report.journal.ops['job-kill.mid-run'] ?? 0,
-      kills,
+    expect(f['job-kill:retention'] ?? 0).toBeGreaterThan(0); // the first kill
+    expect([killed.length, (ops['job-kill.mid-run'] ?? 0) + (ops['job-kill.run-ended-first'] ?? 0)]).toEqual([
+      ops['job-kill.mid-run'] ?? 0,
+      jobKills,
     ]);
+    // The app's process: each kill journaled as it found the process (a turn in flight or not)
+    const saverKills = Object.entries(f).filter(([k]) => k.startsWith('job-kill:saver-'));
+    expect(saverKills.reduce((a, [, n]) => a + n, 0)).toBe((f['job-kill'] ?? 0) - jobKills);
     expect(report.checks.map((c) => [c.name, c.pass, c.problems])).toEqual(report.checks.map((c) => [c.name, true, []]));
     expect(report.checks[4]?.counts.killed_then_ran_again ?? 0).toBe(killed.length);
   });
