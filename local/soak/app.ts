@@ -44,6 +44,10 @@ interface Thread {
   readonly subgraph?: boolean;
   /** A saver thread's turn not yet acknowledged (sent again until it is). */
   pending?: Omit<SaverTurn, 'seq'>;
+  /** A saver thread's last acknowledged turn (sent again after the nemesis clobbered one of its keys). */
+  lastTurn?: Omit<SaverTurn, 'seq'>;
+  /** A key of the thread the app retyped: deleted before the turn is sent again. */
+  retyped?: string;
   /** Virtual ms at which a saver thread's current session began. */
   sessionStart?: number;
   /** Every message the thread ever had (the app's own record), by id. */
@@ -56,6 +60,8 @@ interface Thread {
   /** The session key must be written again (a failed write, or the nemesis clobbered it); not before `dirtyUntil` (real ms). */
   dirty: boolean;
   dirtyUntil: number;
+  /** Clobbers so far: a write that began before the latest one does not make the thread clean. */
+  clobbers?: number;
 }
 
 interface PendingAudit {
@@ -89,6 +95,8 @@ export class App {
       maxThreads: number;
       /** The real LangGraph savers (saver-threads.ts); without them every thread is in seed 000's layout. */
       savers?: SaverPort;
+      /** The share of clobbers aimed at a full-saver thread's keys, when there is one. @default 0.4 */
+      clobberSaverShare?: number;
     },
   ) {}
 
@@ -217,6 +225,16 @@ export class App {
     const { journal } = this.deps;
     const turn = t.pending;
     if (!turn || !this.deps.savers) return;
+    if (t.retyped) {
+      try {
+        await this.deps.redis.del(t.retyped);
+        t.retyped = undefined;
+      } catch {
+        t.dirty = true;
+        t.dirtyUntil = Date.now() + 200;
+        return;
+      }
+    }
     const a = await this.deps.savers.turn(turn);
     if (!a.ok) {
       t.dirty = true;
@@ -236,6 +254,7 @@ export class App {
     const earlier = [...t.all.keys()].filter((id) => !sent.has(id));
     if (earlier.length > 0) journal.op(earlier.some((id) => state.has(id)) ? 'saver.turn.with-history' : 'saver.turn.after-archive');
     t.pending = undefined;
+    t.lastTurn = turn;
     t.dirty = false;
     t.lastWrite = Date.parse(a.at);
     const at = new Date(a.at);
@@ -270,9 +289,17 @@ export class App {
     const { redis, clock, journal } = this.deps;
     const s = t.session as NonNullable<Thread['session']>;
     const ageMs = clock.now().getTime() - Date.parse(s.ts);
+    // The nemesis may clobber the key while this write is in flight (it runs beside the app): the
+    // write may land before the clobber, so the thread stays dirty and is written again.
+    const clobbers = t.clobbers ?? 0;
     try {
-      await putWithAge(redis, s.key, this.value(t), Math.max(0, ageMs));
-      t.dirty = false;
+      // The key's TTL counts from the session's start, as if written then; but at least a minute
+      // (real): a session written again after a failed write or a clobber, older by then than the
+      // 24 h TTL in virtual time, would otherwise expire within a second, before the archive (every
+      // second here) could take it — a race of the virtual clock, not of the jobs (docs/soak.md,
+      // "The clock"): the deployed app sets a full TTL at each write.
+      await putWithAge(redis, s.key, this.value(t), Math.min(Math.max(0, ageMs), DAY - 60_000));
+      t.dirty = (t.clobbers ?? 0) !== clobbers;
       t.lastWrite = Date.parse(s.ts);
       for (const m of s.messages) {
         t.all.set(m.id, m);
@@ -301,6 +328,8 @@ export class App {
    */
   async clobber(restoreAfterMs: number): Promise<string> {
     const { redis, rng } = this.deps;
+    const savers = this.threads.filter((t) => t.saver === 'full' && t.lastTurn && !t.pending && !t.dirty);
+    if (savers.length > 0 && rng.chance(this.deps.clobberSaverShare ?? 0.4)) return this.clobberSaver(rng.pick(savers), restoreAfterMs);
     const live = this.threads.filter((t) => t.session && !t.dirty);
     const kind = live.length === 0 || rng.chance(0.25) ? 'junk' : rng.pick(['delete', 'retype']);
     if (kind === 'junk') {
@@ -314,6 +343,7 @@ export class App {
     }
     const t = rng.pick(live);
     const key = (t.session as NonNullable<Thread['session']>).key;
+    t.clobbers = (t.clobbers ?? 0) + 1;
     t.dirty = true;
     t.dirtyUntil = Date.now() + restoreAfterMs;
     if (kind === 'delete') await redis.del(key);
@@ -323,6 +353,34 @@ export class App {
       await redis.pexpire(key, DAY);
     }
     return kind;
+  }
+
+  /**
+   * A full-saver thread's key clobbered mid-run: its newest checkpoint document deleted or retyped
+   * (a hash), or its newest `messages` blob deleted. The app repairs its thread `restoreAfterMs`
+   * later: the retyped key deleted, its last turn sent again (the same ids: the graph puts them back
+   * on the state it finds, so checkpoints made from the damaged one hold the whole list again).
+   */
+  private async clobberSaver(t: Thread, restoreAfterMs: number): Promise<string> {
+    const { redis, rng } = this.deps;
+    const newest = (keys: string[], order: (k: string) => number | string) =>
+      keys.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)).at(-1);
+    const kind = rng.pick(['delete-doc', 'retype-doc', 'delete-blob'] as const);
+    const key =
+      kind === 'delete-blob'
+        ? newest(await redis.keys(`checkpoint_blob:${t.conv}::messages:*`), (k) => Number(k.slice(k.lastIndexOf(':') + 1)))
+        : newest(await redis.keys(`checkpoint:${t.conv}::*`), (k) => k);
+    if (!key) return 'saver-none';
+    t.pending = t.lastTurn;
+    t.dirty = true;
+    t.dirtyUntil = Date.now() + restoreAfterMs;
+    await redis.del(key);
+    if (kind === 'retype-doc') {
+      t.retyped = key;
+      await redis.hset(key, 'checkpoint', 'retyped by the app');
+      await redis.pexpire(key, DAY);
+    }
+    return `saver-${kind}`;
   }
 
   // ---------------------------------------------------------------- analytics events

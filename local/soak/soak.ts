@@ -45,6 +45,8 @@ export interface SoakOptions {
   readonly faults?: readonly Fault[];
   /** What `job-kill` kills, in this order, round and round (a test's choice). @default a random pick of KILL_TARGETS each time */
   readonly killOrder?: readonly KillTarget[];
+  /** The share of `app-clobber`s aimed at a full-saver thread's keys (a test's choice). @default 0.4 */
+  readonly clobberSaverShare?: number;
   /** Progress lines. */
   readonly say?: (line: string) => void;
 }
@@ -148,6 +150,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       timeZone: 'Europe/Madrid',
       maxThreads: 400,
       savers,
+      ...(o.clobberSaverShare !== undefined ? { clobberSaverShare: o.clobberSaverShare } : {}),
     });
     // A job's process killed at a random point of its run (in its own process), then started again.
     const childSpec = (job: 'archive' | 'retention') => ({

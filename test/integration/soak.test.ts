@@ -77,4 +77,14 @@ describe('soak', () => {
     expect(report.checks.map((c) => [c.name, c.pass, c.problems])).toEqual(report.checks.map((c) => [c.name, true, []]));
     expect(report.checks[4]?.counts.killed_then_ran_again ?? 0).toBe(killed.length);
   });
+
+  it('the app clobbering a LangGraph thread’s keys (its newest checkpoint deleted or retyped, its newest messages blob deleted), then sending its last turn again: every check passes', async () => {
+    const report = await runSoak({ seconds: 8, seed: 3, faults: ['app-clobber'], clobberSaverShare: 1 });
+
+    const f = report.journal.faults;
+    const saverClobbers = Object.entries(f).filter(([k]) => k.startsWith('app-clobber:saver-') && k !== 'app-clobber:saver-none');
+    expect(saverClobbers.reduce((a, [, n]) => a + n, 0)).toBeGreaterThan(0);
+    expect(report.journal.ops['saver.turn.resent'] ?? 0).toBeGreaterThan(0);
+    expect(report.checks.map((c) => [c.name, c.pass, c.problems])).toEqual(report.checks.map((c) => [c.name, true, []]));
+  });
 });
