@@ -50,6 +50,8 @@ export interface CheckerInput {
 
 /** One watchdog run's verdict (local/soak/jobs.ts WatchdogRun). */
 export interface WatchdogRunView {
+  /** When it began reading the ledger (virtual); `at`, when it had its verdict. */
+  readonly startedAt?: string;
   readonly at: string;
   readonly phase: 'soak' | 'catch-up';
   readonly result: Pick<WatchdogResult, 'stale' | 'failing' | 'jobs'>;
@@ -620,6 +622,7 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
     bump(counts, 'watchdog_failing_verdicts', run.result.failing.length);
     bump(counts, 'watchdog_stale_verdicts', run.result.stale.length);
   }
+  judgeWatchdogRuns(input.ledgerRecords, wd, problems, counts);
   const last = wd.runs.at(-1);
   if (last?.phase !== 'catch-up') {
     problems.add('watchdog: no run after the catch-up');
@@ -643,5 +646,68 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
         `watchdog on ${w.name} after the catch-up: ${said.stale ? `stale (${minutes} min since its last success, limit ${w.staleAfterMinutes})` : ''}${said.stale && said.failing ? ', ' : ''}${said.failing ? `failing (${last.result.jobs[w.name]?.lastError ?? 'its last runs unhealthy'})` : ''}`,
       );
     else bump(counts, 'watched_fresh_after_catch_up');
+  }
+}
+
+/**
+ * Virtual time either side of a watchdog run within which a record of the job makes its verdict
+ * unsettled (not judged): a run's `finishedAt` is taken before its record reaches the ledger file,
+ * a few real ms later — minutes of virtual time at the soak's speed.
+ */
+const WATCHDOG_SETTLE_MS = 2 * 3_600_000;
+
+/**
+ * Each watchdog run's verdicts, judged against the runs recorded (the checker's own reading of its
+ * rule): for every watched job whose ledger did not change around the watchdog's read (no record
+ * finished within WATCHDOG_SETTLE_MS of it), failing iff its latest FAILING_RUNS runs before the read
+ * were all unhealthy — so a failing streak seen by a watchdog run is paged, and nothing else is —
+ * and stale iff its last success is older than its limit (judged only when the read's start and end
+ * agree). A verdict that does not match names the watchdog run, the job and the runs.
+ */
+function judgeWatchdogRuns(
+  records: readonly RunRecord[],
+  wd: NonNullable<CheckerInput['watchdog']>,
+  problems: Problems,
+  counts: Record<string, number>,
+): void {
+  const byJob = new Map<string, { status: RunRecord['status']; finished: number; runId: string }[]>();
+  for (const r of records) {
+    const list = byJob.get(r.job) ?? [];
+    list.push({ status: r.status, finished: Date.parse(r.finishedAt), runId: r.runId });
+    byJob.set(r.job, list);
+  }
+  for (const list of byJob.values()) list.sort((a, b) => a.finished - b.finished);
+  for (const run of wd.runs) {
+    if (!run.startedAt) continue;
+    const start = Date.parse(run.startedAt);
+    const end = Date.parse(run.at);
+    for (const w of wd.watched) {
+      const runs = byJob.get(w.name) ?? [];
+      if (runs.some((r) => r.finished >= start - WATCHDOG_SETTLE_MS && r.finished <= end + WATCHDOG_SETTLE_MS)) {
+        bump(counts, 'watchdog_verdicts_unsettled');
+        continue;
+      }
+      const before = runs.filter((r) => r.finished < start);
+      const latest = before.slice(-FAILING_RUNS);
+      const failing = latest.length === FAILING_RUNS && latest.every((r) => r.status === 'unhealthy');
+      const saidFailing = run.result.failing.includes(w.name);
+      if (saidFailing !== failing)
+        problems.add(
+          `watchdog run at ${run.at} on ${w.name}: says failing ${saidFailing}; its latest runs before it were ${latest.map((r) => `${r.runId} ${r.status}`).join(', ') || 'none'}`,
+        );
+      else bump(counts, failing ? 'watchdog_failing_judged' : 'watchdog_not_failing_judged');
+      const success = before.filter((r) => r.status === 'healthy').at(-1);
+      if (!success) continue; // never succeeded: the watchdog counts from the oldest attempt in its history
+      const limit = w.staleAfterMinutes * 60_000;
+      const saidStale = run.result.stale.includes(w.name);
+      // minutes are rounded: a margin of a minute either way
+      const stale = start - success.finished > limit + 60_000 ? true : end - success.finished < limit - 60_000 ? false : undefined;
+      if (stale === undefined) bump(counts, 'watchdog_verdicts_unsettled');
+      else if (saidStale !== stale)
+        problems.add(
+          `watchdog run at ${run.at} on ${w.name}: says stale ${saidStale}; its last success (${success.runId}) finished ${Math.round((start - success.finished) / 60_000)} min before, limit ${w.staleAfterMinutes}`,
+        );
+      else bump(counts, stale ? 'watchdog_stale_judged' : 'watchdog_fresh_judged');
+    }
   }
 }

@@ -84,6 +84,8 @@ export interface JobsDeps {
 
 /** One watchdog run: when (virtual), in which phase, and what it said. */
 export interface WatchdogRun {
+  /** When it began reading the ledger (virtual), and `at` when it had its verdict. */
+  readonly startedAt: string;
   readonly at: string;
   readonly phase: 'soak' | 'catch-up';
   readonly result: WatchdogResult;
@@ -245,8 +247,9 @@ export class Jobs {
   watchdog(): Promise<JournalRun> {
     const { ledger, clock } = this.deps;
     return this.invoke('watchdog', false, async () => {
+      const startedAt = clock.now().toISOString();
       const result = await watch({ ledger, log: memoryLog(), metrics: memoryMetrics(), clock }, this.watched, { measureDatabase: false });
-      this.watchdogRuns.push({ at: clock.now().toISOString(), phase: this.phase, result });
+      this.watchdogRuns.push({ startedAt, at: clock.now().toISOString(), phase: this.phase, result });
       this.deps.journal.watchdog.push({ at: clock.now().toISOString(), phase: this.phase, stale: result.stale, failing: result.failing });
       return 'done';
     });

@@ -497,6 +497,21 @@ describe('the soak checker', () => {
       ]);
     });
 
+    it('watchdog runs during the soak that call every watched job failing: each verdict the ledger settles is named', async () => {
+      const untouched = result(report.checks, 'runs');
+      expect(untouched.counts.watchdog_not_failing_judged ?? 0).toBeGreaterThan(0); // the soak's verdicts were judged, and held
+      const watched = input.watchdog?.watched ?? [];
+      const runs = (input.watchdog?.runs ?? []).map((r) =>
+        r.phase === 'soak' ? { ...r, result: { ...r.result, failing: watched.map((w) => w.name) } } : r,
+      );
+      const c = result(await check({ ...input, watchdog: { watched, runs } }), 'runs');
+      expect(c.pass).toBe(false);
+      const named = c.problems.filter((p) => /^watchdog run at \S+ on \S+: says failing true; its latest runs before it were /.test(p));
+      // the first 12 problems are listed; no verdict that was judged still counts as held
+      expect(named.length).toBe(Math.min(12, untouched.counts.watchdog_not_failing_judged ?? 0));
+      expect(c.counts.watchdog_not_failing_judged ?? 0).toBe(0);
+    });
+
     it('the watchdog is run after the catch-up and finds every watched job fresh', () => {
       const c = result(report.checks, 'runs');
       expect(c.counts.watched_fresh_after_catch_up).toBe(input.watchdog?.watched.length);
