@@ -622,7 +622,14 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
     bump(counts, 'watchdog_failing_verdicts', run.result.failing.length);
     bump(counts, 'watchdog_stale_verdicts', run.result.stale.length);
   }
-  judgeWatchdogRuns(input.ledgerRecords, wd, problems, counts);
+  // What the watchdog read is the file: a child's run that wrote its record there and was killed
+  // before it could tell the soak is in the file only (the union, by run id).
+  const known = new Set(input.ledgerRecords.map((r) => r.runId));
+  const fileOnly = Object.values(history)
+    .flat()
+    .filter((r) => !known.has(r.runId));
+  bump(counts, 'ledger_records_only_in_file', fileOnly.length);
+  judgeWatchdogRuns([...input.ledgerRecords, ...fileOnly], wd, problems, counts);
   const last = wd.runs.at(-1);
   if (last?.phase !== 'catch-up') {
     problems.add('watchdog: no run after the catch-up');
@@ -705,7 +712,7 @@ function judgeWatchdogRuns(
       if (stale === undefined) bump(counts, 'watchdog_verdicts_unsettled');
       else if (saidStale !== stale)
         problems.add(
-          `watchdog run at ${run.at} on ${w.name}: says stale ${saidStale}; its last success (${success.runId}) finished ${Math.round((start - success.finished) / 60_000)} min before, limit ${w.staleAfterMinutes}`,
+          `watchdog run at ${run.at} on ${w.name}: says stale ${saidStale} (${run.result.jobs?.[w.name]?.minutesSinceSuccess} min since a success); its last success (${success.runId}) finished ${Math.round((start - success.finished) / 60_000)} min before, limit ${w.staleAfterMinutes}`,
         );
       else bump(counts, stale ? 'watchdog_stale_judged' : 'watchdog_fresh_judged');
     }
