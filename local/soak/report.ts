@@ -6,7 +6,14 @@ const sorted = (o: Record<string, number>) => Object.entries(o).sort(([a], [b]) 
 
 /** Counters summed per job over its runs, the ones that say how much work it did. */
 const THROUGHPUT: Record<string, string[]> = {
-  archive: ['checkpoints_archived', 'messages_archived', 'messages_updated', 'checkpoints_malformed', 'checkpoints_changed'],
+  archive: [
+    'checkpoints_archived',
+    'messages_archived',
+    'messages_updated',
+    'checkpoints_malformed',
+    'checkpoints_changed',
+    'checkpoints_superseded_incomplete',
+  ],
   retention: ['rows_exported', 'rows_deleted', 'objects_written', 'objects_recovered', 'objects_retired', 'rows_held'],
   backfill: ['messagesCreated', 'conversationsCreated'],
   hourly_message_counts: ['periods_aggregated', 'late_buckets_recomputed', 'rows_written'],
