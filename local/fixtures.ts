@@ -3,6 +3,22 @@ import type { Redis } from 'ioredis';
 
 export const HOUR_MS = 3_600_000;
 
+/**
+ * The fields of a model's answer that calls a tool, as LangChain's `AIMessage` carries them: the
+ * tool call, token usage (with cache and reasoning details) and the model's name.
+ */
+export const toolCallAnswer = (callId: string) => ({
+  tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: callId, type: 'tool_call' as const }],
+  usage_metadata: {
+    input_tokens: 120,
+    output_tokens: 15,
+    total_tokens: 135,
+    input_token_details: { cache_read: 100 },
+    output_token_details: { reasoning: 4 },
+  },
+  response_metadata: { model_name: 'gpt-4o-mini' },
+});
+
 export interface SeedMessage {
   role: string;
   content: unknown;

@@ -18,6 +18,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { toolCallAnswer } from '../fixtures';
 import { saverClient } from '../saver-client';
 import { installVirtualDate, type VirtualDateSpec } from './virtual-date';
 
@@ -92,20 +93,7 @@ async function main(spec: SaverChildSpec): Promise<void> {
         content: shape === 'parts' ? [...parts, { type: 'image_url', image_url: { url: `https://example.com/${m.id}.png` } }] : m.content,
       });
     if (shape === 'parts') return new AIMessage({ id: m.id, content: parts });
-    if (shape === 'tool')
-      return new AIMessage({
-        id: m.id,
-        content: m.content,
-        tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: `call-${m.id}`, type: 'tool_call' }],
-        usage_metadata: {
-          input_tokens: 120,
-          output_tokens: 15,
-          total_tokens: 135,
-          input_token_details: { cache_read: 100 },
-          output_token_details: { reasoning: 4 },
-        },
-        response_metadata: { model_name: 'gpt-4o-mini' },
-      });
+    if (shape === 'tool') return new AIMessage({ id: m.id, content: m.content, ...toolCallAnswer(`call-${m.id}`) });
     return new AIMessage({ id: m.id, content: m.content });
   };
   const booking = new StateGraph(MessagesAnnotation)

@@ -11,6 +11,7 @@ import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langcha
 import { RedisSaver } from '@langchain/langgraph-checkpoint-redis';
 import { ShallowRedisSaver } from '@langchain/langgraph-checkpoint-redis/shallow';
 import type { Redis } from 'ioredis';
+import { toolCallAnswer } from '../../local/fixtures';
 import { saverClient } from '../../local/saver-client';
 
 export type SaverKind = 'full' | 'shallow';
@@ -47,21 +48,7 @@ export async function runRealConversation(
     .compile();
   const graph = new StateGraph(State)
     .addNode('bot', async () => ({
-      messages: [
-        new AIMessage({
-          content: '',
-          id: n(`${threadId}-ai-1`),
-          tool_calls: [{ name: 'find_slots', args: { day: 'tue' }, id: 'call-1', type: 'tool_call' }],
-          usage_metadata: {
-            input_tokens: 120,
-            output_tokens: 15,
-            total_tokens: 135,
-            input_token_details: { cache_read: 100 },
-            output_token_details: { reasoning: 4 },
-          },
-          response_metadata: { model_name: 'gpt-4o-mini' },
-        }),
-      ],
+      messages: [new AIMessage({ content: '', id: n(`${threadId}-ai-1`), ...toolCallAnswer('call-1') })],
     }))
     .addNode('tools', async () => ({
       messages: [new ToolMessage({ content: '["10:00","12:30"]', tool_call_id: 'call-1', name: 'find_slots', id: n(`${threadId}-tool`) })],
