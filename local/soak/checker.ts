@@ -21,7 +21,7 @@ import { bufferReader, readBack, type TextRow } from '../../lambdas/retention/pa
 import type { RunRecord } from '../../lambdas/shared/ledger/types';
 import type { WatchdogResult, WatchedJob } from '../../lambdas/watchdog/watchdog';
 import { HOUR } from './clock';
-import { type Journal, sha256 } from './journal';
+import { type Journal, type JournalRun, sha256 } from './journal';
 
 export interface CheckResult {
   readonly name: string;
@@ -629,7 +629,7 @@ function checkWatchdogView(input: CheckerInput, ledgerFile: string, problems: Pr
     .flat()
     .filter((r) => !known.has(r.runId));
   bump(counts, 'ledger_records_only_in_file', fileOnly.length);
-  judgeWatchdogRuns([...input.ledgerRecords, ...fileOnly], wd, problems, counts);
+  judgeWatchdogRuns([...input.ledgerRecords, ...fileOnly], input.journal.runs, wd, problems, counts);
   const last = wd.runs.at(-1);
   if (last?.phase !== 'catch-up') {
     problems.add('watchdog: no run after the catch-up');
@@ -673,10 +673,20 @@ const WATCHDOG_SETTLE_MS = 2 * 3_600_000;
  */
 function judgeWatchdogRuns(
   records: readonly RunRecord[],
+  journaled: readonly JournalRun[],
   wd: NonNullable<CheckerInput['watchdog']>,
   problems: Problems,
   counts: Record<string, number>,
 ): void {
+  // A run killed after it wrote its record to the file but before it told the soak: the watchdog may
+  // have read that record, which may since have left the file's 200-run history. So a verdict a
+  // killed run (record unknown) could have changed is not judged: one whose run died after the
+  // earliest record the verdict rests on, and before the watchdog's read (with the settle margin).
+  const known = new Set(records.map((r) => r.runId));
+  const killedAt = new Map<string, number[]>();
+  for (const r of journaled)
+    if (r.outcome === 'killed' && r.at && !known.has(r.runId)) killedAt.set(r.job, [...(killedAt.get(r.job) ?? []), Date.parse(r.at)]);
+  const killedBetween = (job: string, after: number, before: number) => (killedAt.get(job) ?? []).some((t) => t > after && t < before);
   const byJob = new Map<string, { status: RunRecord['status']; finished: number; runId: string }[]>();
   for (const r of records) {
     const list = byJob.get(r.job) ?? [];
@@ -698,7 +708,16 @@ function judgeWatchdogRuns(
       const latest = before.slice(-FAILING_RUNS);
       const failing = latest.length === FAILING_RUNS && latest.every((r) => r.status === 'unhealthy');
       const saidFailing = run.result.failing.includes(w.name);
-      if (saidFailing !== failing)
+      const horizon = end + 2 * WATCHDOG_SETTLE_MS;
+      if (
+        killedBetween(
+          w.name,
+          latest.length === FAILING_RUNS ? (latest[0] as { finished: number }).finished : Number.NEGATIVE_INFINITY,
+          horizon,
+        )
+      )
+        bump(counts, 'watchdog_verdicts_unsettled');
+      else if (saidFailing !== failing)
         problems.add(
           `watchdog run at ${run.at} on ${w.name}: says failing ${saidFailing}; its latest runs before it were ${latest.map((r) => `${r.runId} ${r.status}`).join(', ') || 'none'}`,
         );
@@ -709,7 +728,7 @@ function judgeWatchdogRuns(
       const saidStale = run.result.stale.includes(w.name);
       // minutes are rounded: a margin of a minute either way
       const stale = start - success.finished > limit + 60_000 ? true : end - success.finished < limit - 60_000 ? false : undefined;
-      if (stale === undefined) bump(counts, 'watchdog_verdicts_unsettled');
+      if (stale === undefined || killedBetween(w.name, success.finished, horizon)) bump(counts, 'watchdog_verdicts_unsettled');
       else if (saidStale !== stale)
         problems.add(
           `watchdog run at ${run.at} on ${w.name}: says stale ${saidStale} (${run.result.jobs?.[w.name]?.minutesSinceSuccess} min since a success); its last success (${success.runId}) finished ${Math.round((start - success.finished) / 60_000)} min before, limit ${w.staleAfterMinutes}`,

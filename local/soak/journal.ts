@@ -56,6 +56,8 @@ export interface JournalRun {
   readonly counters?: Readonly<Record<string, number>>;
   readonly error?: string;
   readonly phase: 'soak' | 'catch-up';
+  /** A killed run: the virtual time the soak saw it die (its record, if it wrote one, finished before). */
+  readonly at?: string;
 }
 
 export class Journal {

@@ -177,6 +177,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
           ledgered: false,
           phase: 'soak',
           error: `SIGKILL ${c.killedAfterMs ?? '?'} ms into its run`,
+          at: clock.now().toISOString(),
         };
       else
         entry = {
