@@ -118,6 +118,8 @@ export function restoreProgress(store: ColdStore, table: string, stream: NodeJS.
 export function printReport(tables: readonly TableReport[], dryRun: boolean): void {
   for (const t of tables) {
     const rows = t.days.reduce((a, d) => a + d.rows, 0);
+    if (t.heldBack)
+      console.log(`${t.table}: held back to ${t.cutoff} (the policy's cutoff is ${t.heldBack.policyCutoff}): ${t.heldBack.by}`);
     if (dryRun) {
       const bytes = t.days.reduce((a, d) => a + (d.bytes ?? 0), 0);
       console.log(

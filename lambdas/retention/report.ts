@@ -1,6 +1,7 @@
 /** What a retention run reports, per table and in all, and how the parts of one table's work add up. */
 import type { RetentionConfig } from '../../lib/config';
 import type { JobOutcome } from '../shared/runtime';
+import type { AggregationHold } from './aggregation-hold';
 
 export type RetentionSettings = Pick<RetentionConfig, 'timeZone' | 'maxRowsPerObject' | 'rowGroupRows' | 'policies'> & {
   /** Rows per database page (the Data API driver shrinks it when a page would pass 1 MiB). @default 5000 */
@@ -36,6 +37,8 @@ export interface TableReport {
   /** Messages: cold earlier versions of messages the archive wrote again, folded into the live rows (restore.ts, foldReturned). */
   versionsFolded: number;
   workRemaining: boolean;
+  /** The raw events an aggregation has yet to compute: exported only up to `cutoff`, not the policy's (aggregation-hold.ts). */
+  heldBack?: AggregationHold;
   /** Where the time went: reading + writing + uploading, reading back, the manifest + delete transaction (summed over threads). */
   readonly ms: { export: number; verify: number; commit: number };
   /** With export threads: what each did (days, rows exported, its time exporting). */

@@ -13,6 +13,7 @@ import type { RunLedger } from '../shared/ledger/types';
 import type { Log, MetricsSink } from '../shared/observability';
 import { type Clock, type Deadline, JobFailed, type RunResult, runExclusive, systemClock } from '../shared/runtime';
 import type { Sql } from '../shared/sql/types';
+import { holdForAggregations } from './aggregation-hold';
 import type { ColdStore } from './cold-store';
 import { ExportThreads, type ExportThreadsConfig } from './export-threads';
 import { cutoffFor, tableShape } from './policies';
@@ -108,9 +109,13 @@ export async function applyRetention(
   const threads = deps.threads && !input.dryRun ? new ExportThreads(deps.threads, { ...deps, fence }, s, deps.runId) : undefined;
   try {
     for (const policy of selectPolicies(s.policies, input)) {
-      const { value: cutoff } = cutoffFor(policy, policy.days, now, s.timeZone);
+      const { cutoff, hold } = await holdForAggregations(deps.sql, policy, cutoffFor(policy, policy.days, now, s.timeZone).value);
       const scope = { cutoff, now: now.toISOString() };
       const report = emptyReport(policy.table, cutoff);
+      if (hold) {
+        report.heldBack = hold;
+        deps.log.warn(`retention: ${policy.table} exported up to ${cutoff}, not ${hold.policyCutoff}: ${hold.by}`);
+      }
       tables.push(report);
       if (deps.deadline.shouldStop()) {
         report.workRemaining = true;
@@ -187,7 +192,7 @@ export async function readExpired(
   const [policy] = selectPolicies(s.policies, { tables: [table] });
   if (!policy) throw new RangeError(`No retention policy for table "${table}"`);
   const now = (deps.clock ?? systemClock).now();
-  const { value: cutoff } = cutoffFor(policy, policy.days, now, s.timeZone);
+  const { cutoff } = await holdForAggregations(deps.sql, policy, cutoffFor(policy, policy.days, now, s.timeZone).value);
   const refuse = (): never => {
     throw new Error('readExpired writes nothing');
   };

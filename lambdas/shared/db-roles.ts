@@ -177,7 +177,8 @@ export const DB_ROLES = [
       // which subjects each object holds (digests only: privacy/subject-index.ts)
       subject_index: ['SELECT', 'INSERT'],
     },
-    functions: [...DASHBOARD_STATE_FUNCTIONS, 'subject_digest(text, text)'],
+    // raw_needed_from: raw events an aggregation has yet to compute are not exported (sql/028)
+    functions: [...DASHBOARD_STATE_FUNCTIONS, 'subject_digest(text, text)', 'raw_needed_from(text[])'],
   },
   {
     name: 'dlc_privacy',

@@ -18,6 +18,7 @@ import { aggregation } from '../../lambdas/aggregate/registry';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
 import type { Sql } from '../../lambdas/shared/sql/types';
+import { RETENTION_POLICIES } from '../../lib/config';
 import { aggregateLocally } from '../../local/commands/aggregate';
 import { UsageError } from '../../local/commands/common';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
@@ -300,4 +301,170 @@ describe('recompute history before the raw horizon: exit code', () => {
       out.mockRestore();
     }
   });
+});
+
+/**
+ * Issue 24's soak, L: retention exported raw events of hours no aggregation had computed yet, and the
+ * aggregations then left those hours beyond the raw horizon, uncounted for good. Retention now exports
+ * the raw events only up to the first period an aggregation has yet to compute (sql/028,
+ * lambdas/retention/aggregation-hold.ts). Here retention runs before a due hourly aggregation (the
+ * order the soak's catch-up ran them in); the oracle counts the fixture's events per hour itself.
+ */
+describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) through the %s driver', (driver) => {
+  const HOUR = 3_600_000;
+  const DAY0 = Date.parse('2026-10-05T08:00:00Z');
+  /** Messages of two properties over seven UTC hours of 5 October (08:00–14:59Z), 1 to 4 an hour. */
+  const EVENTS: Ev[] = [];
+  for (let h = 0; h < 7; h++)
+    for (let i = 0; i <= (h * 5) % 4; i++) {
+      const at = new Date(DAY0 + h * HOUR + i * 7 * 60_000).toISOString();
+      EVENTS.push(m(`w-${h}-${i}`, at, i % 2 ? 'hotel-b' : 'hotel-a', i === 2 ? 'message.sent' : 'message.received'));
+    }
+  /** Two days after the events: retention's cutoff (2 days here) is past every one of them. */
+  const LATER = new Date(DAY0 + 2 * 24 * HOUR + 8 * HOUR);
+  const twoDays = { policies: RETENTION_POLICIES.map((p) => (p.table === 'analytics_events' ? { ...p, days: 2 } : p)) };
+  /** The oracle: events per (hour, property, direction), from the fixture. */
+  const expectedHourly = (events: readonly Ev[]) => {
+    const n = new Map<string, number>();
+    for (const e of events) {
+      const hour = new Date(Math.floor(Date.parse(e.at) / HOUR) * HOUR).toISOString();
+      const k = `${hour}|${e.property}|${e.type === 'message.received' ? 'inbound' : 'outbound'}`;
+      n.set(k, (n.get(k) ?? 0) + 1);
+    }
+    return [...n].map(([k, count]) => `${k}|${count}`).sort();
+  };
+  let db: TestDb;
+  let asAggregate: Sql & { close(): Promise<void> };
+  let asIngest: Sql & { close(): Promise<void> };
+  let asRetention: Sql & { close(): Promise<void> };
+  let store: Awaited<ReturnType<typeof s3>>;
+  const hourly = (now: Date) =>
+    runAggregation(
+      { sql: asAggregate, log: memoryLog(), clock: { now: () => now } },
+      aggregation('hourly_message_counts'),
+      { kind: 'scheduled' },
+      TZ,
+    );
+  const retention = (now: Date) => runRetention(asRetention, store.store, { tables: ['analytics_events'] }, twoDays, 600_000, now);
+  const counted = async () =>
+    (
+      await db.direct.query<{ k: string }>(
+        `SELECT to_char(period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"') || '|' || property_id || '|' || direction || '|' || count AS k
+           FROM agg_message_counts_hourly WHERE count > 0`,
+      )
+    )
+      .map((r) => r.k)
+      .sort();
+
+  beforeAll(async () => {
+    store = await s3();
+  });
+  afterAll(() => store.stop());
+  beforeEach(async () => {
+    db = await testDb(driver);
+    await reconcileTestRoles(db);
+    asAggregate = roleSql(db, 'dlc_aggregate', driver);
+    asIngest = roleSql(db, 'dlc_ingest', driver);
+    asRetention = roleSql(db, 'dlc_retention', driver);
+    // Arrange: every event on time; the hourly job ran once, at 09:00:30Z (it computed 08:00Z, then stopped running)
+    const r = await ingest({ sql: asIngest, clock: { now: () => new Date(DAY0 + 7 * HOUR) }, log: memoryLog(), timeZone: TZ }, [
+      { recordId: 'on-time', body: body(EVENTS) },
+    ]);
+    expect(r).toMatchObject({ accepted: EVENTS.length, rejected: 0 });
+    await hourly(new Date(DAY0 + HOUR + 30_000));
+  });
+  afterEach(async () => {
+    await Promise.all([asAggregate.close(), asIngest.close(), asRetention.close()]);
+    await db.close();
+  });
+
+  it('retention before a due aggregation exports only the computed hour and says why; the aggregation then counts every hour; the next retention exports the rest', async () => {
+    // Act 1: retention two days later, before the hourly job has caught up
+    const first = await retention(LATER);
+    // Assert 1: only hour 08:00Z (computed) went cold; the table's report names the aggregation
+    const hour8 = EVENTS.filter((e) => Date.parse(e.at) < DAY0 + HOUR).length;
+    expect(first.outcome.counters).toMatchObject({ rows_exported: hour8, rows_deleted: hour8 });
+    const [report] = first.outcome.tables;
+    expect(report).toMatchObject({
+      table: 'analytics_events',
+      cutoff: new Date(DAY0 + HOUR).toISOString(),
+      heldBack: {
+        policyCutoff: new Date(LATER.getTime() - 2 * 24 * HOUR).toISOString(),
+        by: `hourly_message_counts has computed only up to ${new Date(DAY0 + HOUR).toISOString()} in ${TZ}`,
+      },
+    });
+    expect(first.log.lines.map((e) => e.message)).toContainEqual(expect.stringContaining('exported up to 2026-10-05T09:00:00.000Z'));
+    // Act 2: the hourly job catches up
+    const caughtUp = await hourly(new Date(LATER.getTime() + 30_000));
+    // Assert 2: every hour counted, none left beyond the horizon
+    expect(caughtUp.bucketsBeyondHorizon).toEqual([]);
+    expect(await counted()).toEqual(expectedHourly(EVENTS));
+    // Act 3 + Assert 3: the next retention run is not held and exports the rest
+    const second = await retention(new Date(LATER.getTime() + 60_000));
+    expect(second.outcome.tables[0]?.heldBack).toBeUndefined();
+    expect(second.outcome.counters).toMatchObject({ rows_exported: EVENTS.length - hour8, rows_deleted: EVENTS.length - hour8 });
+    expect(await counted()).toEqual(expectedHourly(EVENTS));
+  });
+
+  it('a late event waiting to be recounted holds the raw events of its hour until the aggregation has claimed it', async () => {
+    // Arrange: the job has caught up; then a late message for 11:00Z arrives (an invalidation of that hour)
+    await hourly(new Date(LATER.getTime() - 3_600_000 + 30_000));
+    const late = m('w-late', new Date(DAY0 + 3 * HOUR + 25 * 60_000).toISOString(), 'hotel-b');
+    const r = await ingest({ sql: asIngest, clock: { now: () => LATER }, log: memoryLog(), timeZone: TZ }, [
+      { recordId: 'late', body: body([late]) },
+    ]);
+    expect(r).toMatchObject({ accepted: 1, late: 0, invalidations: 1 });
+    // Act: retention, then the aggregation, then retention
+    const first = await retention(LATER);
+    await hourly(new Date(LATER.getTime() + 30_000));
+    const second = await retention(new Date(LATER.getTime() + 60_000));
+    // Assert: held to 11:00Z by the invalidation, the late message counted, then everything exported
+    expect(first.outcome.tables[0]).toMatchObject({
+      cutoff: new Date(DAY0 + 3 * HOUR).toISOString(),
+      heldBack: {
+        by: `hourly_message_counts has late events to recount from ${new Date(DAY0 + 3 * HOUR).toISOString()} (agg_invalidations)`,
+      },
+    });
+    expect(await counted()).toEqual(expectedHourly([...EVENTS, late]));
+    expect(first.outcome.counters.rows_exported + second.outcome.counters.rows_exported).toBe(EVENTS.length + 1);
+    expect(await db.direct.query('SELECT count(*)::int AS n FROM analytics_events')).toEqual([{ n: 0 }]);
+  });
+
+  // defined with the pg driver only: the CLI connects to DATABASE_URL itself
+  if (driver === 'pg')
+    it('the CLI in human mode says what was held back and by whom', async () => {
+      const env = {
+        DATABASE_URL: db.url,
+        COLD_BUCKET: 'cold',
+        S3_ENDPOINT: store.url,
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        AWS_REGION: 'us-east-1',
+      };
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env);
+      const out = jest.spyOn(console, 'log').mockImplementation(() => {});
+      const err = jest.spyOn(console, 'error').mockImplementation(() => {});
+      const args = ['retention', '--table', 'analytics_events', '--days', 'analytics_events=2', '--ledger-file', join(dir, 'held.json')];
+      try {
+        // the real clock: two days ago is long after the events; the hourly job computed 08:00Z of 5 October only
+        expect(await runCli([...args, '--dry-run'])).toBe(0);
+        const held = new RegExp(
+          `^analytics_events: held back to 2026-10-05T09:00:00.000Z \\(the policy's cutoff is \\S+\\): hourly_message_counts has computed only up to 2026-10-05T09:00:00.000Z in ${TZ}$`,
+        );
+        expect(String(out.mock.calls[0]?.[0])).toMatch(held);
+        expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z, 1 row over 1 day/);
+        out.mockClear();
+        expect(await runCli(args)).toBe(0);
+        expect(String(out.mock.calls[0]?.[0])).toMatch(held);
+        expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z; exported 1, deleted 1 rows/);
+        expect(err).not.toHaveBeenCalled();
+      } finally {
+        out.mockRestore();
+        err.mockRestore();
+        for (const [k, v] of Object.entries(saved))
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+      }
+    });
 });

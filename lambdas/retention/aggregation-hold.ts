@@ -1,0 +1,46 @@
+/**
+ * Retention waits for the aggregations (issue 24's soak, L; sql/028; docs/decisions.md "Retention waits
+ * for the aggregations").
+ *
+ * The aggregations recompute a bucket only while its raw events are all in PostgreSQL (after the raw
+ * horizon, lambdas/aggregate/horizon.ts). So retention exports the raw table they read only up to the
+ * earliest instant one of them still needs: the first period an aggregation has not computed yet (in
+ * any zone), or the first period of a pending late-data invalidation. A job that is behind (failing,
+ * disabled, run after retention) holds the raw events back rather than losing their counts; the table's
+ * report says so, naming the aggregation.
+ */
+import type { RetentionPolicy } from '../../lib/config';
+import { RAW_TABLE } from '../aggregate/horizon';
+import { AGGREGATIONS } from '../aggregate/registry';
+import type { SqlExecutor } from '../shared/sql/types';
+
+export interface AggregationHold {
+  /** The policy's own cutoff, which the run did not reach. */
+  readonly policyCutoff: string;
+  /** Who needs the raw events from the run's cutoff on. */
+  readonly by: string;
+}
+
+/** The cutoff to export to (the policy's, or earlier when an aggregation still needs the rows), and why. */
+export async function holdForAggregations(
+  sql: SqlExecutor,
+  policy: RetentionPolicy,
+  cutoff: string,
+): Promise<{ cutoff: string; hold?: AggregationHold }> {
+  if (policy.table !== RAW_TABLE || policy.timeKind !== 'timestamptz') return { cutoff };
+  const [r] = await sql.query<{ agg_table: string; time_zone: string | null; needed_from: string; invalidated: boolean }>(
+    `SELECT agg_table, time_zone, invalidated,
+            to_char(needed_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS needed_from
+       FROM raw_needed_from(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
+    [{ sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
+  );
+  // truncated to the millisecond: never later than the instant itself
+  if (!r) return { cutoff };
+  const needed = new Date(r.needed_from);
+  if (needed.getTime() >= Date.parse(cutoff)) return { cutoff };
+  const job = AGGREGATIONS.find((a) => a.table === r.agg_table)?.name ?? r.agg_table;
+  const by = r.invalidated
+    ? `${job} has late events to recount from ${needed.toISOString()} (agg_invalidations)`
+    : `${job} has computed only up to ${needed.toISOString()}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
+  return { cutoff: needed.toISOString(), hold: { policyCutoff: cutoff, by } };
+}
