@@ -411,6 +411,9 @@ async function checkMessages(redis: Redis, input: CheckerInput, places: Map<stri
 
 // ------------------------------------------------------------------ events (check 2)
 
+/** The month of an instant in the soak's zone, YYYY-MM (en-CA: `2026-03-01`). */
+const MADRID_MONTH = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Madrid', year: 'numeric', month: '2-digit', day: '2-digit' });
+
 async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise<CheckResult> {
   const problems = new Problems();
   const counts: Record<string, number> = {};
@@ -479,8 +482,42 @@ async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise
     }
   }
   counts.hours_before_now_not_closed = through > 0 ? Math.round((input.now.getTime() - through) / HOUR) : -1;
+  // Closed months' message totals (the soak's properties are all in Europe/Madrid): months before the
+  // one the monthly job has computed through. The slowest job: the one retention must wait for longest.
+  const [mw] = (
+    await db.query<{ through: Date | null }>(
+      "SELECT COALESCE(computed_through, aggregated_through) AS through FROM agg_watermarks WHERE agg_table = 'agg_monthly_summary'",
+    )
+  ).rows;
+  const monthOf = (t: number) => MADRID_MONTH.format(new Date(t)).slice(0, 7);
+  const firstOpen = mw?.through ? monthOf(new Date(mw.through).getTime()) : '0000-00';
+  const months = new Map<string, number>();
+  for (const c of counted) {
+    const month = monthOf(c.at);
+    if (month >= firstOpen) continue;
+    const k = JSON.stringify([month, c.property]);
+    months.set(k, (months.get(k) ?? 0) + 1);
+  }
+  const monthly = new Map<string, number>();
+  for (const r of (
+    await db.query<{ m: string; property_id: string; n: number }>(
+      'SELECT period_month AS m, property_id, total_messages AS n FROM agg_monthly_summary WHERE period_month < $1::text',
+      [firstOpen],
+    )
+  ).rows)
+    monthly.set(JSON.stringify([r.m, r.property_id]), r.n);
+  for (const k of new Set([...months.keys(), ...monthly.keys()])) {
+    const want = months.get(k) ?? 0;
+    const got = monthly.get(k) ?? 0;
+    if (want === 0 && got === 0) continue;
+    bump(counts, 'monthly_buckets');
+    if (want !== got) {
+      bump(counts, 'monthly_buckets_wrong');
+      problems.add(`agg_monthly_summary ${k}: total_messages ${got}, the journal says ${want}`);
+    }
+  }
   return {
-    name: '2. every event counted once; closed hours match the oracle',
+    name: '2. every event counted once; closed hours and months match the oracle',
     pass: problems.total === 0,
     counts,
     problems: problems.list,

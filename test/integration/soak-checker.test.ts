@@ -330,6 +330,15 @@ describe('the soak checker', () => {
       const k = JSON.stringify([new Date(bucket?.p as Date).toISOString(), bucket?.property_id, bucket?.channel, bucket?.direction]);
       expect(c.problems).toEqual([`agg_message_counts_hourly ${k}: ${(bucket?.count ?? 0) + 1}, the journal says ${bucket?.count}`]);
     });
+    it('a closed month’s message total that the events do not make: the month and property named', async () => {
+      // the soak's five days start on 1 March: February is closed (the monthly job computed through it) and empty
+      const r = await onCopy(async (db) => {
+        await db.query("INSERT INTO agg_monthly_summary (period_month, property_id, total_messages) VALUES ('2026-02', 'hotel-sur', 3)");
+      });
+      const c = result(r, 'events');
+      expect(c.pass).toBe(false);
+      expect(c.problems).toEqual(['agg_monthly_summary ["2026-02","hotel-sur"]: total_messages 3, the journal says 0']);
+    });
   });
 
   describe('3. cold objects', () => {
