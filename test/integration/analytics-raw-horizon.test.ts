@@ -430,6 +430,34 @@ describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) throu
     expect(await db.direct.query('SELECT count(*)::int AS n FROM analytics_events')).toEqual([{ n: 0 }]);
   });
 
+  it('a zone the aggregations still run holds the raw events back; one no property is in any more does not', async () => {
+    // Arrange: the hourly job has caught up in Madrid; New York's watermark stopped ten days before the events
+    await hourly(new Date(LATER.getTime() - HOUR + 30_000));
+    const ny = 'America/New_York';
+    await db.direct.execute(
+      `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered, computed_through)
+       VALUES ('agg_message_counts_hourly', 'hour', $1::text, '{}', $2::timestamptz, false, $2::timestamptz)`,
+      [
+        { sqlType: 'text', value: ny },
+        { sqlType: 'timestamptz', value: new Date(DAY0 - 10 * 24 * HOUR) },
+      ],
+    );
+    await db.direct.execute("INSERT INTO properties (property_id, time_zone) VALUES ('hotel-ny', $1::text)", [
+      { sqlType: 'text', value: ny },
+    ]);
+    // Act 1 + Assert 1: a property is in New York: its periods there are still to compute, nothing goes
+    const held = await retention(LATER);
+    expect(held.outcome.counters.rows_exported).toBe(0);
+    expect(held.outcome.tables[0]?.heldBack?.by).toBe(
+      `hourly_message_counts has computed only up to ${new Date(DAY0 - 10 * 24 * HOUR).toISOString()} in ${ny}`,
+    );
+    // Act 2 + Assert 2: the property moves to Madrid; New York's row stays, and no run will ever advance it
+    await db.direct.execute("UPDATE properties SET time_zone = 'Europe/Madrid' WHERE property_id = 'hotel-ny'");
+    const free = await retention(new Date(LATER.getTime() + 60_000));
+    expect(free.outcome.tables[0]?.heldBack).toBeUndefined();
+    expect(free.outcome.counters.rows_exported).toBe(EVENTS.length);
+  });
+
   // defined with the pg driver only: the CLI connects to DATABASE_URL itself
   if (driver === 'pg')
     it('the CLI in human mode says what was held back and by whom', async () => {
