@@ -5,7 +5,8 @@
  * The aggregations recompute a bucket only while its raw events are all in PostgreSQL (after the raw
  * horizon, lambdas/aggregate/horizon.ts). So retention exports the raw table they read only up to the
  * earliest instant one of them still needs: the first period an aggregation has not computed yet (in
- * any zone), or the first period of a pending late-data invalidation. A job that is behind (failing,
+ * a zone it still runs), the first period of a pending late-data invalidation, or the first event of a
+ * property whose zone changed and whose aggregates are still to be re-derived. A job that is behind (failing,
  * disabled, run after retention) holds the raw events back rather than losing their counts; the table's
  * report says so, naming the aggregation.
  */
@@ -28,8 +29,14 @@ export async function holdForAggregations(
   cutoff: string,
 ): Promise<{ cutoff: string; hold?: AggregationHold }> {
   if (policy.table !== RAW_TABLE || policy.timeKind !== 'timestamptz') return { cutoff };
-  const [r] = await sql.query<{ agg_table: string; time_zone: string | null; needed_from: string; invalidated: boolean }>(
-    `SELECT agg_table, time_zone, invalidated,
+  const [r] = await sql.query<{
+    agg_table: string;
+    time_zone: string | null;
+    property_id: string | null;
+    needed_from: string;
+    kind: string;
+  }>(
+    `SELECT agg_table, time_zone, property_id, kind,
             to_char(needed_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS needed_from
        FROM raw_needed_from(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [{ sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
@@ -39,8 +46,12 @@ export async function holdForAggregations(
   const needed = new Date(r.needed_from);
   if (needed.getTime() >= Date.parse(cutoff)) return { cutoff };
   const job = AGGREGATIONS.find((a) => a.table === r.agg_table)?.name ?? r.agg_table;
-  const by = r.invalidated
-    ? `${job} has late events to recount from ${needed.toISOString()} (agg_invalidations)`
-    : `${job} has computed only up to ${needed.toISOString()}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
+  const at = needed.toISOString();
+  const by =
+    r.kind === 'invalidated'
+      ? `${job} has late events to recount from ${at} (agg_invalidations)`
+      : r.kind === 'rederivation'
+        ? `${job} has to re-derive ${r.property_id} in its new zone, from its first event at ${at} (property_rederivations)`
+        : `${job} has computed only up to ${at}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
   return { cutoff: needed.toISOString(), hold: { policyCutoff: cutoff, by } };
 }

@@ -14,9 +14,11 @@ import { join } from 'node:path';
 import { runCli } from '../../bin/cli';
 import { type AggregateMode, runAggregation } from '../../lambdas/aggregate/aggregate';
 import { BeyondHorizonError } from '../../lambdas/aggregate/horizon';
-import { aggregation } from '../../lambdas/aggregate/registry';
+import { runRederivations } from '../../lambdas/aggregate/rederive';
+import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
+import { setProperty } from '../../lambdas/shared/properties';
 import type { Sql } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { aggregateLocally } from '../../local/commands/aggregate';
@@ -456,6 +458,32 @@ describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) throu
     const free = await retention(new Date(LATER.getTime() + 60_000));
     expect(free.outcome.tables[0]?.heldBack).toBeUndefined();
     expect(free.outcome.counters.rows_exported).toBe(EVENTS.length);
+  });
+
+  it('a zone change still to re-derive holds the property’s raw events until every aggregation has re-derived it', async () => {
+    // Arrange: the hourly job has caught up; then hotel-b moves to New York (one re-derivation per aggregate table)
+    await hourly(new Date(LATER.getTime() - HOUR + 30_000));
+    const moved = await setProperty(db.sql, { propertyId: 'hotel-b', timeZone: 'America/New_York', defaultZone: TZ });
+    expect(moved.previousTimeZone).toBe(TZ);
+    const firstB = Math.min(...EVENTS.filter((e) => e.property === 'hotel-b').map((e) => Date.parse(e.at)));
+    const beforeB = EVENTS.filter((e) => Date.parse(e.at) < firstB).length;
+    // Act 1 + Assert 1: held at hotel-b's first event (named by the first aggregate table in order)
+    const held = await retention(LATER);
+    expect(held.outcome.tables[0]).toMatchObject({
+      cutoff: new Date(firstB).toISOString(),
+      heldBack: {
+        by: `daily_conversation_metrics has to re-derive hotel-b in its new zone, from its first event at ${new Date(firstB).toISOString()} (property_rederivations)`,
+      },
+    });
+    expect(held.outcome.counters.rows_exported).toBe(beforeB);
+    // Act 2 + Assert 2: every aggregation re-derives it (as its next scheduled run does); nothing is held then
+    for (const def of AGGREGATIONS) {
+      const done = await runRederivations({ sql: asAggregate, log: memoryLog(), clock: { now: () => LATER } }, def, TZ);
+      expect(done.filter((d) => d.error)).toEqual([]);
+    }
+    const free = await retention(new Date(LATER.getTime() + 60_000));
+    expect(free.outcome.tables[0]?.heldBack).toBeUndefined();
+    expect(free.outcome.counters.rows_exported).toBe(EVENTS.length - beforeB);
   });
 
   // defined with the pg driver only: the CLI connects to DATABASE_URL itself
