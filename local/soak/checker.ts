@@ -411,6 +411,26 @@ async function checkMessages(redis: Redis, input: CheckerInput, places: Map<stri
 
 // ------------------------------------------------------------------ events (check 2)
 
+/** Each bucket either side holds (both zero: skipped), counted as `counter`, and those that differ. */
+function compareBuckets(
+  oracle: ReadonlyMap<string, number>,
+  stored: ReadonlyMap<string, number>,
+  counts: Record<string, number>,
+  counter: string,
+  differs: (key: string, got: number, want: number) => void,
+): void {
+  for (const k of new Set([...oracle.keys(), ...stored.keys()])) {
+    const want = oracle.get(k) ?? 0;
+    const got = stored.get(k) ?? 0;
+    if (want === 0 && got === 0) continue;
+    bump(counts, counter);
+    if (want !== got) {
+      bump(counts, `${counter}_wrong`);
+      differs(k, got, want);
+    }
+  }
+}
+
 /** The month of an instant in the soak's zone, YYYY-MM (en-CA: `2026-03-01`). */
 const MADRID_MONTH = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Madrid', year: 'numeric', month: '2-digit', day: '2-digit' });
 
@@ -471,16 +491,9 @@ async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise
   );
   const stored = new Map<string, number>();
   for (const r of agg.rows) stored.set(JSON.stringify([new Date(r.p).toISOString(), r.property_id, r.channel, r.direction]), r.count);
-  for (const k of new Set([...oracle.keys(), ...stored.keys()])) {
-    const want = oracle.get(k) ?? 0;
-    const got = stored.get(k) ?? 0;
-    if (want === 0 && got === 0) continue;
-    bump(counts, 'hourly_buckets');
-    if (want !== got) {
-      bump(counts, 'hourly_buckets_wrong');
-      problems.add(`agg_message_counts_hourly ${k}: ${got}, the journal says ${want}`);
-    }
-  }
+  compareBuckets(oracle, stored, counts, 'hourly_buckets', (k, got, want) =>
+    problems.add(`agg_message_counts_hourly ${k}: ${got}, the journal says ${want}`),
+  );
   counts.hours_before_now_not_closed = through > 0 ? Math.round((input.now.getTime() - through) / HOUR) : -1;
   // Closed months' message totals (the soak's properties are all in Europe/Madrid): months before the
   // one the monthly job has computed through. The slowest job: the one retention must wait for longest.
@@ -506,16 +519,9 @@ async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise
     )
   ).rows)
     monthly.set(JSON.stringify([r.m, r.property_id]), r.n);
-  for (const k of new Set([...months.keys(), ...monthly.keys()])) {
-    const want = months.get(k) ?? 0;
-    const got = monthly.get(k) ?? 0;
-    if (want === 0 && got === 0) continue;
-    bump(counts, 'monthly_buckets');
-    if (want !== got) {
-      bump(counts, 'monthly_buckets_wrong');
-      problems.add(`agg_monthly_summary ${k}: total_messages ${got}, the journal says ${want}`);
-    }
-  }
+  compareBuckets(months, monthly, counts, 'monthly_buckets', (k, got, want) =>
+    problems.add(`agg_monthly_summary ${k}: total_messages ${got}, the journal says ${want}`),
+  );
   return {
     name: '2. every event counted once; closed hours and months match the oracle',
     pass: problems.total === 0,

@@ -24,7 +24,7 @@ import { RETENTION_POLICIES } from '../../lib/config';
 import { aggregateLocally } from '../../local/commands/aggregate';
 import { UsageError } from '../../local/commands/common';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
-import { run as runRetention, s3 } from '../support/retention-harness';
+import { run as runRetention, s3, withCliEnv } from '../support/retention-harness';
 import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const TZ = 'Europe/Madrid';
@@ -489,38 +489,27 @@ describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) throu
   // defined with the pg driver only: the CLI connects to DATABASE_URL itself
   if (driver === 'pg')
     it('the CLI in human mode says what was held back and by whom', async () => {
-      const env = {
-        DATABASE_URL: db.url,
-        COLD_BUCKET: 'cold',
-        S3_ENDPOINT: store.url,
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        AWS_REGION: 'us-east-1',
-      };
-      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-      Object.assign(process.env, env);
       const out = jest.spyOn(console, 'log').mockImplementation(() => {});
       const err = jest.spyOn(console, 'error').mockImplementation(() => {});
       const args = ['retention', '--table', 'analytics_events', '--days', 'analytics_events=2', '--ledger-file', join(dir, 'held.json')];
       try {
-        // the real clock: two days ago is long after the events; the hourly job computed 08:00Z of 5 October only
-        expect(await runCli([...args, '--dry-run'])).toBe(0);
-        const held = new RegExp(
-          `^analytics_events: held back to 2026-10-05T09:00:00.000Z \\(the policy's cutoff is \\S+\\): hourly_message_counts has computed only up to 2026-10-05T09:00:00.000Z in ${TZ}$`,
-        );
-        expect(String(out.mock.calls[0]?.[0])).toMatch(held);
-        expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z, 1 row over 1 day/);
-        out.mockClear();
-        expect(await runCli(args)).toBe(0);
-        expect(String(out.mock.calls[0]?.[0])).toMatch(held);
-        expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z; exported 1, deleted 1 rows/);
+        await withCliEnv(db.url, store.url, async () => {
+          // the real clock: two days ago is long after the events; the hourly job computed 08:00Z of 5 October only
+          expect(await runCli([...args, '--dry-run'])).toBe(0);
+          const held = new RegExp(
+            `^analytics_events: held back to 2026-10-05T09:00:00.000Z \\(the policy's cutoff is \\S+\\): hourly_message_counts has computed only up to 2026-10-05T09:00:00.000Z in ${TZ}$`,
+          );
+          expect(String(out.mock.calls[0]?.[0])).toMatch(held);
+          expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z, 1 row over 1 day/);
+          out.mockClear();
+          expect(await runCli(args)).toBe(0);
+          expect(String(out.mock.calls[0]?.[0])).toMatch(held);
+          expect(String(out.mock.calls[1]?.[0])).toMatch(/^analytics_events: cutoff 2026-10-05T09:00:00.000Z; exported 1, deleted 1 rows/);
+        });
         expect(err).not.toHaveBeenCalled();
       } finally {
         out.mockRestore();
         err.mockRestore();
-        for (const [k, v] of Object.entries(saved))
-          if (v === undefined) delete process.env[k];
-          else process.env[k] = v;
       }
     });
 });

@@ -9,7 +9,7 @@ import { memoryLog } from '../../lambdas/shared/observability';
 import { type Deadline, deadline, JobFailed } from '../../lambdas/shared/runtime';
 import { freePort } from '../../local/services';
 import { type TestDb, testDb } from '../support/db';
-import { BUCKET, clock, s3, settings } from '../support/retention-harness';
+import { BUCKET, clock, s3, settings, withCliEnv } from '../support/retention-harness';
 
 /**
  * Export threads (export-threads.ts): the pg driver only — each thread opens its own connection from
@@ -176,36 +176,30 @@ describe('retention on export threads (pg driver)', () => {
   it('npm run retention -- --threads 2 --json: the same job from the command line; a bad --threads is bad usage (2)', async () => {
     await seed(db);
     const dir = mkdtempSync(join(tmpdir(), 'dlc-threads-cli-'));
-    const env = {
-      DATABASE_URL: db.url,
-      COLD_BUCKET: BUCKET,
-      S3_ENDPOINT: s.url,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-    };
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
     const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const error = jest.spyOn(console, 'error').mockImplementation(() => {});
     try {
-      const args = ['retention', '--table', 'messages', '--json', '--ledger-file', join(dir, 'ledger.json')];
-      expect(await runCli([...args, '--threads', '0'])).toBe(2);
-      expect(String(error.mock.calls[0]?.[0])).toMatch(/--threads/);
-      expect(await count(db)).toBe(DAYS * PER_DAY + 1);
-      expect(await runCli([...args, '--threads', '2'])).toBe(0);
-      const printed = JSON.parse(out.mock.calls.map((c) => String(c[0])).join(''));
-      expect(printed.run.status).toBe('healthy');
-      expect(printed.tables[0]).toMatchObject({ table: 'messages', rowsExported: DAYS * PER_DAY, rowsDeleted: DAYS * PER_DAY });
-      expect(await count(db)).toBe(1);
+      await withCliEnv(
+        db.url,
+        s.url,
+        async () => {
+          const args = ['retention', '--table', 'messages', '--json', '--ledger-file', join(dir, 'ledger.json')];
+          expect(await runCli([...args, '--threads', '0'])).toBe(2);
+          expect(String(error.mock.calls[0]?.[0])).toMatch(/--threads/);
+          expect(await count(db)).toBe(DAYS * PER_DAY + 1);
+          expect(await runCli([...args, '--threads', '2'])).toBe(0);
+          const printed = JSON.parse(out.mock.calls.map((c) => String(c[0])).join(''));
+          expect(printed.run.status).toBe('healthy');
+          expect(printed.tables[0]).toMatchObject({ table: 'messages', rowsExported: DAYS * PER_DAY, rowsDeleted: DAYS * PER_DAY });
+          expect(await count(db)).toBe(1);
+        },
+        BUCKET,
+      );
     } finally {
       out.mockRestore();
       err.mockRestore();
       error.mockRestore();
-      for (const [k, v] of Object.entries(saved))
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
       rmSync(dir, { recursive: true, force: true });
       process.exitCode = undefined;
     }

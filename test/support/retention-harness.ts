@@ -92,3 +92,27 @@ export async function waitForLockWait(db: { direct: Sql }, like: string, timeout
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * Runs `fn` with the environment the CLI's retention and restore read (DATABASE_URL, the cold bucket
+ * on an s3rver at `s3Url`), restored afterwards.
+ */
+export async function withCliEnv<T>(databaseUrl: string, s3Url: string, fn: () => Promise<T>, bucket = BUCKET): Promise<T> {
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    COLD_BUCKET: bucket,
+    S3_ENDPOINT: s3Url,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
+}
