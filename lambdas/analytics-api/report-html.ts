@@ -173,7 +173,8 @@ function stackedBars(
   labels: string[],
   tips: string[],
   series: Series[],
-  unit: string,
+  /** What a bar counts: [one, many] (`1 message`, `2 messages`). */
+  unit: readonly [string, string],
   hours?: number[],
 ): string {
   const total = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
@@ -198,7 +199,7 @@ function stackedBars(
         const y0 = axis.y(acc);
         acc += val;
         const y1 = axis.y(acc);
-        body += `<rect x="${(x(i) ?? 0).toFixed(1)}" y="${y1.toFixed(1)}" width="${x.bandwidth().toFixed(1)}" height="${(y0 - y1).toFixed(1)}" fill="${se.color}"><title>${esc(tips[i])} · ${esc(se.name)}: ${fmt(val)} ${esc(unit)}</title></rect>`;
+        body += `<rect x="${(x(i) ?? 0).toFixed(1)}" y="${y1.toFixed(1)}" width="${x.bandwidth().toFixed(1)}" height="${(y0 - y1).toFixed(1)}" fill="${se.color}"><title>${esc(tips[i])} · ${esc(se.name)}: ${fmt(val)} ${esc(val === 1 ? unit[0] : unit[1])}</title></rect>`;
       }
     });
     const shown = shownLabels(labels, right - axis.left, s.font, hours);
@@ -434,7 +435,7 @@ export function reportHtml(report: Report): string {
         periodAxis(periods),
         periods.map((p) => periodName(p)),
         series,
-        'messages',
+        ['message', 'messages'],
         hoursOf(periods),
       )}</figure>${table(s.conversations.byChannel ?? [], 'Conversations by channel', [
         text('channel', 'Channel', channelName),

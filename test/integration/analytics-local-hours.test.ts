@@ -109,7 +109,7 @@ describe.each(DRIVERS)('local hours and their labels through the %s driver', (dr
       '10:00 CET · WhatsApp, median: 2.0 s',
     ]);
     const bars = [...chart('messages').matchAll(/<rect[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
-    expect(bars).toEqual(['02:00 CEST · Received: 1 messages', '02:00 CET · Received: 2 messages']);
+    expect(bars).toEqual(['02:00 CEST · Received: 1 message', '02:00 CET · Received: 2 messages']);
   });
 
   describe.each([

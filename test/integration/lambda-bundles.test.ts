@@ -235,7 +235,24 @@ const CASES: Record<string, Case> = {
       ranJobs.add('archive');
     },
   },
-  hourly_message_counts: aggregation('hourly_message_counts'),
+  hourly_message_counts: {
+    ...aggregation('hourly_message_counts'),
+    // the job has computed up to the hour the events were made in: this run computes that hour and any
+    // closed since (if the clock turned an hour after the ingest), so the series below sums to 2 whenever it runs
+    before: async ({ db }) => {
+      if (ingestHour === 0) throw new Error('the ingest case runs before hourly_message_counts');
+      const through = new Date((ingestHour - 1) * HOUR_MS);
+      await db.direct.execute(
+        `INSERT INTO agg_watermarks (agg_table, unit, time_zone, event_types, aggregated_through, covers_unregistered, computed_through)
+         VALUES ('agg_message_counts_hourly', 'hour', $1::text, '{}', $2::timestamptz, true, $2::timestamptz)
+         ON CONFLICT (agg_table, time_zone) DO UPDATE SET aggregated_through = EXCLUDED.aggregated_through, computed_through = EXCLUDED.computed_through`,
+        [
+          { sqlType: 'text', value: getEnvironment(ENV).aggregation.timeZone },
+          { sqlType: 'timestamptz', value: through },
+        ],
+      );
+    },
+  },
   hourly_response_times: aggregation('hourly_response_times'),
   daily_conversation_metrics: aggregation('daily_conversation_metrics'),
   daily_staff_performance: aggregation('daily_staff_performance'),
@@ -259,8 +276,8 @@ const CASES: Record<string, Case> = {
       if ((event as { rawPath: string }).rawPath === '/timeseries') {
         const points = (body as { series: { points: { value: number | null }[] }[] }).series.flatMap((x) => x.points);
         const sum = points.reduce((a, p) => a + (p.value ?? 0), 0);
-        // ingest → hourly_message_counts → the API, all through the bundles (unless the hour turned in between)
-        if (Math.floor(Date.now() / HOUR_MS) === ingestHour) expect(sum).toBe(2);
+        // ingest → hourly_message_counts → the API, all through the bundles
+        expect(sum).toBe(2);
       }
     },
   },
