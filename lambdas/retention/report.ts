@@ -59,6 +59,8 @@ export const COUNTERS = [
   'objects_retired',
   'objects_discarded',
   'versions_folded',
+  /** Tables exported only up to an earlier cutoff than their policy's: an aggregation still needs the rows (aggregation-hold.ts). */
+  'tables_held_back',
 ] as const;
 export type RetentionCounters = Record<(typeof COUNTERS)[number], number>;
 

@@ -76,6 +76,7 @@ const COUNTED_BY: Record<(typeof COUNTERS)[number], (t: TableReport) => number> 
   objects_retired: (t) => t.objectsRetired,
   objects_discarded: (t) => t.objectsDiscarded,
   versions_folded: (t) => t.versionsFolded,
+  tables_held_back: (t) => (t.heldBack ? 1 : 0),
 };
 
 /** The job body (inside runExclusive): every selected table in registry order, under the database lease. */

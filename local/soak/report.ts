@@ -14,7 +14,7 @@ const THROUGHPUT: Record<string, string[]> = {
     'checkpoints_changed',
     'checkpoints_superseded_incomplete',
   ],
-  retention: ['rows_exported', 'rows_deleted', 'objects_written', 'objects_recovered', 'objects_retired', 'rows_held'],
+  retention: ['rows_exported', 'rows_deleted', 'objects_written', 'objects_recovered', 'objects_retired', 'rows_held', 'tables_held_back'],
   backfill: ['messagesCreated', 'conversationsCreated'],
   hourly_message_counts: ['periods_aggregated', 'late_buckets_recomputed', 'rows_written'],
 };

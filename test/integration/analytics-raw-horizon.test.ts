@@ -385,7 +385,7 @@ describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) throu
     const first = await retention(LATER);
     // Assert 1: only hour 08:00Z (computed) went cold; the table's report names the aggregation
     const hour8 = EVENTS.filter((e) => Date.parse(e.at) < DAY0 + HOUR).length;
-    expect(first.outcome.counters).toMatchObject({ rows_exported: hour8, rows_deleted: hour8 });
+    expect(first.outcome.counters).toMatchObject({ rows_exported: hour8, rows_deleted: hour8, tables_held_back: 1 });
     const [report] = first.outcome.tables;
     expect(report).toMatchObject({
       table: 'analytics_events',
@@ -404,6 +404,7 @@ describe.each(DRIVERS)('retention waits for the aggregations (issue 24, L) throu
     // Act 3 + Assert 3: the next retention run is not held and exports the rest
     const second = await retention(new Date(LATER.getTime() + 60_000));
     expect(second.outcome.tables[0]?.heldBack).toBeUndefined();
+    expect(second.outcome.counters.tables_held_back).toBe(0);
     expect(second.outcome.counters).toMatchObject({ rows_exported: EVENTS.length - hour8, rows_deleted: EVENTS.length - hour8 });
     expect(await counted()).toEqual(expectedHourly(EVENTS));
   });
