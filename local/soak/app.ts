@@ -19,7 +19,18 @@ import { type SaverMessage, type SaverTurn, shapeOf } from './saver-child';
 import type { SaverPort } from './saver-threads';
 
 export const SEED_PREFIX = 'langgraph:checkpoint:';
-const PROPERTIES = ['hotel-norte', 'hotel-sur', 'hostal-centro'];
+/** The deployment's zone: the aggregations' default, and the zone of a property not registered. */
+export const DEFAULT_ZONE = 'Europe/Madrid';
+/**
+ * Each property in its own zone (registered before the workload starts): one behind UTC, one with a
+ * half-hour offset (its hours start at :30 UTC), one left unregistered in the deployment's zone.
+ */
+export const PROPERTY_ZONES: Readonly<Record<string, string>> = {
+  'hotel-norte': 'America/New_York',
+  'hotel-sur': DEFAULT_ZONE,
+  'hostal-centro': 'Asia/Kolkata',
+};
+const PROPERTIES = Object.keys(PROPERTY_ZONES);
 const CHANNELS = ['whatsapp', 'web', 'messenger'];
 const OTHER_TYPES = ['conversation.started', 'response.time_recorded', 'satisfaction.rating_received', 'intent.classified'];
 /** A thread idle longer than this starts a new session (a new checkpoint key); below the archive's 23 h cutoff. */

@@ -42,6 +42,8 @@ export interface CheckerInput {
   readonly now: Date;
   readonly cutoffHours: number;
   readonly seedPrefix: string;
+  /** Each property's zone (the app's; its hours and months are that zone's). */
+  readonly propertyZones: Readonly<Record<string, string>>;
   /** The run ledger's file (FileRunLedger's JSON), read as the watchdog reads the ledger: history per job, last success. */
   readonly ledgerFile?: string;
   /** What the watchdog watches, and its every verdict; the last one is taken after the catch-up. */
@@ -431,8 +433,34 @@ function compareBuckets(
   }
 }
 
-/** The month of an instant in the soak's zone, YYYY-MM (en-CA: `2026-03-01`). */
-const MADRID_MONTH = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Madrid', year: 'numeric', month: '2-digit', day: '2-digit' });
+const zoneParts = new Map<string, Intl.DateTimeFormat>();
+/** An instant's wall clock in `zone`, from Intl (not the jobs' time code): year, month, minute, second. */
+function wallClock(t: number, zone: string): { year: string; month: string; minute: number; second: number } {
+  let f = zoneParts.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
+    zoneParts.set(zone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+  return { year: p.year ?? '', month: p.month ?? '', minute: Number(p.minute), second: Number(p.second) };
+}
+/** The start of the local hour that holds `t` in `zone` (every zone here is offset by whole minutes). */
+const localHourStart = (t: number, zone: string) => {
+  const w = wallClock(t, zone);
+  return t - (w.minute * 60 + w.second) * 1000 - (((t % 1000) + 1000) % 1000);
+};
+/** The local month that holds `t` in `zone`, `YYYY-MM`. */
+const localMonth = (t: number, zone: string) => {
+  const w = wallClock(t, zone);
+  return `${w.year}-${w.month}`;
+};
 
 async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise<CheckResult> {
   const problems = new Problems();
@@ -471,54 +499,63 @@ async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise
       problems.add(`valid event ${e.id} (${e.type} at ${e.at}): ${n} stored copies, ${rej.length} rejections`);
     }
   }
-  // The oracle: closed hours' message counts from the journal (Europe/Madrid hours are whole UTC hours).
-  const [w] = (
-    await db.query<{ through: Date | null }>(
-      "SELECT aggregated_through AS through FROM agg_watermarks WHERE agg_table = 'agg_message_counts_hourly'",
-    )
-  ).rows;
-  const through = w?.through ? new Date(w.through).getTime() : 0;
+  // The oracle: closed hours' and months' message counts from the journal, each property's in its own
+  // zone (a half-hour zone's hours start at :30 UTC), closed up to that zone's watermark.
+  const zoneOf = (property: string) => input.propertyZones[property] ?? '?';
+  const marks = async (table: string) =>
+    new Map(
+      (
+        await db.query<{ zone: string; through: Date }>(
+          'SELECT time_zone AS zone, COALESCE(computed_through, aggregated_through) AS through FROM agg_watermarks WHERE agg_table = $1::text',
+          [table],
+        )
+      ).rows.map((r) => [r.zone, new Date(r.through).getTime()]),
+    );
+  const hourMarks = await marks('agg_message_counts_hourly');
   const oracle = new Map<string, number>();
   for (const c of counted) {
-    const hour = Math.floor(c.at / HOUR) * HOUR;
-    if (hour + HOUR > through) continue;
+    const hour = localHourStart(c.at, zoneOf(c.property));
+    if (hour + HOUR > (hourMarks.get(zoneOf(c.property)) ?? 0)) continue;
     const k = JSON.stringify([new Date(hour).toISOString(), c.property, c.channel, c.direction]);
     oracle.set(k, (oracle.get(k) ?? 0) + 1);
   }
-  const agg = await db.query<{ p: Date; property_id: string; channel: string; direction: string; count: number }>(
-    "SELECT period_start AS p, property_id, channel, direction, count FROM agg_message_counts_hourly WHERE period_start + interval '1 hour' <= $1::timestamptz",
-    [new Date(through).toISOString()],
-  );
   const stored = new Map<string, number>();
-  for (const r of agg.rows) stored.set(JSON.stringify([new Date(r.p).toISOString(), r.property_id, r.channel, r.direction]), r.count);
+  for (const r of (
+    await db.query<{ p: Date; property_id: string; channel: string; direction: string; count: number }>(
+      'SELECT period_start AS p, property_id, channel, direction, count FROM agg_message_counts_hourly',
+    )
+  ).rows) {
+    const zone = zoneOf(r.property_id);
+    if (new Date(r.p).getTime() + HOUR <= (hourMarks.get(zone) ?? 0))
+      stored.set(JSON.stringify([new Date(r.p).toISOString(), r.property_id, r.channel, r.direction]), r.count);
+  }
   compareBuckets(oracle, stored, counts, 'hourly_buckets', (k, got, want) =>
     problems.add(`agg_message_counts_hourly ${k}: ${got}, the journal says ${want}`),
   );
-  counts.hours_before_now_not_closed = through > 0 ? Math.round((input.now.getTime() - through) / HOUR) : -1;
-  // Closed months' message totals (the soak's properties are all in Europe/Madrid): months before the
-  // one the monthly job has computed through. The slowest job: the one retention must wait for longest.
-  const [mw] = (
-    await db.query<{ through: Date | null }>(
-      "SELECT COALESCE(computed_through, aggregated_through) AS through FROM agg_watermarks WHERE agg_table = 'agg_monthly_summary'",
-    )
-  ).rows;
-  const monthOf = (t: number) => MADRID_MONTH.format(new Date(t)).slice(0, 7);
-  const firstOpen = mw?.through ? monthOf(new Date(mw.through).getTime()) : '0000-00';
+  const slowest = Math.min(...[...hourMarks.values()]);
+  counts.hours_before_now_not_closed = hourMarks.size > 0 ? Math.round((input.now.getTime() - slowest) / HOUR) : -1;
+  // Closed months (before the month each zone's watermark has computed through): the monthly job is the
+  // one retention waits for longest.
+  const monthMarks = await marks('agg_monthly_summary');
+  const firstOpen = (zone: string) => {
+    const t = monthMarks.get(zone);
+    return t === undefined ? '0000-00' : localMonth(t, zone);
+  };
   const months = new Map<string, number>();
   for (const c of counted) {
-    const month = monthOf(c.at);
-    if (month >= firstOpen) continue;
+    const zone = zoneOf(c.property);
+    const month = localMonth(c.at, zone);
+    if (month >= firstOpen(zone)) continue;
     const k = JSON.stringify([month, c.property]);
     months.set(k, (months.get(k) ?? 0) + 1);
   }
   const monthly = new Map<string, number>();
   for (const r of (
     await db.query<{ m: string; property_id: string; n: number }>(
-      'SELECT period_month AS m, property_id, total_messages AS n FROM agg_monthly_summary WHERE period_month < $1::text',
-      [firstOpen],
+      'SELECT period_month AS m, property_id, total_messages AS n FROM agg_monthly_summary',
     )
   ).rows)
-    monthly.set(JSON.stringify([r.m, r.property_id]), r.n);
+    if (r.m < firstOpen(zoneOf(r.property_id))) monthly.set(JSON.stringify([r.m, r.property_id]), r.n);
   compareBuckets(months, monthly, counts, 'monthly_buckets', (k, got, want) =>
     problems.add(`agg_monthly_summary ${k}: total_messages ${got}, the journal says ${want}`),
   );

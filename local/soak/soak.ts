@@ -13,10 +13,11 @@ import { connectRedis } from '../../lambdas/archive/redis-store';
 import { openColdStore } from '../../lambdas/retention/cold-store';
 import { FileRunLedger } from '../../lambdas/shared/ledger/file';
 import { loadMigrations, migrate } from '../../lambdas/shared/migrate';
+import { setProperty } from '../../lambdas/shared/properties';
 import { PgSql } from '../../lambdas/shared/sql/pg-driver';
 import { REPORT_TYPES } from '../../lib/config';
 import { createDatabase } from '../services';
-import { App, SEED_PREFIX } from './app';
+import { App, DEFAULT_ZONE, PROPERTY_ZONES, SEED_PREFIX } from './app';
 import { type CheckerInput, type CheckResult, check } from './checker';
 import { type ChildRun, runJobInChild } from './child-jobs';
 import { Rng, VirtualClock } from './clock';
@@ -131,6 +132,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   saversReady.catch(() => undefined);
   try {
     await migrate(jobsSql, loadMigrations(join(__dirname, '../../sql')));
+    // Each property in its own zone, as an operator registers them (`npm run properties -- set`)
+    for (const [propertyId, timeZone] of Object.entries(PROPERTY_ZONES))
+      if (timeZone !== DEFAULT_ZONE) await setProperty(jobsSql, { propertyId, timeZone, defaultZone: DEFAULT_ZONE });
     const jobs = new Jobs({
       sql: jobsSql,
       redis: jobsRedis,
@@ -147,7 +151,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       clock,
       rng: root.fork('app'),
       journal,
-      timeZone: 'Europe/Madrid',
+      timeZone: DEFAULT_ZONE,
       maxThreads: 400,
       savers,
       ...(o.clobberSaverShare !== undefined ? { clobberSaverShare: o.clobberSaverShare } : {}),
@@ -373,6 +377,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       now: clock.now(),
       cutoffHours: jobs.archiveSettings.cutoffHours,
       seedPrefix: SEED_PREFIX,
+      propertyZones: PROPERTY_ZONES,
       ledgerFile: ledger.file,
       watchdog: { watched: jobs.watched, runs: jobs.watchdogRuns },
     };

@@ -309,14 +309,15 @@ describe('the soak checker', () => {
       expect(c.problems).toEqual([`invalid event ${id}: in analytics_events_rejected 0 time(s), not once`]);
     });
 
-    it('an event added to a closed hourly bucket: the bucket named, with both counts', async () => {
+    it('an event added to a closed hourly bucket of the property in a half-hour zone: the bucket named, with both counts', async () => {
       let bucket: { p: Date; property_id: string; channel: string; direction: string; count: number } | undefined;
       const r = await onCopy(async (db) => {
         [bucket] = (
           await db.query<{ p: Date; property_id: string; channel: string; direction: string; count: number }>(
             `SELECT period_start AS p, property_id, channel, direction, count FROM agg_message_counts_hourly
-              WHERE count > 0 AND period_start + interval '1 hour' <=
-                    (SELECT aggregated_through FROM agg_watermarks WHERE agg_table = 'agg_message_counts_hourly')
+              WHERE count > 0 AND property_id = 'hostal-centro' AND period_start + interval '1 hour' <=
+                    (SELECT aggregated_through FROM agg_watermarks
+                      WHERE agg_table = 'agg_message_counts_hourly' AND time_zone = 'Asia/Kolkata')
               ORDER BY period_start, property_id, channel, direction LIMIT 1`,
           )
         ).rows;
@@ -327,6 +328,8 @@ describe('the soak checker', () => {
       });
       const c = result(r, 'events');
       expect(c.pass).toBe(false);
+      // its hours start at :30 UTC (Asia/Kolkata, +05:30)
+      expect(new Date(bucket?.p as Date).getUTCMinutes()).toBe(30);
       const k = JSON.stringify([new Date(bucket?.p as Date).toISOString(), bucket?.property_id, bucket?.channel, bucket?.direction]);
       expect(c.problems).toEqual([`agg_message_counts_hourly ${k}: ${(bucket?.count ?? 0) + 1}, the journal says ${bucket?.count}`]);
     });
