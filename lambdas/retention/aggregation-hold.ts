@@ -36,12 +36,12 @@ export async function holdForAggregations(
     needed_from: string;
     kind: string;
   }>(
+    // truncated to the millisecond: never later than the instant itself
     `SELECT agg_table, time_zone, property_id, kind,
             to_char(needed_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS needed_from
        FROM raw_needed_from(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
     [{ sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
   );
-  // truncated to the millisecond: never later than the instant itself
   if (!r) return { cutoff };
   const needed = new Date(r.needed_from);
   if (needed.getTime() >= Date.parse(cutoff)) return { cutoff };
@@ -53,5 +53,5 @@ export async function holdForAggregations(
       : r.kind === 'rederivation'
         ? `${job} has to re-derive ${r.property_id} in its new zone, from its first event at ${at} (property_rederivations)`
         : `${job} has computed only up to ${at}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
-  return { cutoff: needed.toISOString(), hold: { policyCutoff: cutoff, by } };
+  return { cutoff: at, hold: { policyCutoff: cutoff, by } };
 }
