@@ -1,2 +1,1 @@
-declare module 's3rver';
 declare module 'dynalite';

@@ -249,21 +249,16 @@ async function waitForPing(port: number): Promise<void> {
   throw new Error(`redis-server on port ${port} did not answer PING`);
 }
 
-/** An in-process S3-compatible server (s3rver) with the given buckets. */
+/** local/s3rver.cjs: s3rver that acknowledges a write once its bytes are on disk (plain CommonJS, also run as a child). */
+export const S3RVER_SCRIPT = join(__dirname, 's3rver.cjs');
+const s3rver = (): {
+  startS3rver(o: { directory: string; buckets: string[]; port?: number }): Promise<{ server: { close(): Promise<void> }; port: number }>;
+} => require(S3RVER_SCRIPT);
+
+/** An in-process S3-compatible server (s3rver, local/s3rver.cjs) with the given buckets. */
 export async function startS3(buckets: string[] = []): Promise<Running> {
-  const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (o: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
-  };
   const dir = mkdtempSync(join(tmpdir(), 'dlc-s3-'));
-  mkdirSync(dir, { recursive: true });
-  const server = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: dir,
-    configureBuckets: buckets.map((name) => ({ name })),
-  });
-  const { port } = await server.run();
+  const { server, port } = await s3rver().startS3rver({ directory: dir, buckets });
   return {
     url: `http://127.0.0.1:${port}`,
     stop: async () => {
@@ -279,18 +274,10 @@ export async function startS3(buckets: string[] = []): Promise<Running> {
  */
 export async function startS3Process(buckets: string[] = []): Promise<Running & { pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'dlc-s3-'));
-  const script = `const S3rver = require(process.argv[1]);
-    new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: process.argv[2],
-                 configureBuckets: JSON.parse(process.argv[3]).map((name) => ({ name })) })
-      .run().then(({ port }) => process.stdout.write(JSON.stringify({ port }) + '\\n'));`;
   // --openssl-legacy-provider: s3rver's continuation tokens (listings past 1,000 keys) use DES
-  const child = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', '-e', script, require.resolve('s3rver'), dir, JSON.stringify(buckets)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', S3RVER_SCRIPT, dir, JSON.stringify(buckets)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -304,7 +291,8 @@ export async function startS3Process(buckets: string[] = []): Promise<Running & 
       let out = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         out += chunk.toString();
-        if (out.includes('\n')) resolve((JSON.parse(out) as { port: number }).port);
+        const line = /LISTENING (.*)\n/.exec(out);
+        if (line) resolve((JSON.parse(line[1] as string) as { port: number }).port);
       });
       child.once('exit', (code) => reject(new Error(`s3rver exited (code ${code}) before listening`)));
     });

@@ -148,6 +148,12 @@ export class S3ColdStore implements ColdStore {
         if (last < start) return new ArrayBuffer(0);
         const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${last}` }));
         const bytes = await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+        // A short answer is not the object the caller knows (another object, or a store that answered
+        // before it had the bytes): said, never decoded as if it were.
+        if (bytes.byteLength !== last - start + 1)
+          throw new Error(
+            `s3://${this.bucket}/${key}: bytes ${start}-${last} of ${size} asked, ${bytes.byteLength} received (the object is not the one expected)`,
+          );
         return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       },
     };

@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort, startPostgres } from '../services';
+import { freePort, S3RVER_SCRIPT, startPostgres } from '../services';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -210,13 +210,9 @@ export async function startSoakS3(bucket = 'cold'): Promise<SoakS3> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'dlc-soak-s3-'));
   mkdirSync(dir, { recursive: true });
-  const script = `const S3rver = require(process.argv[1]);
-    new S3rver({ port: Number(process.argv[4]), address: '127.0.0.1', silent: true, directory: process.argv[2],
-                 configureBuckets: JSON.parse(process.argv[3]).map((name) => ({ name })) })
-      .run().then(() => process.stdout.write('LISTENING\\n'));`;
   // s3rver's continuation tokens (a listing past 1,000 keys) use DES, which Node 20's OpenSSL 3 keeps in
   // its legacy provider: without it every truncated listing is an InternalError (the first 30-min soak)
-  const args = ['--openssl-legacy-provider', '-e', script, require.resolve('s3rver'), dir, JSON.stringify([bucket]), String(port)];
+  const args = ['--openssl-legacy-provider', S3RVER_SCRIPT, dir, JSON.stringify([bucket]), String(port)];
   let child: ChildProcess | undefined;
   const up = async () => {
     if (child) return;

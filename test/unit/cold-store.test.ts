@@ -8,6 +8,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   ListObjectVersionsCommand,
   PutObjectCommand,
   S3Client,
@@ -94,5 +95,26 @@ describe('S3ColdStore: retiring an object removes every version of it', () => {
       [key, 'd1'],
     ]);
     expect(s3.commandCalls(ListObjectVersionsCommand)[1]?.args[0].input).toMatchObject({ KeyMarker: key, VersionIdMarker: 'v2' });
+  });
+});
+
+describe('S3ColdStore: reading an object back', () => {
+  const answer = (bytes: number) => ({ Body: { transformToByteArray: async () => new Uint8Array(bytes) } }) as never;
+
+  it('asks for the exact byte range and returns it', async () => {
+    s3.on(GetObjectCommand).resolves(answer(8));
+    const got = await store.reader('messages/day=2025-01-03/a.parquet', 100).slice(92, 100);
+    expect(got.byteLength).toBe(8);
+    expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toMatchObject({
+      Key: 'messages/day=2025-01-03/a.parquet',
+      Range: 'bytes=92-99',
+    });
+  });
+
+  it('a shorter answer than the range asked is an error naming the object, never bytes decoded as if they were it', async () => {
+    s3.on(GetObjectCommand).resolves(answer(3));
+    await expect(store.reader('messages/day=2025-01-03/a.parquet', 100).slice(92, 100)).rejects.toThrow(
+      's3://cold/messages/day=2025-01-03/a.parquet: bytes 92-99 of 100 asked, 3 received (the object is not the one expected)',
+    );
   });
 });
