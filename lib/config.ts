@@ -3,6 +3,7 @@
  * and by the Lambdas (how to run), selected with `-c env=<name>` / `ENV_NAME`.
  */
 import { assertTimeZone } from '../lambdas/shared/time';
+import { parseCron } from './cron';
 
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
@@ -29,7 +30,11 @@ export interface ArchiveConfig {
   /** Conversations read and written per database round trip. */
   readonly batchSize: number;
   readonly timeoutMinutes: number;
-  /** Stale-run alarm: no success for this long (seed 000: 90 min). */
+  /**
+   * Stale-run alarm: no success for this long. Seed 000 said 90 min for hourly runs; it must page while
+   * the threads due since the last success can still be archived (validated: ≤ the window between the
+   * cutoff and the TTL, less one run's interval).
+   */
   readonly staleAfterMinutes: number;
 }
 
@@ -350,7 +355,10 @@ export const RETENTION_POLICIES: readonly RetentionPolicy[] = [
 
 const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'> = {
   archive: {
-    schedule: { cron: 'cron(0 * * * ? *)', timeZone: MADRID },
+    // Every 15 minutes, not seed 000's hourly: a thread is due (older than the cutoff) for the last hour
+    // of its TTL, and an hourly schedule gives it one run there — one failed run and its messages are
+    // gone. Four runs: losing it takes an hour of failures, and the stale alarm pages before that.
+    schedule: { cron: 'cron(0/15 * * * ? *)', timeZone: MADRID },
     cutoffHours: 23,
     checkpointTtlHours: 24,
     retryAttempts: 2,
@@ -360,7 +368,7 @@ const base: Omit<EnvironmentConfig, 'name' | 'aurora' | 'alarms' | 'retainData'>
     scanCount: 1_000,
     batchSize: 200,
     timeoutMinutes: 15,
-    staleAfterMinutes: 90,
+    staleAfterMinutes: 40,
   },
   aggregation: { timeZone: MADRID, jobs: aggregationJobs(MADRID) },
   analytics: {
@@ -511,6 +519,39 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 /** Reserved names (RFC 2606: example.com, *.invalid, …) and fill-me-in markers: an alarm sent there reaches nobody. */
 const PLACEHOLDER = /(^|[@./])example\.(com|org|net)($|[/:?#])|\.(example|invalid|test|localhost)($|[/:?#])|REPLACE_ME|<[^>]*>/i;
 
+/** Runs a thread gets in the window between the cutoff and its TTL, at least (the archive's margin). */
+export const ARCHIVE_MIN_CHANCES = 3;
+
+/**
+ * A thread is due from `cutoffHours` after its last write until its TTL takes it: every scheduled run
+ * in that window is a chance to archive it. The longest gap between runs over a year (daylight saving
+ * included) must leave ARCHIVE_MIN_CHANCES of them, so that a failed run loses nothing; and the stale
+ * alarm must page while a run can still save what became due after the last success.
+ */
+export function archiveChanceProblems(a: ArchiveConfig): string[] {
+  if (!(a.cutoffHours > 0 && a.cutoffHours < a.checkpointTtlHours)) return []; // reported by its own check
+  let fires: number[];
+  try {
+    fires = parseCron(a.schedule.cron).firesIn(a.schedule.timeZone, new Date('2025-01-06T00:00:00Z'), 364);
+  } catch {
+    return []; // a malformed schedule or zone is reported by its own check
+  }
+  const windowMin = (a.checkpointTtlHours - a.cutoffHours) * 60;
+  let gapMin = fires.length > 1 ? 0 : Number.POSITIVE_INFINITY;
+  for (let i = 1; i < fires.length; i++) gapMin = Math.max(gapMin, ((fires[i] as number) - (fires[i - 1] as number)) / 60_000);
+  const chances = Math.floor(windowMin / gapMin);
+  const problems: string[] = [];
+  if (chances < ARCHIVE_MIN_CHANCES)
+    problems.push(
+      `archive: a thread is due for ${windowMin} min before its TTL (cutoffHours ${a.cutoffHours}, checkpointTtlHours ${a.checkpointTtlHours}) and "${a.schedule.cron}" runs as little as every ${gapMin} min: ${chances} run(s) in that window, at least ${ARCHIVE_MIN_CHANCES} needed so that a failed run loses nothing (run it more often or lower cutoffHours)`,
+    );
+  else if (a.staleAfterMinutes > windowMin - gapMin)
+    problems.push(
+      `archive.staleAfterMinutes (${a.staleAfterMinutes}) must be at most ${windowMin - gapMin}: the due window (${windowMin} min) less one run's interval (${gapMin} min), so that the alarm pages while a run can still archive what became due after the last success`,
+    );
+  return problems;
+}
+
 /** Throws a ConfigError listing every problem, not only the first. */
 export function validateEnvironment(env: EnvironmentConfig): void {
   const problems: string[] = [];
@@ -551,6 +592,7 @@ export function validateEnvironment(env: EnvironmentConfig): void {
   check(a.batchSize >= 1 && a.batchSize <= 5_000, 'archive.batchSize must be 1–5000');
   check(a.timeoutMinutes >= 1 && a.timeoutMinutes <= 15, 'archive.timeoutMinutes must be 1–15 (Lambda maximum)');
   check(a.seedKeyPrefix.length > 0 && a.saverKeyPrefix.length > 0, 'archive key prefixes must not be empty');
+  problems.push(...archiveChanceProblems(a));
   problems.push(...retentionProblems(env.retention));
   const an = env.analytics;
   check(

@@ -54,6 +54,8 @@ export const PRICES = {
 export const IDLE_RUN_SECONDS = 60;
 /** An idle run's billed Lambda duration on average (a cold start, a resume to wait for, a few reads). */
 export const IDLE_LAMBDA_SECONDS = 10;
+/** The same for a function whose idle run does not query PostgreSQL: no resume to wait for (a cold start, a few reads). */
+export const IDLE_LAMBDA_SECONDS_WITHOUT_DATABASE = 3;
 /** What an idle run writes to CloudWatch Logs (START/END/REPORT, its log lines, the EMF line). */
 export const IDLE_RUN_LOG_BYTES = 4_096;
 /** Functions with a database role whose idle run does not query PostgreSQL: the archive reads Redis first and finds nothing to write. */
@@ -89,6 +91,10 @@ export interface IdleCost {
   readonly lines: readonly CostLine[];
   readonly total: number;
 }
+
+/** Whether a function's idle run queries PostgreSQL through the Data API (and so waits for Aurora to resume). */
+const queriesDatabaseIdle = (f: Fn): boolean =>
+  f.env.DB_DRIVER === 'data-api' && !IDLE_WITHOUT_DATABASE.some((n) => f.name.endsWith(`-${n}`));
 
 interface Fn {
   readonly id: string;
@@ -178,9 +184,7 @@ export function idleCost(templates: readonly TemplateJson[]): IdleCost {
       );
     } else {
       const pause = (scaling.SecondsUntilAutoPause ?? 300) * 1000;
-      const wakers = fns.filter(
-        (f) => f.runs.length > 0 && f.env.DB_DRIVER === 'data-api' && !IDLE_WITHOUT_DATABASE.some((n) => f.name.endsWith(`-${n}`)),
-      );
+      const wakers = fns.filter((f) => f.runs.length > 0 && queriesDatabaseIdle(f));
       const awakeMs = unionLength(wakers.flatMap((f) => f.runs.map((t): [number, number] => [t, t + IDLE_RUN_SECONDS * 1000 + pause])));
       const awakeHours = (awakeMs / 3_600_000) * PER_MONTH;
       line(
@@ -209,11 +213,15 @@ export function idleCost(templates: readonly TemplateJson[]): IdleCost {
   // ------------------------------------------------------------------ the schedules' own runs
   const runsPerMonth = (f: Fn) => f.runs.length * PER_MONTH;
   const invocations = fns.reduce((n, f) => n + runsPerMonth(f), 0);
-  const gbSeconds = fns.reduce((n, f) => n + runsPerMonth(f) * (f.memoryMb / 1024) * IDLE_LAMBDA_SECONDS, 0);
+  const gbSeconds = fns.reduce(
+    (n, f) =>
+      n + runsPerMonth(f) * (f.memoryMb / 1024) * (queriesDatabaseIdle(f) ? IDLE_LAMBDA_SECONDS : IDLE_LAMBDA_SECONDS_WITHOUT_DATABASE),
+    0,
+  );
   line(
     'lambda',
     'Lambda (scheduled runs)',
-    `${Math.round(invocations)} runs × ${IDLE_LAMBDA_SECONDS} s at their memory = ${Math.round(gbSeconds)} GB-s`,
+    `${Math.round(invocations)} runs × ${IDLE_LAMBDA_SECONDS} s (${IDLE_LAMBDA_SECONDS_WITHOUT_DATABASE} s without a database query) at their memory = ${Math.round(gbSeconds)} GB-s`,
     gbSeconds * PRICES.lambdaArmGbSecond + invocations * PRICES.lambdaRequest,
   );
   const pollers = ofType('AWS::Lambda::EventSourceMapping').length * SQS_POLLERS;

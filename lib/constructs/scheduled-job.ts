@@ -225,7 +225,7 @@ export class ScheduledJob extends Construct {
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        alarmDescription: `No successful ${props.name} run in ${props.staleAfter.toMinutes()} minutes (seed 000: last_run > 90 min), from its own metric.`,
+        alarmDescription: `No successful ${props.name} run in ${props.staleAfter.toMinutes()} minutes (seed 000's last_run check), from its own metric.`,
       });
     }
   }

@@ -216,10 +216,10 @@ describe('jobs stack', () => {
     expect(byName['dlc-dev-archive']?.Environment).toMatchObject({ Variables: { TZ: 'Europe/Madrid' } });
   });
 
-  it('schedules the archive hourly at :00 Europe/Madrid with retries and a dead-letter queue', () => {
+  it('schedules the archive every 15 minutes (Europe/Madrid) with retries and a dead-letter queue', () => {
     jobs('dev').hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: 'dlc-dev-archive',
-      ScheduleExpression: 'cron(0 * * * ? *)',
+      ScheduleExpression: 'cron(0/15 * * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Madrid',
       Target: Match.objectLike({
         Input: JSON.stringify({ source: 'schedule' }),
@@ -302,7 +302,7 @@ describe('jobs stack', () => {
         .map((e) => e.split('=')),
     );
     expect(limits).toMatchObject({
-      archive: '90',
+      archive: '40',
       retention: String(26 * 60),
       'reports-daily': String(6 * 60 + 90), // dev: every 6 hours
       'reports-weekly': String(8 * 24 * 60),
@@ -312,13 +312,13 @@ describe('jobs stack', () => {
     expect(watchdog?.Properties.Environment.Variables.PUBLISHED_METRICS).toBe('FailingJobs,StaleJobs');
   });
 
-  it('pages on a stale archive from its own metric (no success in 90 min), independently of the watchdog', () => {
+  it('pages on a stale archive from its own metric (no success in 40 min, while the threads due since can still be archived), independently of the watchdog', () => {
     jobs('dev').hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'dlc-dev-archive-Stale',
       MetricName: 'RunsSucceeded',
       Namespace: 'ConversationDataLifecycle',
       Dimensions: [{ Name: 'service', Value: 'archive' }],
-      Period: 5400,
+      Period: 2400,
       ComparisonOperator: 'LessThanThreshold',
       Threshold: 1,
       TreatMissingData: 'breaching',

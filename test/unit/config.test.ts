@@ -1,6 +1,7 @@
 import { loadRuntimeConfig } from '../../lambdas/shared/deps';
 import {
   alarmSubscribersFrom,
+  archiveChanceProblems,
   assertAlarmSubscribers,
   ConfigError,
   ENVIRONMENTS,
@@ -15,8 +16,7 @@ describe('environment config', () => {
 
   it('keeps seed 000 settings and the retention defaults of DESIGN.md', () => {
     const dev = getEnvironment('dev');
-    expect(dev.archive).toMatchObject({ cutoffHours: 23, retryAttempts: 2, retryDelayMs: 5000, staleAfterMinutes: 90 });
-    expect(dev.archive.schedule).toEqual({ cron: 'cron(0 * * * ? *)', timeZone: 'Europe/Madrid' });
+    expect(dev.archive).toMatchObject({ cutoffHours: 23, checkpointTtlHours: 24, retryAttempts: 2, retryDelayMs: 5000 });
     const days = Object.fromEntries(dev.retention.policies.map((p) => [p.table, p.days]));
     expect(days).toMatchObject({
       messages: 180,
@@ -32,6 +32,54 @@ describe('environment config', () => {
     expect(dev.aggregation.jobs).toHaveLength(7);
     expect(dev.aurora.minCapacityAcu).toBe(0);
     expect(getEnvironment('prod').aurora.minCapacityAcu).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it("runs the archive every 15 minutes, not seed 000's hourly: four runs in a thread's last hour, and the stale alarm pages before a thread can expire", () => {
+    for (const env of Object.values(ENVIRONMENTS)) {
+      expect(env.archive.schedule).toEqual({ cron: 'cron(0/15 * * * ? *)', timeZone: 'Europe/Madrid' });
+      expect(env.archive.staleAfterMinutes).toBe(40);
+      expect(archiveChanceProblems(env.archive)).toEqual([]);
+    }
+  });
+
+  it.each([
+    [
+      "seed 000's hourly runs: one chance in the due hour",
+      { schedule: { cron: 'cron(0 * * * ? *)', timeZone: 'Europe/Madrid' } },
+      /1 run\(s\) in that window, at least 3 needed/,
+    ],
+    [
+      'every 30 min: two chances',
+      { schedule: { cron: 'cron(0/30 * * * ? *)', timeZone: 'Europe/Madrid' } },
+      /as little as every 30 min: 2 run\(s\)/,
+    ],
+    // a schedule that skips local hour 23 leaves a 75-minute gap every night
+    [
+      'every 15 min but not at 23 h (local)',
+      { schedule: { cron: 'cron(0/15 0-22 * * ? *)', timeZone: 'Europe/Madrid' } },
+      /every 75 min: 0 run\(s\)/,
+    ],
+    [
+      "seed 000's 90-minute stale alarm with 15-minute runs: pages after the TTL took threads",
+      { staleAfterMinutes: 90 },
+      /staleAfterMinutes \(90\) must be at most 45/,
+    ],
+  ])('refuses an archive that a failed run could make lose messages: %s', (_name, over, message) => {
+    const archive = { ...ENVIRONMENTS.prod.archive, ...over };
+    const problems = archiveChanceProblems(archive);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+    expect(() => validateEnvironment({ ...ENVIRONMENTS.prod, archive })).toThrow(ConfigError);
+  });
+
+  it('accepts an hourly archive whose cutoff leaves it four chances (20 h of a 24 h TTL)', () => {
+    const archive = {
+      ...ENVIRONMENTS.prod.archive,
+      schedule: { cron: 'cron(0 * * * ? *)', timeZone: 'Europe/Madrid' },
+      cutoffHours: 20,
+      staleAfterMinutes: 90,
+    };
+    expect(archiveChanceProblems(archive)).toEqual([]);
   });
 
   it('reports every problem at once', () => {
