@@ -501,7 +501,14 @@ async function checkEvents(db: Client, input: CheckerInput, cold: Cold): Promise
   }
   // The oracle: closed hours' and months' message counts from the journal, each property's in its own
   // zone (a half-hour zone's hours start at :30 UTC), closed up to that zone's watermark.
-  const zoneOf = (property: string) => input.propertyZones[property] ?? '?';
+  const zoneOf = (property: string) => {
+    const zone = input.propertyZones[property];
+    if (zone === undefined)
+      throw new Error(
+        `check 2: property "${property}" has events but no zone in the checker's input (propertyZones): its hours cannot be placed`,
+      );
+    return zone;
+  };
   const marks = async (table: string) =>
     new Map(
       (

@@ -342,6 +342,12 @@ describe('the soak checker', () => {
       expect(c.pass).toBe(false);
       expect(c.problems).toEqual(['agg_monthly_summary ["2026-02","hotel-sur"]: total_messages 3, the journal says 0']);
     });
+    it('a property with events but no zone in the input: a clear error naming it, not a bucket compared in the wrong zone', async () => {
+      const { 'hostal-centro': _, ...zones } = input.propertyZones;
+      await expect(onCopy(async () => undefined, { propertyZones: zones })).rejects.toThrow(
+        'check 2: property "hostal-centro" has events but no zone in the checker\'s input (propertyZones): its hours cannot be placed',
+      );
+    });
   });
 
   describe('3. cold objects', () => {
