@@ -32,7 +32,21 @@ export async function readRawHorizon(sql: SqlExecutor): Promise<Date | null> {
   return toDate(r?.horizon);
 }
 
-/** The horizon and the zones the aggregations run in (their watermarks), for ingest: one query per batch. */
+/**
+ * The raw horizon's lock, for the whole transaction (an advisory lock): ingest holds it shared while
+ * it writes a chunk it judged against the horizon; retention holds it alone from its last look at what
+ * the aggregations still need to the commit of an object of raw events (lambdas/retention/
+ * aggregation-hold.ts). So the horizon never moves between ingest's look and its insert, and no
+ * late-data invalidation commits between retention's look and its delete. Held for a chunk or a
+ * commit, never for a run.
+ */
+export async function lockRawHorizon(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<void> {
+  await tx.query(`SELECT ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtext($1::text))`, [
+    { sqlType: 'text', value: `raw_horizon:${RAW_TABLE}` },
+  ]);
+}
+
+/** The horizon and the zones the aggregations run in (their watermarks), for ingest: read per pass, and again under the lock per chunk. */
 export async function readIngestHorizon(sql: SqlExecutor): Promise<{ horizon: Date | null; zones: string[] }> {
   const [r] = await sql.query<{ horizon: string | null; zones: string | null }>(
     `SELECT raw_horizon($1::text) AS horizon, (SELECT string_agg(DISTINCT time_zone, ',') FROM agg_watermarks) AS zones`,

@@ -5,20 +5,23 @@
  * The same statement updates the dashboard's per-entity state (a trigger on analytics_events,
  * sql/010_dashboard_state.sql: it sees only the rows inserted, so a redelivery changes nothing).
  *
- * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
- * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already written stay written.
+ * A chunk is all-or-nothing (one statement, in a transaction): when the database fails, exactly the
+ * records of the chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already
+ * written stay written.
  *
  * Late beyond the raw horizon (lambdas/aggregate/horizon.ts): an event whose hour, day, ISO week or
  * month (in the aggregation zones) starts at or before the newest raw event retention exported
  * would never be counted (those buckets are not recomputed from partial raw data): it is rejected
- * with that reason, kept and counted (`late`), never dropped. The horizon is read once per call.
+ * with that reason, kept and counted (`late`), never dropped. The horizon is read once per pass and
+ * checked again under its lock when each chunk is written (`ingestPass`): a chunk judged against a
+ * horizon retention has since moved is judged again.
  */
 import { createHash } from 'node:crypto';
-import { lateReason, lateThreshold, readIngestHorizon } from '../aggregate/horizon';
+import { lateReason, lateThreshold, lockRawHorizon, readIngestHorizon } from '../aggregate/horizon';
 import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import { JsonText } from '../shared/sql/bulk';
-import { BULK_PARAM_BUDGET_BYTES, type SqlExecutor } from '../shared/sql/types';
+import { BULK_PARAM_BUDGET_BYTES, type Sql, type SqlExecutor } from '../shared/sql/types';
 import { DEFAULT_RULES, rawEventId, type ValidationRules, validateEvent } from './event';
 
 /** One unit of delivery: an SQS message (many events, the collector's `{"events": [...]}`) or a file line. */
@@ -28,7 +31,7 @@ export interface IngestRecord {
 }
 
 export interface IngestDeps {
-  readonly sql: SqlExecutor;
+  readonly sql: Sql;
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics?: MetricsSink;
@@ -82,6 +85,8 @@ interface RejectedRow {
   raw: string;
   reason: string;
   source: string;
+  /** The record it came from (for the first rejections; not stored). */
+  record_id: string;
 }
 
 const INSERT = `
@@ -145,11 +150,27 @@ export function eventsOf(body: string): { events: unknown[] } | { error: string 
   return { events: [parsed] };
 }
 
+/** A pass's horizon no longer holds when its chunk is written: the chunk's records are judged again. */
+class HorizonMoved extends Error {}
+
+/** How many times a record is judged against a horizon that moved before its chunk was written. */
+const HORIZON_PASSES = 3;
+
+interface Horizon {
+  /** What the late rule compares with: the raw horizon and the zones, as read. */
+  readonly seen: string;
+  readonly late?: { readonly from: number; readonly reason: string };
+}
+
+async function readHorizon(sql: SqlExecutor, timeZone: string | undefined): Promise<Horizon> {
+  const { horizon, zones } = await readIngestHorizon(sql);
+  const seen = JSON.stringify([horizon?.toISOString() ?? null, [...zones].sort()]);
+  if (!horizon) return { seen };
+  const from = lateThreshold(horizon, [...new Set([...zones, ...(timeZone ? [timeZone] : [])])]);
+  return { seen, late: { from: from.getTime(), reason: lateReason(horizon, from) } };
+}
+
 export async function ingest(deps: IngestDeps, records: readonly IngestRecord[]): Promise<IngestResult> {
-  const rules = deps.rules ?? DEFAULT_RULES;
-  const source = deps.source ?? 'sqs';
-  const now = deps.clock.now();
-  const maxEvents = deps.chunkEvents ?? 5_000;
   const result: IngestResult = {
     accepted: 0,
     duplicates: 0,
@@ -161,48 +182,92 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
     firstRejections: [],
     errors: [],
   };
-  if (records.length === 0) return result;
-  // The raw horizon, once per call: events before `lateFrom` fall in periods already (partly) in cold storage.
-  let late: { from: number; reason: string } | undefined;
-  try {
-    const { horizon, zones } = await readIngestHorizon(deps.sql);
-    if (horizon) {
-      const from = lateThreshold(horizon, [...new Set([...zones, ...(deps.timeZone ? [deps.timeZone] : [])])]);
-      late = { from: from.getTime(), reason: lateReason(horizon, from) };
-    }
-  } catch (err) {
-    const message = (err as Error).message;
-    deps.log.error('Ingest: the raw horizon could not be read; every record fails and will be retried', { error: message });
-    result.failedRecordIds.push(...records.map((r) => r.recordId));
-    result.errors.push(message);
-    return result;
-  }
-  // Chunks of whole records: a record is never split across statements.
-  type Chunk = { ids: string[]; valid: string[]; rejected: RejectedRow[]; late: number; bytes: number };
-  let chunk: Chunk = { ids: [], valid: [], rejected: [], late: 0, bytes: 0 };
-  const flush = async () => {
-    if (chunk.ids.length === 0) return;
-    const c = chunk;
-    chunk = { ids: [], valid: [], rejected: [], late: 0, bytes: 0 };
+  let pending = records;
+  for (let pass = 1; pending.length > 0; pass++) {
+    // The raw horizon, once per pass: events before `late.from` fall in periods already (partly) in cold storage.
+    let horizon: Horizon;
     try {
-      const [r] = await deps.sql.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
-        { sqlType: 'jsonb', value: new JsonText(`[${c.valid.join(',')}]`) },
-        { sqlType: 'jsonb', value: new JsonText(JSON.stringify(c.rejected)) },
-      ]);
-      if (!r) throw new Error('the insert returned no row');
+      horizon = await readHorizon(deps.sql, deps.timeZone);
+    } catch (err) {
+      const message = (err as Error).message;
+      deps.log.error('Ingest: the raw horizon could not be read; every record fails and will be retried', { error: message });
+      result.failedRecordIds.push(...pending.map((r) => r.recordId));
+      result.errors.push(message);
+      break;
+    }
+    const moved = await ingestPass(deps, pending, horizon, result, pass === HORIZON_PASSES);
+    if (moved.length > 0)
+      deps.log.info('Ingest: retention moved the raw horizon while these records were judged; judging them again', {
+        records: moved.length,
+        pass,
+      });
+    pending = moved;
+  }
+  if (deps.metrics) {
+    deps.metrics.add('EventsAccepted', result.accepted);
+    deps.metrics.add('EventsDuplicate', result.duplicates);
+    deps.metrics.add('EventsRejected', result.rejected);
+    deps.metrics.add('EventsLateBeyondHorizon', result.late);
+    deps.metrics.add('LateDataInvalidations', result.invalidations);
+    deps.metrics.add('RecordsFailed', result.failedRecordIds.length);
+  }
+  if (result.rejected > 0)
+    deps.log.warn('Ingest: events rejected (kept in analytics_events_rejected)', { rejected: result.rejected, late: result.late });
+  return result;
+}
+
+/**
+ * One pass over `records` against `horizon`: validated, then written a chunk at a time. Each chunk's
+ * transaction takes the raw horizon's lock shared (retention takes it alone to commit an object of raw
+ * events, lambdas/retention/aggregation-hold.ts) and reads the horizon again under it: if retention
+ * moved it since the pass read it, the chunk is not written and its records are returned, to be
+ * judged again (on the `last` pass they fail instead, and SQS retries them). So no event is accepted
+ * against a horizon that no longer holds, and no late-data invalidation is committed that retention's
+ * last look before its delete could miss.
+ */
+async function ingestPass(
+  deps: IngestDeps,
+  records: readonly IngestRecord[],
+  horizon: Horizon,
+  result: IngestResult,
+  last: boolean,
+): Promise<IngestRecord[]> {
+  const rules = deps.rules ?? DEFAULT_RULES;
+  const source = deps.source ?? 'sqs';
+  const now = deps.clock.now();
+  const maxEvents = deps.chunkEvents ?? 5_000;
+  const { late } = horizon;
+  const moved: IngestRecord[] = [];
+  // Chunks of whole records: a record is never split across statements.
+  type Chunk = { records: IngestRecord[]; valid: string[]; rejected: RejectedRow[]; late: number; bytes: number };
+  const empty = (): Chunk => ({ records: [], valid: [], rejected: [], late: 0, bytes: 0 });
+  let chunk = empty();
+  const flush = async () => {
+    if (chunk.records.length === 0) return;
+    const c = chunk;
+    chunk = empty();
+    try {
+      const r = await writeChunk(deps.sql, c.valid, c.rejected, horizon.seen);
       result.accepted += r.inserted;
       result.duplicates += r.valid - r.inserted;
       result.rejected += r.rejected;
       result.late += c.late;
       result.rejectedDuplicates += c.rejected.length - r.rejected;
       result.invalidations += r.invalidated;
+      for (const x of c.rejected)
+        if (result.firstRejections.length < 20)
+          result.firstRejections.push({ recordId: x.record_id, eventId: x.event_id, reason: x.reason });
     } catch (err) {
+      if (err instanceof HorizonMoved && !last) {
+        moved.push(...c.records);
+        return;
+      }
       const message = (err as Error).message;
       deps.log.error('Ingest: the database refused a chunk; its records fail and will be retried', {
-        records: c.ids.length,
+        records: c.records.length,
         error: message,
       });
-      result.failedRecordIds.push(...c.ids);
+      result.failedRecordIds.push(...c.records.map((r) => r.recordId));
       result.errors.push(message);
     }
   };
@@ -218,6 +283,7 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
         raw,
         reason: storable(reason),
         source,
+        record_id: rec.recordId,
       });
     if ('error' in parsed) reject(-1, null, storable(rec.body), parsed.error);
     else
@@ -229,28 +295,32 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
           reject(position, v.row.id, storable(JSON.stringify(ev)), late.reason);
         } else valid.push(v.json);
       });
-    for (const r of rejected)
-      if (result.firstRejections.length < 20)
-        result.firstRejections.push({ recordId: rec.recordId, eventId: r.event_id, reason: r.reason });
     const bytes = valid.reduce((n, s) => n + s.length + 1, 0) + rejected.reduce((n, r) => n + r.raw.length + r.reason.length + 140, 0);
-    if (chunk.ids.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES))
+    if (chunk.records.length > 0 && (chunk.valid.length + valid.length > maxEvents || chunk.bytes + bytes > BULK_PARAM_BUDGET_BYTES))
       await flush();
-    chunk.ids.push(rec.recordId);
+    chunk.records.push(rec);
     chunk.valid.push(...valid);
     chunk.rejected.push(...rejected);
     chunk.late += lateHere;
     chunk.bytes += bytes;
   }
   await flush();
-  if (deps.metrics) {
-    deps.metrics.add('EventsAccepted', result.accepted);
-    deps.metrics.add('EventsDuplicate', result.duplicates);
-    deps.metrics.add('EventsRejected', result.rejected);
-    deps.metrics.add('EventsLateBeyondHorizon', result.late);
-    deps.metrics.add('LateDataInvalidations', result.invalidations);
-    deps.metrics.add('RecordsFailed', result.failedRecordIds.length);
-  }
-  if (result.rejected > 0)
-    deps.log.warn('Ingest: events rejected (kept in analytics_events_rejected)', { rejected: result.rejected, late: result.late });
-  return result;
+  return moved;
+}
+
+/** One chunk, in one transaction under the raw horizon's shared lock, if the horizon is still `seen`. */
+async function writeChunk(sql: Sql, valid: readonly string[], rejected: readonly RejectedRow[], seen: string) {
+  return sql.transaction(async (tx) => {
+    await lockRawHorizon(tx, 'shared');
+    if ((await readHorizon(tx, undefined)).seen !== seen) throw new HorizonMoved('the raw horizon moved');
+    const [r] = await tx.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
+      { sqlType: 'jsonb', value: new JsonText(`[${valid.join(',')}]`) },
+      {
+        sqlType: 'jsonb',
+        value: new JsonText(JSON.stringify(rejected.map(({ record_id: _, ...row }) => row))),
+      },
+    ]);
+    if (!r) throw new Error('the insert returned no row');
+    return r;
+  });
 }

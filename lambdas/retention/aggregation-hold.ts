@@ -11,7 +11,7 @@
  * report says so, naming the aggregation.
  */
 import type { RetentionPolicy } from '../../lib/config';
-import { RAW_TABLE } from '../aggregate/horizon';
+import { lockRawHorizon, RAW_TABLE } from '../aggregate/horizon';
 import { AGGREGATIONS } from '../aggregate/registry';
 import type { SqlExecutor } from '../shared/sql/types';
 
@@ -22,6 +22,31 @@ export interface AggregationHold {
   readonly by: string;
 }
 
+type NeededRow = { agg_table: string; time_zone: string | null; property_id: string | null; needed_from: string; kind: string };
+
+/** The earliest instant an aggregation still needs raw events from (sql/028), or none. */
+async function neededFrom(sql: SqlExecutor): Promise<NeededRow | undefined> {
+  const [r] = await sql.query<NeededRow>(
+    // truncated to the millisecond: never later than the instant itself
+    `SELECT agg_table, time_zone, property_id, kind,
+            to_char(needed_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS needed_from
+       FROM raw_needed_from(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
+    [{ sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
+  );
+  return r;
+}
+
+/** Who needs the raw events from `r.needed_from` on, for people. */
+function describe(r: NeededRow): string {
+  const job = AGGREGATIONS.find((a) => a.table === r.agg_table)?.name ?? r.agg_table;
+  const at = new Date(r.needed_from).toISOString();
+  return r.kind === 'invalidated'
+    ? `${job} has late events to recount from ${at} (agg_invalidations)`
+    : r.kind === 'rederivation'
+      ? `${job} has to re-derive ${r.property_id} in its new zone, from its first event at ${at} (property_rederivations)`
+      : `${job} has computed only up to ${at}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
+}
+
 /** The cutoff to export to (the policy's, or earlier when an aggregation still needs the rows), and why. */
 export async function holdForAggregations(
   sql: SqlExecutor,
@@ -29,29 +54,29 @@ export async function holdForAggregations(
   cutoff: string,
 ): Promise<{ cutoff: string; hold?: AggregationHold }> {
   if (policy.table !== RAW_TABLE || policy.timeKind !== 'timestamptz') return { cutoff };
-  const [r] = await sql.query<{
-    agg_table: string;
-    time_zone: string | null;
-    property_id: string | null;
-    needed_from: string;
-    kind: string;
-  }>(
-    // truncated to the millisecond: never later than the instant itself
-    `SELECT agg_table, time_zone, property_id, kind,
-            to_char(needed_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS needed_from
-       FROM raw_needed_from(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`,
-    [{ sqlType: 'jsonb', value: AGGREGATIONS.map((a) => a.table) }],
-  );
+  const r = await neededFrom(sql);
   if (!r) return { cutoff };
   const needed = new Date(r.needed_from);
   if (needed.getTime() >= Date.parse(cutoff)) return { cutoff };
-  const job = AGGREGATIONS.find((a) => a.table === r.agg_table)?.name ?? r.agg_table;
-  const at = needed.toISOString();
-  const by =
-    r.kind === 'invalidated'
-      ? `${job} has late events to recount from ${at} (agg_invalidations)`
-      : r.kind === 'rederivation'
-        ? `${job} has to re-derive ${r.property_id} in its new zone, from its first event at ${at} (property_rederivations)`
-        : `${job} has computed only up to ${at}${r.time_zone ? ` in ${r.time_zone}` : ''}`;
-  return { cutoff: at, hold: { policyCutoff: cutoff, by } };
+  return { cutoff: needed.toISOString(), hold: { policyCutoff: cutoff, by: describe(r) } };
+}
+
+/**
+ * In the transaction that deletes an object's raw events, before the delete: takes the raw horizon's
+ * lock alone (waiting for the ingest chunks in flight, lambdas/aggregate/horizon.ts) and looks again.
+ * A late event committed since the run's first look can have made an aggregation need these rows
+ * (a pending invalidation of a period they fall in): then this says why, and the commit deletes
+ * nothing (RowsChanged: the object is discarded, the rows stay for the next run, after the
+ * aggregation has recounted). `lastRowTime` is the object's last row's time, as exported (text).
+ */
+export async function heldAtCommit(tx: SqlExecutor, policy: RetentionPolicy, lastRowTime: string): Promise<string | undefined> {
+  if (policy.table !== RAW_TABLE || policy.timeKind !== 'timestamptz') return undefined;
+  await lockRawHorizon(tx, 'exclusive');
+  const r = await neededFrom(tx);
+  if (!r) return undefined;
+  const [c] = await tx.query<{ reaches: boolean }>('SELECT $1::text::timestamptz >= $2::text::timestamptz AS reaches', [
+    { sqlType: 'text', value: lastRowTime },
+    { sqlType: 'text', value: r.needed_from },
+  ]);
+  return c?.reaches ? `since these rows were exported, ${describe(r)}: nothing deleted, rolled back` : undefined;
 }

@@ -6,6 +6,7 @@ import { indexObject } from '../privacy/subject-index';
 import type { Identifier } from '../privacy/subjects';
 import { isForeignKeyViolation } from '../shared/sql/errors';
 import type { SqlExecutor } from '../shared/sql/types';
+import { heldAtCommit } from './aggregation-hold';
 import type { ObjectFooter } from './parquet';
 import {
   dayWhere,
@@ -111,6 +112,9 @@ export async function deleteExported(
     keysetCompare(shape, '>=', footer.keyMin, ps),
     keysetCompare(shape, '<=', footer.keyMax, ps),
   ].join(' AND ');
+  // raw events: the aggregations looked at once more, under the raw horizon's lock (issue 26.10's race)
+  const held = await heldAtCommit(tx, policy, footer.keyMax[0] as string);
+  if (held) throw new RowsChanged(held);
   let check: { n: number; m: string | null } | undefined;
   try {
     [check] = await tx.query<{ n: number; m: string | null }>(

@@ -5,7 +5,7 @@ import { AnalyticsCollector } from '../../lambdas/ingest/client';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { processSqsBatch } from '../../lambdas/ingest/sqs';
 import { memoryLog, memoryMetrics } from '../../lambdas/shared/observability';
-import type { Sql, SqlParam } from '../../lambdas/shared/sql/types';
+import type { Sql, SqlExecutor, SqlParam } from '../../lambdas/shared/sql/types';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
 
 const NOW = new Date('2025-10-21T10:00:00Z');
@@ -43,11 +43,16 @@ const sqsEvent = (records: { id: string; body: string }[]): SQSEvent => ({
 function withOutage(sql: Sql, failAfterCalls: number): Sql & { calls: number } {
   const wrapper = Object.create(sql) as Sql & { calls: number };
   wrapper.calls = 0;
-  wrapper.query = async <T extends Record<string, unknown>>(text: string, params?: readonly SqlParam[]) => {
-    wrapper.calls++;
-    if (wrapper.calls > failAfterCalls) throw new Error('Connection terminated unexpectedly');
-    return sql.query<T>(text, params);
-  };
+  const outage =
+    (run: SqlExecutor) =>
+    async <T extends Record<string, unknown>>(text: string, params?: readonly SqlParam[]) => {
+      wrapper.calls++;
+      if (wrapper.calls > failAfterCalls) throw new Error('Connection terminated unexpectedly');
+      return run.query<T>(text, params);
+    };
+  wrapper.query = outage(sql);
+  // statements in a transaction count too (each chunk is written in one)
+  wrapper.transaction = (fn) => sql.transaction((tx) => fn(Object.assign(Object.create(tx) as SqlExecutor, { query: outage(tx) })));
   return wrapper;
 }
 
@@ -180,7 +185,9 @@ describe.each(DRIVERS)('analytics ingest through the %s driver', (driver) => {
   });
 
   it('a database outage fails exactly the records in hand; the records already written stay written', async () => {
-    const sql = withOutage(db.sql, 2); // the raw horizon (read once per call) and the first chunk go through, then the database is gone
+    // the raw horizon (read once per pass) and the first chunk (its transaction: the horizon's lock, the
+    // horizon again, the insert) go through, then the database is gone
+    const sql = withOutage(db.sql, 4);
     const { response, result } = await processSqsBatch(
       { sql, clock, log: memoryLog(), chunkEvents: 2 },
       sqsEvent([

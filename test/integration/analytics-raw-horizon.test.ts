@@ -19,12 +19,12 @@ import { AGGREGATIONS, aggregation } from '../../lambdas/aggregate/registry';
 import { ingest } from '../../lambdas/ingest/ingest';
 import { memoryLog } from '../../lambdas/shared/observability';
 import { setProperty } from '../../lambdas/shared/properties';
-import type { Sql } from '../../lambdas/shared/sql/types';
+import type { Sql, SqlExecutor } from '../../lambdas/shared/sql/types';
 import { RETENTION_POLICIES } from '../../lib/config';
 import { aggregateLocally } from '../../local/commands/aggregate';
 import { UsageError } from '../../local/commands/common';
 import { DRIVERS, type TestDb, testDb } from '../support/db';
-import { run as runRetention, s3, withCliEnv } from '../support/retention-harness';
+import { run as runRetention, s3, withCliEnv, withUpload } from '../support/retention-harness';
 import { reconcileTestRoles, roleSql } from '../support/roles';
 
 const TZ = 'Europe/Madrid';
@@ -269,6 +269,155 @@ describe.each(DRIVERS)('late events and the raw horizon (issue 26.10) through th
         ),
       },
     ]);
+  });
+});
+
+describe.each(DRIVERS)('late events and retention at the same time (issue 26.10, the race) through the %s driver', (driver) => {
+  let db: TestDb;
+  let asAggregate: Sql & { close(): Promise<void> };
+  let asIngest: Sql & { close(): Promise<void> };
+  let asRetention: Sql & { close(): Promise<void> };
+  let store: Awaited<ReturnType<typeof s3>>;
+  const monthly = () =>
+    db.direct.query<{ property_id: string; period_month: string; total_messages: number }>(
+      'SELECT property_id, period_month, total_messages FROM agg_monthly_summary ORDER BY period_month, property_id',
+    );
+  const ingestWith = (sql: Sql, recordId: string, events: readonly Ev[]) =>
+    ingest({ sql, clock: { now: () => NOV_22 }, log: memoryLog(), timeZone: TZ }, [{ recordId, body: body(events) }]);
+  const aggregateMonthly = () =>
+    runAggregation(
+      { sql: asAggregate, log: memoryLog(), clock: { now: () => NOV_22 } },
+      aggregation('monthly_summary'),
+      { kind: 'scheduled' },
+      TZ,
+    );
+
+  beforeEach(async () => {
+    db = await testDb(driver);
+    await reconcileTestRoles(db);
+    asAggregate = roleSql(db, 'dlc_aggregate', driver);
+    asIngest = roleSql(db, 'dlc_ingest', driver);
+    asRetention = roleSql(db, 'dlc_retention', driver);
+    store = await s3();
+    // As above: every event on time, July and August aggregated on 1 September.
+    await ingest({ sql: asIngest, clock: { now: () => SEPT_1 }, log: memoryLog(), timeZone: TZ }, [
+      { recordId: 'on-time', body: body(FIXTURE) },
+    ]);
+    const run = (mode: AggregateMode) =>
+      runAggregation({ sql: asAggregate, log: memoryLog(), clock: { now: () => SEPT_1 } }, aggregation('monthly_summary'), mode, TZ);
+    await run({ kind: 'range', from: '2026-07', to: '2026-09' });
+    await run({ kind: 'scheduled' });
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
+  });
+  afterEach(async () => {
+    await store.stop();
+    await asAggregate.close();
+    await asIngest.close();
+    await asRetention.close();
+    await db.close();
+  });
+
+  it('a late event committed while retention exports its month: retention deletes none of that month, the aggregation recounts it, the next retention exports it', async () => {
+    // Act 1: retention's run; while it uploads its first object, the late August message is ingested
+    let lateResult: Awaited<ReturnType<typeof ingestWith>> | undefined;
+    const racing = withUpload(store.store, async (key, bodyStream, condition) => {
+      lateResult ??= await ingestWith(asIngest, 'late', [LATE]);
+      return store.store.upload(key, bodyStream, condition);
+    });
+    const first = await runRetention(asRetention, racing, { tables: ['analytics_events'] });
+    // Assert 1: the late event is in, with its month's invalidation; July's rows went, except the last one,
+    // whose UTC day (31 July) it shares with August's first local hour: that object stayed whole
+    expect(lateResult).toMatchObject({ accepted: 1, late: 0, invalidations: 1 });
+    expect(first.outcome.counters).toMatchObject({ rows_deleted: 6, verification_failures: 0 });
+    expect(first.outcome.counters.objects_changed).toBeGreaterThan(0);
+    expect(first.log.lines.filter((l) => l.level === 'warn').map((l) => String(l.extra?.reason))).toContainEqual(
+      expect.stringMatching(/^since these rows were exported, monthly_summary has late events to recount from 2026-07-31T22:00:00.000Z/),
+    );
+    expect(
+      await db.direct.query('SELECT count(*)::int AS n FROM analytics_events WHERE occurred_at >= $1::timestamptz', [
+        { sqlType: 'timestamptz', value: new Date('2026-07-31T22:00:00Z') },
+      ]),
+    ).toEqual([{ n: 11 }]);
+    // Act 2: the schedule recounts August; the next retention run exports what the first left
+    const recount = await aggregateMonthly();
+    const second = await runRetention(asRetention, store.store, { tables: ['analytics_events'] });
+    // Assert 2: August counts the late message (9), nothing beyond the horizon; every expired event exported once
+    expect(await monthly()).toEqual(expectedMonthly([...FIXTURE, LATE]));
+    expect(recount.bucketsBeyondHorizon).toEqual([]);
+    expect(second.outcome.counters).toMatchObject({ rows_deleted: 6, objects_changed: 0 });
+  });
+
+  it('a late event written but not yet committed when retention commits: retention waits for it (the raw horizon lock), then keeps its month', async () => {
+    // Act: ingest's chunk is inserted, its transaction still open; retention runs meanwhile
+    let retention: Promise<Awaited<ReturnType<typeof runRetention>>> | undefined;
+    let waited = false;
+    const slow: Sql = Object.assign(Object.create(asIngest), {
+      transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) =>
+        asIngest.transaction((tx) =>
+          fn(
+            Object.assign(Object.create(tx), {
+              query: async (text: string, params?: never[]) => {
+                const rows = await tx.query(text, params);
+                if (text.includes('INSERT INTO analytics_events') && !retention) {
+                  retention = runRetention(asRetention, store.store, { tables: ['analytics_events'] });
+                  // until retention waits for the lock (or, were there none, has finished)
+                  let done = false;
+                  void retention.finally(() => {
+                    done = true;
+                  });
+                  while (!done && !waited) {
+                    const [w] = await db.direct.query<{ n: number }>(
+                      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    );
+                    waited = (w?.n ?? 0) > 0;
+                    if (!waited) await new Promise((r) => setTimeout(r, 20));
+                  }
+                }
+                return rows;
+              },
+            }),
+          ),
+        ),
+    });
+    const r = await ingestWith(slow, 'late', [LATE]);
+    const first = await (retention as NonNullable<typeof retention>);
+    await aggregateMonthly();
+    // Assert: retention waited, then saw the late event's invalidation and kept August; August counts it
+    expect(waited).toBe(true);
+    expect(r).toMatchObject({ accepted: 1, invalidations: 1 });
+    expect(first.outcome.counters).toMatchObject({ rows_deleted: 6, verification_failures: 0 });
+    expect(await monthly()).toEqual(expectedMonthly([...FIXTURE, LATE]));
+  });
+
+  it("retention commits between ingest's look at the horizon and its insert: the late event is judged again and rejected, with its reason", async () => {
+    // Act: ingest reads the horizon (nothing exported yet); before it writes, a whole retention run commits
+    let ran = false;
+    const racing: Sql = Object.assign(Object.create(asIngest), {
+      query: async (text: string, params?: never[]) => {
+        const rows = await asIngest.query(text, params);
+        if (!ran && text.includes('raw_horizon(')) {
+          ran = true;
+          const { outcome } = await runRetention(asRetention, store.store, { tables: ['analytics_events'] });
+          expect(outcome.counters).toMatchObject({ rows_deleted: 12 });
+        }
+        return rows;
+      },
+    });
+    const r = await ingestWith(racing, 'late', [LATE]);
+    await aggregateMonthly();
+    // Assert: rejected as late (not accepted into a month that can no longer be recounted), kept with its reason
+    expect(ran).toBe(true);
+    expect(r).toMatchObject({ accepted: 0, rejected: 1, late: 1, failedRecordIds: [] });
+    expect(await db.direct.query('SELECT event_id, reason FROM analytics_events_rejected')).toEqual([
+      {
+        event_id: 'late-aug',
+        reason: expect.stringMatching(
+          /^late: raw events of its period are already in cold storage \(raw horizon 2026-08-18T08:00:00.000Z\)/,
+        ),
+      },
+    ]);
+    expect(await db.direct.query("SELECT count(*)::int AS n FROM analytics_events WHERE id = 'late-aug'")).toEqual([{ n: 0 }]);
+    expect(await monthly()).toEqual(expectedMonthly(FIXTURE));
   });
 });
 
