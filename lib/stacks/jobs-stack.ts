@@ -129,7 +129,7 @@ export class JobsStack extends Stack {
       return job;
     };
 
-    // ---------------------------------------------------------------- archive (hourly, in the VPC)
+    // ---------------------------------------------------------------- archive (every 15 minutes, in the VPC)
     add(
       new ScheduledJob(this, 'Archive', {
         ...common,
