@@ -33,8 +33,9 @@ export async function readRawHorizon(sql: SqlExecutor): Promise<Date | null> {
 }
 
 /**
- * The raw horizon's lock, for the whole transaction (an advisory lock): ingest holds it shared while
- * it writes a chunk it judged against the horizon; retention holds it alone from its last look at what
+ * The raw horizon's lock, for the whole transaction (an advisory lock): ingest's insert statement holds
+ * it shared while it writes a chunk it judged against the horizon (sql/029 takes it, with this key);
+ * retention holds it alone from its last look at what
  * the aggregations still need to the commit of an object of raw events (lambdas/retention/
  * aggregation-hold.ts). So the horizon never moves between ingest's look and its insert, and no
  * late-data invalidation commits between retention's look and its delete. Held for a chunk or a

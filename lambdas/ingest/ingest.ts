@@ -5,8 +5,8 @@
  * The same statement updates the dashboard's per-entity state (a trigger on analytics_events,
  * sql/010_dashboard_state.sql: it sees only the rows inserted, so a redelivery changes nothing).
  *
- * A chunk is all-or-nothing (one statement, in a transaction): when the database fails, exactly the
- * records of the chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already
+ * A chunk is all-or-nothing (one statement): when the database fails, exactly the records of the
+ * chunk in hand fail (SQS retries them, then its DLQ keeps them); chunks already
  * written stay written.
  *
  * Late beyond the raw horizon (lambdas/aggregate/horizon.ts): an event whose hour, day, ISO week or
@@ -17,11 +17,11 @@
  * horizon retention has since moved is judged again.
  */
 import { createHash } from 'node:crypto';
-import { lateReason, lateThreshold, lockRawHorizon, readIngestHorizon } from '../aggregate/horizon';
+import { lateReason, lateThreshold, readIngestHorizon } from '../aggregate/horizon';
 import type { Log, MetricsSink } from '../shared/observability';
 import type { Clock } from '../shared/runtime';
 import { JsonText } from '../shared/sql/bulk';
-import { BULK_PARAM_BUDGET_BYTES, type Sql, type SqlExecutor } from '../shared/sql/types';
+import { BULK_PARAM_BUDGET_BYTES, type SqlExecutor } from '../shared/sql/types';
 import { DEFAULT_RULES, rawEventId, type ValidationRules, validateEvent } from './event';
 
 /** One unit of delivery: an SQS message (many events, the collector's `{"events": [...]}`) or a file line. */
@@ -31,7 +31,7 @@ export interface IngestRecord {
 }
 
 export interface IngestDeps {
-  readonly sql: Sql;
+  readonly sql: SqlExecutor;
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics?: MetricsSink;
@@ -90,10 +90,14 @@ interface RejectedRow {
 }
 
 const INSERT = `
-WITH input AS (
+WITH hz AS (
+  -- the raw horizon's lock, shared, and the horizon still the one the events were judged against (sql/029)
+  SELECT ingest_horizon_holds($3::timestamptz, $4::jsonb) AS holds
+), input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
     id text, event_type text, occurred_at timestamptz, property_id text, channel text, guest_id text, staff_id text,
     conversation_id text, task_id text, value double precision, duration_ms integer, metadata jsonb)
+  WHERE (SELECT holds FROM hz)
 ), ins AS (
   INSERT INTO analytics_events (id, event_type, occurred_at, property_id, channel, guest_id, staff_id, conversation_id,
                                 task_id, value, duration_ms, metadata)
@@ -157,17 +161,17 @@ class HorizonMoved extends Error {}
 const HORIZON_PASSES = 3;
 
 interface Horizon {
-  /** What the late rule compares with: the raw horizon and the zones, as read. */
-  readonly seen: string;
+  /** What the late rule compares with, as read: the raw horizon and the aggregation zones. */
+  readonly horizon: Date | null;
+  readonly zones: string[];
   readonly late?: { readonly from: number; readonly reason: string };
 }
 
 async function readHorizon(sql: SqlExecutor, timeZone: string | undefined): Promise<Horizon> {
   const { horizon, zones } = await readIngestHorizon(sql);
-  const seen = JSON.stringify([horizon?.toISOString() ?? null, [...zones].sort()]);
-  if (!horizon) return { seen };
+  if (!horizon) return { horizon, zones };
   const from = lateThreshold(horizon, [...new Set([...zones, ...(timeZone ? [timeZone] : [])])]);
-  return { seen, late: { from: from.getTime(), reason: lateReason(horizon, from) } };
+  return { horizon, zones, late: { from: from.getTime(), reason: lateReason(horizon, from) } };
 }
 
 export async function ingest(deps: IngestDeps, records: readonly IngestRecord[]): Promise<IngestResult> {
@@ -218,10 +222,10 @@ export async function ingest(deps: IngestDeps, records: readonly IngestRecord[])
 
 /**
  * One pass over `records` against `horizon`: validated, then written a chunk at a time. Each chunk's
- * transaction takes the raw horizon's lock shared (retention takes it alone to commit an object of raw
- * events, lambdas/retention/aggregation-hold.ts) and reads the horizon again under it: if retention
- * moved it since the pass read it, the chunk is not written and its records are returned, to be
- * judged again (on the `last` pass they fail instead, and SQS retries them). So no event is accepted
+ * statement takes the raw horizon's lock shared (retention takes it alone to commit an object of raw
+ * events, lambdas/retention/aggregation-hold.ts) and checks the horizon again under it (sql/029): if
+ * retention moved it since the pass read it, the chunk is not written and its records are returned, to
+ * be judged again (on the `last` pass they fail instead, and SQS retries them). So no event is accepted
  * against a horizon that no longer holds, and no late-data invalidation is committed that retention's
  * last look before its delete could miss.
  */
@@ -247,7 +251,7 @@ async function ingestPass(
     const c = chunk;
     chunk = empty();
     try {
-      const r = await writeChunk(deps.sql, c.valid, c.rejected, horizon.seen);
+      const r = await writeChunk(deps.sql, c.valid, c.rejected, horizon);
       result.accepted += r.inserted;
       result.duplicates += r.valid - r.inserted;
       result.rejected += r.rejected;
@@ -308,19 +312,22 @@ async function ingestPass(
   return moved;
 }
 
-/** One chunk, in one transaction under the raw horizon's shared lock, if the horizon is still `seen`. */
-async function writeChunk(sql: Sql, valid: readonly string[], rejected: readonly RejectedRow[], seen: string) {
-  return sql.transaction(async (tx) => {
-    await lockRawHorizon(tx, 'shared');
-    if ((await readHorizon(tx, undefined)).seen !== seen) throw new HorizonMoved('the raw horizon moved');
-    const [r] = await tx.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
+/**
+ * One chunk, in one statement that first takes the raw horizon's lock shared and checks the horizon is
+ * still the one the chunk was judged against (sql/029: HorizonMoved if not, and nothing is written).
+ */
+async function writeChunk(sql: SqlExecutor, valid: readonly string[], rejected: readonly RejectedRow[], judged: Horizon) {
+  try {
+    const [r] = await sql.query<{ valid: number; inserted: number; invalidated: number; rejected: number }>(INSERT, [
       { sqlType: 'jsonb', value: new JsonText(`[${valid.join(',')}]`) },
-      {
-        sqlType: 'jsonb',
-        value: new JsonText(JSON.stringify(rejected.map(({ record_id: _, ...row }) => row))),
-      },
+      { sqlType: 'jsonb', value: new JsonText(JSON.stringify(rejected.map(({ record_id: _, ...row }) => row))) },
+      { sqlType: 'timestamptz', value: judged.horizon },
+      { sqlType: 'jsonb', value: judged.zones },
     ]);
     if (!r) throw new Error('the insert returned no row');
     return r;
-  });
+  } catch (err) {
+    if (/raw horizon moved/.test((err as Error).message)) throw new HorizonMoved((err as Error).message);
+    throw err;
+  }
 }

@@ -112,7 +112,13 @@ export const DB_ROLES = [
       properties: ['SELECT'],
     },
     // raw_horizon: is a late event's period already (partly) in cold storage? (issue 26.10)
-    functions: [...DASHBOARD_STATE_FUNCTIONS, 'raw_horizon(text)', 'agg_period_probe(text,timestamptz,text)'],
+    // ingest_horizon_holds: its insert holds the raw horizon's lock and checks the horizon is still the one it judged against (sql/029)
+    functions: [
+      ...DASHBOARD_STATE_FUNCTIONS,
+      'raw_horizon(text)',
+      'agg_period_probe(text,timestamptz,text)',
+      'ingest_horizon_holds(timestamptz,jsonb)',
+    ],
   },
   {
     name: 'dlc_aggregate',

@@ -347,45 +347,81 @@ describe.each(DRIVERS)('late events and retention at the same time (issue 26.10,
     expect(second.outcome.counters).toMatchObject({ rows_deleted: 6, objects_changed: 0 });
   });
 
-  it('a late event written but not yet committed when retention commits: retention waits for it (the raw horizon lock), then keeps its month', async () => {
-    // Act: ingest's chunk is inserted, its transaction still open; retention runs meanwhile
-    let retention: Promise<Awaited<ReturnType<typeof runRetention>>> | undefined;
-    let waited = false;
-    const slow: Sql = Object.assign(Object.create(asIngest), {
-      transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) =>
-        asIngest.transaction((tx) =>
-          fn(
-            Object.assign(Object.create(tx), {
-              query: async (text: string, params?: never[]) => {
-                const rows = await tx.query(text, params);
-                if (text.includes('INSERT INTO analytics_events') && !retention) {
-                  retention = runRetention(asRetention, store.store, { tables: ['analytics_events'] });
-                  // until retention waits for the lock (or, were there none, has finished)
-                  let done = false;
-                  void retention.finally(() => {
-                    done = true;
-                  });
-                  while (!done && !waited) {
-                    const [w] = await db.direct.query<{ n: number }>(
-                      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-                    );
-                    waited = (w?.n ?? 0) > 0;
-                    if (!waited) await new Promise((r) => setTimeout(r, 20));
-                  }
-                }
-                return rows;
-              },
-            }),
-          ),
-        ),
+  /** Until a session waits for the raw horizon's lock (true), or `done()` says the other side finished without waiting (false). */
+  const untilWaitingForLock = async (done: () => boolean): Promise<boolean> => {
+    for (;;) {
+      const [w] = await db.direct.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+      );
+      if ((w?.n ?? 0) > 0) return true;
+      if (done()) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('an ingest chunk written but not committed when retention commits: retention waits for it (the raw horizon lock), then keeps its month', async () => {
+    // Act: ingest's statement runs in a transaction left open (its lock stays held, its rows uncommitted); retention runs meanwhile
+    let finished = false;
+    let retention: ReturnType<typeof runRetention> | undefined;
+    let waited: boolean | undefined;
+    const r = await asIngest.transaction(async (tx) => {
+      const result = await ingest({ sql: tx, clock: { now: () => NOV_22 }, log: memoryLog(), timeZone: TZ }, [
+        { recordId: 'late', body: body([LATE]) },
+      ]);
+      retention = runRetention(asRetention, store.store, { tables: ['analytics_events'] });
+      void retention.finally(() => {
+        finished = true;
+      });
+      waited = await untilWaitingForLock(() => finished);
+      return result;
     });
-    const r = await ingestWith(slow, 'late', [LATE]);
     const first = await (retention as NonNullable<typeof retention>);
     await aggregateMonthly();
     // Assert: retention waited, then saw the late event's invalidation and kept August; August counts it
     expect(waited).toBe(true);
     expect(r).toMatchObject({ accepted: 1, invalidations: 1 });
     expect(first.outcome.counters).toMatchObject({ rows_deleted: 6, verification_failures: 0 });
+    expect(await monthly()).toEqual(expectedMonthly([...FIXTURE, LATE]));
+  });
+
+  it('retention committing an object when ingest writes: ingest waits for it (the raw horizon lock), judges the event again against the horizon it moved, and retention then keeps the month the event reopened', async () => {
+    // Act: retention's first delete (30 June's object) pauses, its lock held; the late event is ingested meanwhile
+    const ingestLog = memoryLog();
+    let ingesting: ReturnType<typeof ingest> | undefined;
+    let finished = false;
+    let waited: boolean | undefined;
+    const pausing: Sql = Object.assign(Object.create(asRetention), {
+      transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) =>
+        asRetention.transaction((tx) =>
+          fn(
+            Object.assign(Object.create(tx), {
+              query: async (text: string, params?: never[]) => {
+                if (text.includes('WITH d AS (DELETE') && !ingesting) {
+                  ingesting = ingest({ sql: asIngest, clock: { now: () => NOV_22 }, log: ingestLog, timeZone: TZ }, [
+                    { recordId: 'late', body: body([LATE]) },
+                  ]);
+                  void ingesting.finally(() => {
+                    finished = true;
+                  });
+                  waited = await untilWaitingForLock(() => finished);
+                }
+                return tx.query(text, params);
+              },
+            }),
+          ),
+        ),
+    });
+    const { outcome } = await runRetention(pausing, store.store, { tables: ['analytics_events'] });
+    const r = await (ingesting as NonNullable<typeof ingesting>);
+    await aggregateMonthly();
+    // Assert: ingest waited; the horizon had moved (to 30 June) when it got the lock, so the event was judged
+    // again: still on time for August, accepted with August's invalidation; retention then kept August
+    expect(waited).toBe(true);
+    expect(ingestLog.lines.map((l) => l.message)).toContain(
+      'Ingest: retention moved the raw horizon while these records were judged; judging them again',
+    );
+    expect(r).toMatchObject({ accepted: 1, late: 0, invalidations: 1, failedRecordIds: [] });
+    expect(outcome.counters).toMatchObject({ rows_deleted: 6 });
     expect(await monthly()).toEqual(expectedMonthly([...FIXTURE, LATE]));
   });
 
