@@ -62,8 +62,8 @@ export async function holdForAggregations(
 }
 
 /**
- * In the transaction that deletes an object's raw events, before the delete: takes the raw horizon's
- * lock alone (waiting for the ingest chunks in flight, lambdas/aggregate/horizon.ts) and looks again.
+ * In the transaction that deletes an object's raw events, after the delete and before the manifest row
+ * that moves the horizon: takes the raw horizon's lock alone (waiting for the ingest chunks in flight, lambdas/aggregate/horizon.ts) and looks again.
  * A late event committed since the run's first look can have made an aggregation need these rows
  * (a pending invalidation of a period they fall in): then this says why, and the commit deletes
  * nothing (RowsChanged: the object is discarded, the rows stay for the next run, after the

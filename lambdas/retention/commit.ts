@@ -112,9 +112,6 @@ export async function deleteExported(
     keysetCompare(shape, '>=', footer.keyMin, ps),
     keysetCompare(shape, '<=', footer.keyMax, ps),
   ].join(' AND ');
-  // raw events: the aggregations looked at once more, under the raw horizon's lock (issue 26.10's race)
-  const held = await heldAtCommit(tx, policy, footer.keyMax[0] as string);
-  if (held) throw new RowsChanged(held);
   let check: { n: number; m: string | null } | undefined;
   try {
     [check] = await tx.query<{ n: number; m: string | null }>(
@@ -133,5 +130,9 @@ export async function deleteExported(
   }
   if (Number(check?.n) !== footer.rows || check?.m !== footer.rowsMd5)
     throw new RowsChanged(`${footer.rows} rows exported; the range now holds ${check?.n ?? 0}, or some changed since: rolled back`);
+  // Raw events: the aggregations looked at once more, under the raw horizon's lock (issue 26.10's race),
+  // taken after the delete so that ingest waits only for the manifest row and the commit.
+  const held = await heldAtCommit(tx, policy, footer.keyMax[0] as string);
+  if (held) throw new RowsChanged(held);
   await insertManifestRow(tx, shape, entry);
 }

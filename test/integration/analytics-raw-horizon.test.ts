@@ -385,7 +385,7 @@ describe.each(DRIVERS)('late events and retention at the same time (issue 26.10,
   });
 
   it('retention committing an object when ingest writes: ingest waits for it (the raw horizon lock), judges the event again against the horizon it moved, and retention then keeps the month the event reopened', async () => {
-    // Act: retention's first delete (30 June's object) pauses, its lock held; the late event is ingested meanwhile
+    // Act: retention's first commit (30 June's object) pauses at its manifest row, its lock held; the late event is ingested meanwhile
     const ingestLog = memoryLog();
     let ingesting: ReturnType<typeof ingest> | undefined;
     let finished = false;
@@ -395,8 +395,8 @@ describe.each(DRIVERS)('late events and retention at the same time (issue 26.10,
         asRetention.transaction((tx) =>
           fn(
             Object.assign(Object.create(tx), {
-              query: async (text: string, params?: never[]) => {
-                if (text.includes('WITH d AS (DELETE') && !ingesting) {
+              execute: async (text: string, params?: never[]) => {
+                if (text.includes('INSERT INTO archive_manifest') && !ingesting) {
                   ingesting = ingest({ sql: asIngest, clock: { now: () => NOV_22 }, log: ingestLog, timeZone: TZ }, [
                     { recordId: 'late', body: body([LATE]) },
                   ]);
@@ -405,7 +405,7 @@ describe.each(DRIVERS)('late events and retention at the same time (issue 26.10,
                   });
                   waited = await untilWaitingForLock(() => finished);
                 }
-                return tx.query(text, params);
+                return tx.execute(text, params);
               },
             }),
           ),
